@@ -1,0 +1,45 @@
+# frecore: `make table1` regenerates Table 1's layered rows; `make test` runs the suite.
+# The first target run creates .venv and installs frecore with pinned dependencies.
+PYTHON  ?= python3
+VENV    ?= .venv
+PROFILE ?= quick
+DEVICE  ?= auto
+RESULTS ?= results
+STAMP   := $(VENV)/.frecore-installed
+BIN     := $(VENV)/bin
+
+# Notebooks run with notebooks/ as their working directory: hand them an absolute data root.
+ifdef FRECORE_DATA
+export FRECORE_DATA := $(abspath $(FRECORE_DATA))
+endif
+
+.PHONY: help venv table1 test bench lab clean-smoke
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
+
+table1: $(STAMP) ## Table 1 layered rows -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+	mkdir -p $(RESULTS)
+	$(BIN)/papermill notebooks/table1.ipynb $(RESULTS)/table1_$(PROFILE).ipynb --cwd notebooks \
+		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
+	$(BIN)/python -m frecore report table1 --out-dir $(RESULTS) --update-readme README.md
+
+test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
+
+bench: $(STAMP) ## EP vs BP epoch time, same process
+	$(BIN)/python bench/ep_vs_bp.py
+
+lab: $(STAMP) ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+clean-smoke: ## remove smoke-profile outputs
+	rm -rf $(RESULTS)/smoke

@@ -1,0 +1,5 @@
+import sys
+
+from frecore.cli import main
+
+sys.exit(main())

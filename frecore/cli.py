@@ -1,0 +1,182 @@
+"""Command line: `python -m frecore train|run|list|report`.
+
+Bad input (unknown rule, activation, dataset, experiment; negative or non-finite scales;
+T or K below 1; a malformed layer list; missing data) stops with one message and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from frecore.config import (ACTIVATIONS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, ConfigError,
+                            DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig)
+from frecore.data import MissingDataError
+from frecore.experiments import PROFILES, list_experiments
+
+EXIT_USAGE = 2
+
+
+def _scalar_or_list(values: list[float] | None):
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from frecore.rules import RULES
+
+    d = RunConfig()
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", type=int, nargs="+", default=list(d.net.hidden), metavar="N",
+                   help="hidden layer sizes (default: %(default)s)")
+    g.add_argument("--activation", default=d.net.activation, help=f"one of {', '.join(ACTIVATIONS)} (default: %(default)s)")
+    g.add_argument("--alpha", type=float, nargs="+", default=None,
+                   help="alpha_i, forward scale per hidden->hidden block: one value or one per block (default: 1)")
+    g.add_argument("--beta", type=float, nargs="+", default=None,
+                   help="beta_i, feedback scale: one value or one per block (default: 0.01)")
+    g.add_argument("--feedback", default=d.net.feedback, help=f"one of {', '.join(FEEDBACK)} (default: %(default)s)")
+    g.add_argument("--dtype", default=d.net.dtype, help=f"one of {', '.join(DTYPES)} (default: %(default)s)")
+    g = p.add_argument_group("learning rule")
+    g.add_argument("--rule", default=d.rule.name, help=f"one of {', '.join(RULES)} (default: %(default)s)")
+    g.add_argument("-T", "--free-steps", type=int, default=d.rule.free_steps, help="T, free-phase steps (default: %(default)s)")
+    g.add_argument("-K", "--nudge-steps", type=int, default=d.rule.nudge_steps, help="K, nudged-phase steps (default: %(default)s)")
+    g.add_argument("--beta-f", type=float, default=d.rule.beta_f, help="beta_f, nudging strength (default: %(default)s)")
+    g.add_argument("--hold-error", action="store_true",
+                   help="hold e_p at its free-phase value during the nudged phase (authors' code); "
+                        "default: recompute it each step (Algorithm 1)")
+    g = p.add_argument_group("optimiser")
+    g.add_argument("--optimizer", default=d.optim.name, help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
+    g.add_argument("--lr", type=float, nargs="+", default=None,
+                   help="learning rate: one value, or one per weight matrix in input -> readout order (default: 1e-3)")
+    g.add_argument("--weight-decay", type=float, default=d.optim.weight_decay, help="(default: %(default)s)")
+    g.add_argument("--batch-size", type=int, default=d.optim.batch_size, help="(default: %(default)s)")
+    g.add_argument("--epochs", type=int, default=d.optim.epochs, help="(default: %(default)s)")
+    g = p.add_argument_group("data and run")
+    g.add_argument("--dataset", default=d.data.dataset, help=f"one of {', '.join(DATASETS)} (default: %(default)s)")
+    g.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
+    g.add_argument("--no-download", action="store_true", help="never try to download missing data")
+    g.add_argument("--train-subset", type=int, default=None, help="use only the first N training samples")
+    g.add_argument("--test-subset", type=int, default=None, help="use only the first N test samples")
+    g.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
+    g.add_argument("--device", default=d.device, help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
+    g.add_argument("--out", default=None, help="write the run's result (config, history, status) as JSON here")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(a: argparse.Namespace) -> RunConfig:
+    net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype)
+    if a.alpha is not None:
+        net_kw["alpha"] = _scalar_or_list(a.alpha)
+    if a.beta is not None:
+        net_kw["beta"] = _scalar_or_list(a.beta)
+    optim_kw = dict(name=a.optimizer, weight_decay=a.weight_decay, batch_size=a.batch_size, epochs=a.epochs)
+    if a.lr is not None:
+        optim_kw["lr"] = _scalar_or_list(a.lr)
+    return RunConfig(
+        net=NetConfig(**net_kw),
+        rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
+                        beta_f=a.beta_f, hold_error=a.hold_error),
+        optim=OptimConfig(**optim_kw),
+        data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
+                        train_subset=a.train_subset, test_subset=a.test_subset),
+        seed=a.seed, device=a.device)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from frecore.train import fit
+
+    cfg = config_from_args(a)
+    result = fit(cfg, progress=not a.no_progress)
+    print(f"status {result.status}  best test {result.best_test_acc:.2f}%  final test "
+          f"{result.final_test_acc:.2f}%  best train {result.best_train_acc:.2f}%  wall {result.wall_s:.1f}s "
+          f"on {result.device}" + (f"  ({result.message})" if result.message else ""))
+    if a.out:
+        Path(a.out).write_text(json.dumps({
+            "config": cfg.to_dict(), "status": result.status, "message": result.message,
+            "best_test_acc": result.best_test_acc, "final_test_acc": result.final_test_acc,
+            "wall_s": result.wall_s, "device": result.device, "history": result.history_dicts()}, indent=1))
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from frecore.results import markdown_table
+    from frecore.sweep import run_experiment
+
+    out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
+                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress)
+    print(markdown_table(out.summary))
+    print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from frecore.experiments import get_rows
+
+    for name in list_experiments():
+        print(name)
+        for row in get_rows(name):
+            print(f"  {row.label!r}: paper {row.paper.test_acc:.2f} ± {row.paper.test_std:.2f} ({row.paper.protocol})")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from frecore.results import markdown_table, update_readme_block
+
+    path = Path(a.out_dir) / f"{a.experiment}_summary.csv"
+    if not path.exists():
+        raise ConfigError(f"no summary at {path}; run `python -m frecore run {a.experiment}` first")
+    table = markdown_table(pd.read_csv(path))
+    if a.update_readme:
+        profile = ", ".join(sorted(set(pd.read_csv(path)["profile"])))
+        update_readme_block(a.update_readme, a.experiment,
+                            f"Profile: `{profile}`; generated by `python -m frecore report {a.experiment} "
+                            f"--update-readme README.md` from `{path.as_posix()}`.\n\n{table}")
+    print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m frecore", description="FRE-RNN trained by equilibrium propagation.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one net with one rule", description="Train one net with one rule.")
+    _add_train_args(t)
+    t.set_defaults(func=cmd_train)
+    r = sub.add_parser("run", help="run a paper experiment (resumes)", description="Run a registered experiment; "
+                       "finished runs in the results CSV are skipped.")
+    r.add_argument("experiment", help=f"one of {', '.join(list_experiments())}")
+    r.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
+    r.add_argument("--rows", nargs="+", default=None, help="only these row labels")
+    r.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
+    r.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+    r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
+    r.add_argument("--out-dir", default="results")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_run)
+    ls = sub.add_parser("list", help="list experiments and their rows")
+    ls.set_defaults(func=cmd_list)
+    rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")
+    rep.add_argument("experiment")
+    rep.add_argument("--out-dir", default="results")
+    rep.add_argument("--update-readme", metavar="README", default=None,
+                     help="also replace the <!-- EXPERIMENT:start/end --> block of this file")
+    rep.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, MissingDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as exc:
+        if "device 'cuda'" in str(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise

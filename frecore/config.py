@@ -1,0 +1,195 @@
+"""Run configuration as frozen dataclasses, validated on construction.
+
+A run is fully described by a `RunConfig`: the network, the learning rule, the optimiser
+and the data. Every field names the paper's symbol where it has one. Bad values raise
+`ConfigError` with one message naming the value and what is allowed; the CLI turns that
+into exit code 2.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Sequence
+
+ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid")
+FEEDBACK = ("symmetric", "random")
+DATASETS = ("mnist", "cifar10")
+OPTIMIZERS = ("adam", "sgd")
+DTYPES = ("float32", "float64")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or unknown; the message says which and what is allowed."""
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def _check_scale(name: str, value: float, *, positive: bool = False) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        kind = "> 0" if positive else ">= 0"
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
+
+
+def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: bool = False
+               ) -> tuple[float, ...]:
+    """Broadcast a scalar to one value per block, or check a list has one per block."""
+    values = (value,) * n if isinstance(value, (int, float)) else tuple(value)
+    if len(values) != n:
+        raise ConfigError(f"{name} needs one value, or one per hidden->hidden block ({n}), got {len(values)}")
+    for i, v in enumerate(values):
+        _check_scale(f"{name}[{i}]", v, positive=positive)
+    return tuple(float(v) for v in values)
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """A layered FRE-RNN (paper Fig. 1a): input -> hidden chain with feedback -> softmax readout."""
+
+    hidden: tuple[int, ...] = (512, 512)  # sizes of the hidden layers s_1..s_L
+    activation: str = "tanh"  # rho; the paper's layered nets use tanh
+    alpha: float | tuple[float, ...] = 1.0  # alpha_i, forward scale of hidden->hidden blocks
+    beta: float | tuple[float, ...] = 0.01  # beta_i, feedback scale (0.01 up to 4 layers)
+    feedback: str = "symmetric"  # B_i = W_i^T (tied) or a fixed random matrix
+    dtype: str = "float32"  # the paper's default precision
+
+    def __post_init__(self) -> None:
+        hidden = tuple(self.hidden)
+        if not hidden or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in hidden):
+            raise ConfigError(f"hidden must be a non-empty list of positive integers, got {self.hidden!r}")
+        object.__setattr__(self, "hidden", hidden)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("feedback", self.feedback, FEEDBACK)
+        _check_choice("dtype", self.dtype, DTYPES)
+        n_blocks = len(hidden) - 1
+        object.__setattr__(self, "alpha", _per_block("alpha", self.alpha, n_blocks))
+        object.__setattr__(self, "beta", _per_block("beta", self.beta, n_blocks))
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The learning rule and its own settings; rules ignore fields that are not theirs."""
+
+    name: str = "ep"  # ep | bp | fa (see frecore.rules.RULES)
+    free_steps: int = 10  # T, free-phase steps
+    nudge_steps: int = 10  # K, nudged-phase steps
+    beta_f: float = 0.1  # nudging strength of the output error (0.1 for layered nets)
+    hold_error: bool = False  # True: keep e_p at its free-phase value (authors' code); False: Algorithm 1
+
+    def __post_init__(self) -> None:
+        from frecore.rules import RULES  # local import: rules import config
+
+        _check_choice("rule", self.name, tuple(RULES))
+        for name in ("free_steps", "nudge_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                symbol = "T" if name == "free_steps" else "K"
+                raise ConfigError(f"{name} ({symbol}) must be an integer >= 1, got {v!r}")
+        _check_scale("beta_f", self.beta_f)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """torch.optim settings; `lr` is one value or one per weight, ordered input -> readout."""
+
+    name: str = "adam"
+    lr: float | tuple[float, ...] = 1e-3  # Adam 1e-3 on MNIST (Table S2)
+    weight_decay: float = 0.0
+    batch_size: int = 500
+    epochs: int = 50
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.name, OPTIMIZERS)
+        lrs = (self.lr,) if isinstance(self.lr, (int, float)) else tuple(self.lr)
+        if not lrs:
+            raise ConfigError("lr needs at least one value")
+        for i, v in enumerate(lrs):
+            _check_scale(f"lr[{i}]" if len(lrs) > 1 else "lr", v, positive=True)
+        object.__setattr__(self, "lr", float(lrs[0]) if len(lrs) == 1 else tuple(float(v) for v in lrs))
+        _check_scale("weight_decay", self.weight_decay)
+        for name in ("batch_size", "epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+
+    def lrs_for(self, n_weights: int) -> tuple[float, ...]:
+        """One learning rate per weight matrix (input -> readout order)."""
+        if isinstance(self.lr, float):
+            return (self.lr,) * n_weights
+        if len(self.lr) != n_weights:
+            raise ConfigError(f"lr lists {len(self.lr)} values but the net has {n_weights} weight "
+                              f"matrices (input -> readout order)")
+        return self.lr
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    root: str | None = None  # None: $FRECORE_DATA, else ./data
+    train_subset: int | None = None  # first n training samples (smoke profile); None = all
+    test_subset: int | None = None
+    download: bool = True  # try torchvision's download when files are missing
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", self.dataset, DATASETS)
+        for name in ("train_subset", "test_subset"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise ConfigError(f"{name} must be a positive integer or None, got {v!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    net: NetConfig = field(default_factory=NetConfig)
+    rule: RuleConfig = field(default_factory=RuleConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = 0
+    device: str = "auto"  # auto: CUDA when available, else CPU
+
+    def __post_init__(self) -> None:
+        _check_choice("device", self.device, DEVICES)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SECTIONS = {"net": NetConfig, "rule": RuleConfig, "optim": OptimConfig, "data": DataConfig}
+
+
+def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
+    """Inverse of `RunConfig.to_dict`; unknown keys fail loudly."""
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        if key in _SECTIONS:
+            known = {f.name for f in fields(_SECTIONS[key])}
+            unknown = set(value) - known
+            if unknown:
+                raise ConfigError(f"unknown {key} setting(s): {', '.join(sorted(unknown))}")
+            value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            kwargs[key] = _SECTIONS[key](**value)
+        elif key in ("seed", "device"):
+            kwargs[key] = value
+        else:
+            raise ConfigError(f"unknown run setting {key!r}")
+    return RunConfig(**kwargs)
+
+
+def override(cfg: RunConfig, **sections: dict[str, Any]) -> RunConfig:
+    """Return `cfg` with fields replaced per section, e.g. override(c, optim={"epochs": 3})."""
+    changes: dict[str, Any] = {}
+    for key, value in sections.items():
+        if key in _SECTIONS:
+            changes[key] = replace(getattr(cfg, key), **value)
+        else:
+            changes[key] = value
+    return replace(cfg, **changes)

@@ -1,0 +1,126 @@
+"""MNIST and CIFAR-10 through torchvision, held whole on the device as tensors.
+
+Root: the explicit argument, else $FRECORE_DATA, else ./data. Files that are missing are
+downloaded by torchvision where allowed; otherwise one `MissingDataError` names the folder,
+the files expected and the variable to set. Batches are index permutations of the tensors,
+so no per-sample Python runs in the training loop.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import datasets
+
+from frecore.config import DataConfig
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch", "batches.meta")
+# The paper's CIFAR-10 normalisation (Appendix D, after Scellier et al. 2023): std is 3x the usual.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = tuple(3 * s for s in (0.2023, 0.1944, 0.2010))
+
+
+class MissingDataError(FileNotFoundError):
+    """The dataset's files are not where we looked and could not be downloaded."""
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, features), on the device
+    y: torch.Tensor  # (N,) int64 labels
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    test: Split
+    input_shape: tuple[int, ...]  # one sample before flattening, e.g. (1, 28, 28)
+    n_classes: int = 10
+
+    @property
+    def n_in(self) -> int:
+        return self.train.x.shape[1]
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The explicit root, else $FRECORE_DATA, else ./data."""
+    return Path(root or os.environ.get("FRECORE_DATA") or "data")
+
+
+def _missing(name: str, folder: Path, files: tuple[str, ...], why: str) -> MissingDataError:
+    return MissingDataError(
+        f"{name} not found in {str(folder)!r} ({why}). Expected the files: {', '.join(files)}. "
+        f"Set FRECORE_DATA (or --data-root) to the folder that holds "
+        f"{'MNIST/raw' if name == 'MNIST' else 'cifar-10-batches-py'}, or allow download on a "
+        f"machine with network access.")
+
+
+class _CIFAR10Unverified(datasets.CIFAR10):
+    """torchvision's CIFAR-10 reader with the md5 checks off (for locally written fixtures)."""
+
+    train_list = [[f, None] for f, _ in datasets.CIFAR10.train_list]
+    test_list = [[f, None] for f, _ in datasets.CIFAR10.test_list]
+    meta = {**datasets.CIFAR10.meta, "md5": None}
+
+
+def _load_torchvision(name: str, root: Path, download: bool, verify: bool):
+    if name == "mnist":
+        folder, files, cls = root / "MNIST" / "raw", MNIST_FILES, datasets.MNIST
+    else:
+        folder, files = root / "cifar-10-batches-py", CIFAR10_FILES
+        cls = datasets.CIFAR10 if verify else _CIFAR10Unverified
+    label = "MNIST" if name == "mnist" else "CIFAR-10"
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing and not download:
+        raise _missing(label, folder, files, f"missing {', '.join(missing)}; download disabled")
+    try:
+        train = cls(root=str(root), train=True, download=bool(missing))
+        test = cls(root=str(root), train=False, download=False)
+    except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError here
+        raise _missing(label, folder, files, f"{type(exc).__name__}: {exc}") from None
+    return train, test
+
+
+def _to_tensors(name: str, ds) -> tuple[torch.Tensor, torch.Tensor]:
+    if name == "mnist":  # pixels / 255, no normalisation (the paper's layered nets)
+        x = ds.data.to(torch.float32).div_(255.0).unsqueeze(1)  # (N, 1, 28, 28)
+        y = ds.targets.to(torch.int64)
+    else:
+        x = torch.from_numpy(ds.data).to(torch.float32).div_(255.0).permute(0, 3, 1, 2)  # (N, 3, 32, 32)
+        mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+        x = (x - mean) / std
+        y = torch.tensor(ds.targets, dtype=torch.int64)
+    return x.contiguous(), y
+
+
+def load_dataset(cfg: DataConfig, device: torch.device | str = "cpu",
+                 dtype: torch.dtype = torch.float32, verify: bool = True) -> Dataset:
+    """Whole train and test splits as flattened tensors on `device`.
+
+    `verify=False` skips torchvision's CIFAR-10 md5 checks (used for test fixtures).
+    """
+    root = data_root(cfg.root)
+    train_ds, test_ds = _load_torchvision(cfg.dataset, root, cfg.download, verify)
+    splits = []
+    for ds, n in ((train_ds, cfg.train_subset), (test_ds, cfg.test_subset)):
+        x, y = _to_tensors(cfg.dataset, ds)
+        if n is not None:
+            x, y = x[:n], y[:n]
+        splits.append(Split(x.flatten(1).to(device=device, dtype=dtype), y.to(device)))
+    return Dataset(cfg.dataset, splits[0], splits[1], tuple(x.shape[1:]))
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """A fresh random permutation of range(n), cut into batches (the last may be short)."""
+    perm = torch.randperm(n, generator=generator)
+    return list(perm.split(batch_size))

@@ -1,0 +1,168 @@
+"""The layered FRE-RNN: state layout, one synchronous update step, and its feedforward twin.
+
+State: one tensor per hidden layer, `(B, n_j)`. One step updates every layer at once,
+`s_j <- rho(sum of scaled inputs into j)`, with
+
+* the input drive `W_0 x` into layer 0 (constant in a phase, not scaled by alpha),
+* forward blocks `alpha_b * W_b s_src` into `dst`,
+* feedback blocks `beta_b * B_b s_dst` into `src` (B_b = W_b^T when symmetric, tied),
+* in the nudged phase, `beta_f * B_f e_p` into the last layer.
+
+The readout `softmax(W_f s_L)` is not part of the dynamics. Every matrix is stored so that a
+batch of row-vector states multiplies it on the right: a forward block uses `W_b.t()` (a view),
+a feedback block uses `F_b = B_b^T` with shape (n_dst, n_src), which for a tied net *is* W_b.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from frecore.activations import get_activation
+from frecore.config import NetConfig
+from frecore.graph import Topology, layered
+
+State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
+Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matrix)
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def glorot_uniform(fan_out: int, fan_in: int, generator: torch.Generator,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """U(-1, 1) * sqrt(6 / (fan_in + fan_out)), drawn from an explicit generator."""
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    w = torch.empty(fan_out, fan_in, dtype=torch.float64)
+    w.uniform_(-bound, bound, generator=generator)  # draw in float64: same numbers in both dtypes
+    return w.to(dtype)
+
+
+class _FeedbackAlignedLinear(torch.autograd.Function):
+    """y = x W^T forward; backward sends the error through a fixed matrix F instead of W."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, f)
+        return x @ w.t()
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        x, f = ctx.saved_tensors
+        return grad_out @ f, grad_out.t() @ x, None  # (B, n_in), (n_out, n_in)
+
+
+class LayeredFRENet(nn.Module):
+    """Feedback-regulated RNN over a chain of hidden layers with a softmax readout."""
+
+    def __init__(self, cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator,
+                 topology: Topology | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.topology = topology or layered(cfg.hidden)
+        self.rho = get_activation(cfg.activation)
+        dtype = DTYPES[cfg.dtype]
+        sizes = self.topology.sizes
+        self.w_in = nn.Parameter(glorot_uniform(sizes[0], n_in, generator, dtype))  # W_0
+        self.w_blocks = nn.ParameterList(
+            [nn.Parameter(glorot_uniform(sizes[b.dst], sizes[b.src], generator, dtype))
+             for b in self.topology.blocks])  # W_i: (n_dst, n_src)
+        self.w_out = nn.Parameter(glorot_uniform(n_out, sizes[-1], generator, dtype))  # W_f
+        self.symmetric = cfg.feedback == "symmetric"
+        if not self.symmetric:  # fixed random feedback, same init as the forward weights
+            for k, b in enumerate(self.topology.blocks):
+                self.register_buffer(f"fb_block{k}", glorot_uniform(sizes[b.dst], sizes[b.src], generator, dtype))
+            self.register_buffer("fb_out", glorot_uniform(n_out, sizes[-1], generator, dtype))
+        self.alpha = cfg.alpha
+        self.beta = cfg.beta
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.topology.sizes
+
+    def weights(self) -> list[nn.Parameter]:
+        """The learnable matrices in input -> readout order: W_0, W_1.., W_f."""
+        return [self.w_in, *self.w_blocks, self.w_out]
+
+    def feedback_operand(self, k: int) -> torch.Tensor:
+        """F_k = B_k^T, (n_dst, n_src): the tied W_k itself, or the fixed random matrix."""
+        return self.w_blocks[k] if self.symmetric else getattr(self, f"fb_block{k}")
+
+    def output_feedback_operand(self) -> torch.Tensor:
+        """F_f = B_f^T, (n_out, n_L): W_f when symmetric."""
+        return self.w_out if self.symmetric else self.fb_out
+
+    def coupling_terms(self) -> list[list[Term]]:
+        """Per receiving layer, the (scale, source, matrix) terms of its recurrent input.
+
+        Built once per phase; zero scales are dropped so beta_i = 0 costs nothing.
+        """
+        terms: list[list[Term]] = [[] for _ in self.sizes]
+        for k, b in enumerate(self.topology.blocks):
+            if self.alpha[k] != 0.0:
+                terms[b.dst].append((self.alpha[k], b.src, self.w_blocks[k].t()))
+            if self.beta[k] != 0.0:
+                terms[b.src].append((self.beta[k], b.dst, self.feedback_operand(k)))
+        return terms
+
+    # -- dynamics ----------------------------------------------------------------------------
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """W_0 x, computed once per phase. (B, n_in) -> (B, n_1)"""
+        return x @ self.w_in.t()
+
+    def step(self, state: State | None, external: Sequence[torch.Tensor | None],
+             terms: list[list[Term]], zero: frozenset[int] = frozenset()) -> State:
+        """One synchronous update s <- rho(W_scaled s + b). `state=None` means s = 0.
+
+        `external[j]` is layer j's constant input b_j (or None); external[0], the input
+        drive, is always present. Layers in `zero` are known to be exactly 0, so the terms
+        they send are skipped (exact: they would add 0).
+        """
+        new: State = []
+        for j, n in enumerate(self.sizes):
+            h = external[j]
+            if state is not None:
+                for scale, src, mat in terms[j]:
+                    if src in zero:
+                        continue
+                    h = torch.mm(state[src], mat).mul_(scale) if h is None else torch.addmm(h, state[src], mat, alpha=scale)
+            if h is None:  # no input reaches this layer yet: rho(0)
+                h = external[0].new_zeros(external[0].shape[0], n)
+            elif h is external[j]:
+                h = h.clone()  # rho works in place; never overwrite the caller's input
+            new.append(self.rho.inplace(h))
+        return new
+
+    def logits(self, s_last: torch.Tensor) -> torch.Tensor:
+        """W_f s_L. (B, n_L) -> (B, n_out)"""
+        return s_last @ self.w_out.t()
+
+    # -- feedforward twin (BP, FA) -------------------------------------------------------------
+    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False) -> tuple[State, torch.Tensor]:
+        """The same net with feedback removed: s_{j} = rho(sum_b alpha_b W_b s_src), in topological order.
+
+        With `feedback_alignment`, autograd's backward sends errors through the fixed random
+        matrices F_b instead of W_b (Lillicrap et al. 2016).
+        """
+        def linear(inp: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None) -> torch.Tensor:
+            return _FeedbackAlignedLinear.apply(inp, w, f) if f is not None else inp @ w.t()
+
+        fa = feedback_alignment
+        states: State = []
+        for j in range(len(self.sizes)):
+            h = self.input_drive(x) if j == 0 else 0.0
+            for k, b in enumerate(self.topology.blocks):
+                if b.dst == j:
+                    f = self.feedback_operand(k) if fa else None
+                    h = h + self.alpha[k] * linear(states[b.src], self.w_blocks[k], f)
+            states.append(self.rho.fn(h))
+        logits = linear(states[-1], self.w_out, self.output_feedback_operand() if fa else None)
+        return states, logits
+
+
+def build_net(cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator,
+              device: torch.device | str = "cpu") -> LayeredFRENet:
+    return LayeredFRENet(cfg, n_in, n_out, generator).to(device)
+

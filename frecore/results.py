@@ -1,0 +1,186 @@
+"""Results on disk: one row per finished run (atomic append, resume), summaries vs the paper."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+from frecore.experiments import PlannedRun, Row
+from frecore.train import RunResult
+
+RUN_COLUMNS = [
+    "run_id", "experiment", "row", "arch", "rule", "seed", "profile", "epochs", "epochs_run",
+    "best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc", "wall_s", "epoch_s",
+    "device", "torch", "git_commit", "status", "message", "config", "history",
+]
+FINAL_STATUSES = ("ok", "diverged")  # a 'failed' run (an exception) is retried on resume
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str:
+    """Short commit of the code that ran, with '+dirty' when the tree had local changes."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name()}"
+    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()}"
+
+
+def run_record(planned: PlannedRun, result: RunResult | None, status: str | None = None,
+               message: str = "", commit: str | None = None) -> dict:
+    """The CSV row of one run; `result=None` records a run that raised before finishing."""
+    cfg = planned.config
+    h = result.history if result is not None else []
+    return {
+        "run_id": planned.run_id, "experiment": planned.experiment, "row": planned.row.label,
+        "arch": planned.row.arch, "rule": cfg.rule.name, "seed": planned.seed, "profile": planned.profile,
+        "epochs": cfg.optim.epochs, "epochs_run": len(h),
+        "best_test_acc": result.best_test_acc if result else math.nan,
+        "final_test_acc": result.final_test_acc if result else math.nan,
+        "best_train_acc": result.best_train_acc if result else math.nan,
+        "final_train_acc": h[-1].train_acc if h else math.nan,
+        "wall_s": result.wall_s if result else math.nan,
+        "epoch_s": sum(e.seconds for e in h) / len(h) if h else math.nan,
+        "device": device_name(result.device if result else cfg.device),
+        "torch": torch.__version__, "git_commit": commit or git_commit(),
+        "status": status or (result.status if result else "failed"),
+        "message": message or (result.message if result else ""),
+        "config": json.dumps(cfg.to_dict(), sort_keys=True),
+        "history": json.dumps(result.history_dicts() if result else []),
+    }
+
+
+def load_runs(path: str | os.PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    return pd.read_csv(path, dtype={"run_id": str, "git_commit": str, "message": str})
+
+
+def _atomic_write_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            df.to_csv(f, index=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_run(path: str | os.PathLike, record: dict) -> None:
+    """Add one run's row, replacing an earlier row of the same run_id (a retried failure)."""
+    path = Path(path)
+    runs = load_runs(path)
+    runs = runs[runs["run_id"] != record["run_id"]]
+    new = pd.DataFrame([record], columns=RUN_COLUMNS)
+    runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
+    _atomic_write_csv(runs, path)
+
+
+def finished_ids(path: str | os.PathLike) -> set[str]:
+    runs = load_runs(path)
+    return set(runs.loc[runs["status"].isin(FINAL_STATUSES), "run_id"])
+
+
+def _mean(s: pd.Series) -> float:
+    return float(s.mean()) if len(s) else math.nan
+
+
+def _std(s: pd.Series) -> float:
+    return float(s.std(ddof=1)) if len(s) > 1 else math.nan
+
+
+def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataFrame:
+    """Per table row: ours (best-over-epochs and final) beside the paper's value."""
+    out = []
+    for row in rows:
+        r = runs[(runs["row"] == row.label) & (runs["profile"] == profile)]
+        ok = r[r["status"] == "ok"]
+        best_mean = _mean(ok["best_test_acc"])
+        epoch_s = _mean(ok["epoch_s"])
+        out.append({
+            "row": row.label, "arch": row.arch, "approach": row.approach, "profile": profile,
+            "n": len(ok), "n_diverged": int((r["status"] == "diverged").sum()),
+            "n_failed": int((r["status"] == "failed").sum()),
+            "epochs": int(ok["epochs"].max()) if len(ok) else 0,
+            "paper_epochs": row.config.optim.epochs,
+            "best_test_mean": best_mean, "best_test_std": _std(ok["best_test_acc"]),
+            "final_test_mean": _mean(ok["final_test_acc"]), "final_test_std": _std(ok["final_test_acc"]),
+            "best_train_mean": _mean(ok["best_train_acc"]),
+            "paper_test": row.paper.test_acc, "paper_std": row.paper.test_std,
+            "paper_train": row.paper.train_acc,
+            "diff_vs_paper": best_mean - row.paper.test_acc,
+            "wall_s_mean": _mean(ok["wall_s"]), "epoch_s_mean": epoch_s,
+            "extrapolated_paper_wall_s": epoch_s * row.config.optim.epochs,
+            "paper_wct_s": row.paper.wct_s, "paper_protocol": row.paper.protocol,
+            "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
+        })
+    return pd.DataFrame(out)
+
+
+def write_summary(summary: pd.DataFrame, path: str | os.PathLike) -> None:
+    _atomic_write_csv(summary, Path(path))
+
+
+def _fmt(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "not run"
+    return f"{mean:.2f}" + ("" if math.isnan(std) else f" ± {std:.2f}")
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """The README table: ours (best and final) beside the paper, with times."""
+    lines = [
+        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | n | epochs (ours/paper) "
+        "| Ours time/run | Paper WCT |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, s in summary.iterrows():
+        diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
+        n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
+        lines.append(
+            f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'])} "
+            f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {s['paper_test']:.2f} ± {s['paper_std']:.2f} "
+            f"| {diff} | {n} | {s['epochs']}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} "
+            f"| {_hms(s['paper_wct_s'])} |")
+    return "\n".join(lines)
+
+
+def update_readme_block(readme: str | os.PathLike, name: str, text: str) -> None:
+    """Replace the text between <!-- name:start --> and <!-- name:end --> in the README."""
+    path = Path(readme)
+    content = path.read_text()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in content or end not in content:
+        raise ValueError(f"{path} has no {start} ... {end} block")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")

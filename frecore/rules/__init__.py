@@ -1,0 +1,20 @@
+"""Learning rules, one file each; add a rule by adding a file and one line here."""
+from __future__ import annotations
+
+from frecore.rules.base import BatchStats, LearningRule
+from frecore.rules.bp import Backprop
+from frecore.rules.ep import EquilibriumPropagation
+from frecore.rules.fa import FeedbackAlignment
+
+RULES: dict[str, type] = {
+    "ep": EquilibriumPropagation,
+    "bp": Backprop,
+    "fa": FeedbackAlignment,
+}
+
+
+def build_rule(cfg) -> LearningRule:  # cfg: RuleConfig (validated: the name is known)
+    return RULES[cfg.name](cfg)
+
+
+__all__ = ["RULES", "build_rule", "BatchStats", "LearningRule"]

@@ -1,0 +1,49 @@
+"""What a learning rule is: something that turns (net, batch) into gradients.
+
+A rule fills `.grad` of every learnable weight (a torch.optim optimizer then applies them) and
+says how the net predicts. `train.fit` never branches on a rule's name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.nets import LayeredFRENet
+
+
+@dataclass
+class BatchStats:
+    loss_sum: torch.Tensor  # summed cross-entropy of the prediction made before the update (0-d)
+    correct: torch.Tensor  # number of correct predictions (0-d)
+
+
+class LearningRule(Protocol):
+    name: str
+
+    def __init__(self, cfg: RuleConfig) -> None: ...
+
+    def check(self, net_cfg: NetConfig) -> None:
+        """Raise ConfigError when the rule cannot train this net."""
+
+    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch; the net's inference as this rule defines it."""
+
+    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        """Fill `.grad` of every weight in net.weights() from one batch (labels y: (B,) int64)."""
+
+
+def batch_stats(logits: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    with torch.no_grad():
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        correct = (logits.argmax(1) == y).sum()
+    return BatchStats(loss, correct)
+
+
+def require_random_feedback(rule: str, net_cfg: NetConfig) -> None:
+    if net_cfg.feedback != "random":
+        raise ConfigError(f"rule {rule!r} needs fixed random feedback (feedback='random'), "
+                          f"got feedback={net_cfg.feedback!r}")

@@ -1,0 +1,34 @@
+"""Backprop on the same net with its feedback removed, under cross-entropy (the paper's BP row)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from frecore.config import NetConfig, RuleConfig
+from frecore.nets import LayeredFRENet
+from frecore.rules.base import BatchStats, batch_stats
+
+
+class Backprop:
+    name = "bp"
+    feedback_alignment = False
+
+    def __init__(self, cfg: RuleConfig) -> None:
+        self.cfg = cfg
+
+    def check(self, net_cfg: NetConfig) -> None:
+        pass
+
+    @torch.no_grad()
+    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+        return net.feedforward(x)[1]
+
+    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        weights = net.weights()
+        with torch.enable_grad():
+            _, logits = net.feedforward(x, feedback_alignment=self.feedback_alignment)
+            loss = F.cross_entropy(logits, y)  # batch mean
+            grads = torch.autograd.grad(loss, weights)
+        for w, g in zip(weights, grads):
+            w.grad = g
+        return batch_stats(logits.detach(), y)

@@ -1,0 +1,14 @@
+"""Feedback alignment: BP's backward pass through the net's fixed random feedback matrices."""
+from __future__ import annotations
+
+from frecore.config import NetConfig
+from frecore.rules.base import require_random_feedback
+from frecore.rules.bp import Backprop
+
+
+class FeedbackAlignment(Backprop):
+    name = "fa"
+    feedback_alignment = True
+
+    def check(self, net_cfg: NetConfig) -> None:
+        require_random_feedback(self.name, net_cfg)

@@ -1,0 +1,160 @@
+"""fit(run_config) -> per-epoch metrics: optimiser, timing, divergence guard, progress bar."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from frecore.config import RunConfig
+from frecore.data import Dataset, Split, batch_indices, load_dataset
+from frecore.nets import DTYPES, LayeredFRENet, build_net
+from frecore.rules import LearningRule, build_rule
+
+CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float  # mean cross-entropy of the predictions made during the epoch
+    train_acc: float  # running accuracy during the epoch (prediction before each update), %
+    test_loss: float
+    test_acc: float  # %
+    seconds: float  # training time of the epoch, evaluation excluded
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    history: list[EpochRecord] = field(default_factory=list)
+    status: str = "ok"  # ok | diverged
+    message: str = ""
+    wall_s: float = 0.0  # whole run: set-up, training and evaluation
+    device: str = "cpu"
+
+    @property
+    def best_test_acc(self) -> float:
+        return max((h.test_acc for h in self.history), default=math.nan)
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.history[-1].test_acc if self.history else math.nan
+
+    @property
+    def best_train_acc(self) -> float:
+        return max((h.train_acc for h in self.history), default=math.nan)
+
+    def history_dicts(self) -> list[dict]:
+        return [asdict(h) for h in self.history]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def build_optimizer(cfg: RunConfig, net: LayeredFRENet) -> torch.optim.Optimizer:
+    weights = net.weights()
+    groups = [{"params": [w], "lr": lr} for w, lr in zip(weights, cfg.optim.lrs_for(len(weights)))]
+    if cfg.optim.name == "adam":
+        return torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
+    return torch.optim.SGD(groups, weight_decay=cfg.optim.weight_decay)
+
+
+@torch.no_grad()
+def evaluate(rule: LearningRule, net: LayeredFRENet, split: Split, batch_size: int = 1000
+             ) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy %) of the rule's prediction on a whole split."""
+    loss = torch.zeros((), dtype=torch.float64, device=split.x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    for start in range(0, len(split), batch_size):
+        x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
+        logits = rule.predict(net, x)
+        loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    n = len(split)
+    return float(loss) / n, 100.0 * float(correct) / n
+
+
+def _weights_finite(net: LayeredFRENet) -> bool:
+    return all(bool(torch.isfinite(w).all()) for w in net.weights())
+
+
+def train_epoch(rule: LearningRule, net: LayeredFRENet, optimizer: torch.optim.Optimizer, train: Split,
+                batch_size: int, generator: torch.Generator, bar: tqdm | None = None) -> tuple[float, float]:
+    """One pass over a random permutation of `train`; (mean loss, running accuracy %).
+
+    Stops early, returning a non-finite loss, as soon as a finiteness check fails.
+    """
+    device = train.x.device
+    batches = batch_indices(len(train), batch_size, generator)
+    if bar is not None:
+        bar.reset(total=len(batches))
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    for i, idx in enumerate(batches):
+        idx = idx.to(device)
+        x, y = train.x[idx], train.y[idx]
+        optimizer.zero_grad(set_to_none=True)
+        stats = rule.compute_gradients(net, x, y)
+        optimizer.step()
+        loss_sum += stats.loss_sum
+        correct += stats.correct
+        seen += y.shape[0]
+        if (i + 1) % CHECK_EVERY == 0 or i + 1 == len(batches):
+            if not math.isfinite(float(loss_sum)):
+                break
+            if bar is not None:
+                bar.set_postfix(acc=f"{100.0 * float(correct) / seen:.2f}%", refresh=False)
+        if bar is not None:
+            bar.update()
+    return float(loss_sum) / seen, 100.0 * float(correct) / seen
+
+
+def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
+        on_epoch: Callable[[EpochRecord], None] | None = None) -> RunResult:
+    """Train one net with one rule; a run that goes non-finite stops with status 'diverged'."""
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    dtype = DTYPES[cfg.net.dtype]
+    rule = build_rule(cfg.rule)
+    rule.check(cfg.net)
+    if data is None:
+        data = load_dataset(cfg.data, device=device, dtype=dtype)
+    init_gen = torch.Generator().manual_seed(cfg.seed)
+    order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
+    net = build_net(cfg.net, data.n_in, data.n_classes, init_gen, device)
+    optimizer = build_optimizer(cfg, net)
+    result = RunResult(cfg, device=str(device))
+    for epoch in range(1, cfg.optim.epochs + 1):
+        t_epoch = time.perf_counter()
+        bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar)
+        bar.close()
+        seconds = time.perf_counter() - t_epoch
+        if not (math.isfinite(train_loss) and _weights_finite(net)):
+            result.status = "diverged"
+            result.message = f"non-finite loss or weights in epoch {epoch}"
+            break
+        test_loss, test_acc = evaluate(rule, net, data.test)
+        record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds)
+        result.history.append(record)
+        if progress:
+            tqdm.write(f"epoch {epoch}: train {record.train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")
+        if on_epoch is not None:
+            on_epoch(record)
+        if not math.isfinite(test_loss):
+            result.status = "diverged"
+            result.message = f"non-finite test loss after epoch {epoch}"
+            break
+    result.wall_s = time.perf_counter() - t_start
+    return result

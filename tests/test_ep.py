@@ -1,0 +1,91 @@
+"""EP's local update approaches BP's gradient in the weak-feedback, weak-nudging limit (Appendix C)."""
+import math
+
+import pytest
+import torch
+
+from frecore.config import RuleConfig
+from frecore.rules import build_rule
+from tests.conftest import make_batch, make_net
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    # Not F.cosine_similarity: its eps clamps norms below 1e-8, and EP's raw dW_0 is ~1e-11 here.
+    a, b = a.flatten(), b.flatten()
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def _path_products(betas: tuple[float, ...], beta_f: float) -> list[float]:
+    """The factor EP's dW carries vs BP's gradient, per weight (input -> readout order).
+
+    ds at hidden layer j ~ beta_f * beta_j * ... * beta_{L-2} * (BP's delta at j): the nudge
+    enters the top layer scaled by beta_f and each feedback block on the way down scales it by
+    its beta. W_f's update is the exact cross-entropy gradient (factor 1).
+    """
+    L = len(betas) + 1
+    into_layer = [beta_f * math.prod(betas[j:]) for j in range(L)]
+    return into_layer + [1.0]
+
+
+@pytest.mark.parametrize("hidden", [(30, 25), (30, 25, 20)])
+@pytest.mark.parametrize("hold_error", [False, True])
+def test_ep_update_approaches_bp_gradient(hidden, hold_error):
+    beta, beta_f = 1e-3, 1e-3
+    net = make_net(hidden=hidden, n_in=16, n_out=5, beta=beta, dtype="float64", seed=3)
+    x, y = make_batch(n=32, n_in=16, n_out=5, dtype=torch.float64, seed=4)
+    ep = build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f, hold_error=hold_error))
+    ep.compute_gradients(net, x, y)
+    ep_grads = [w.grad.clone() for w in net.weights()]
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    bp_grads = [w.grad.clone() for w in net.weights()]
+    for i, (g_ep, g_bp, scale) in enumerate(zip(ep_grads, bp_grads, _path_products(net.beta, beta_f))):
+        assert _cos(g_ep, g_bp) > 0.99, f"weight {i}: cosine {_cos(g_ep, g_bp):.4f}"
+        ratio = float(g_ep.norm() / (scale * g_bp.norm()))
+        assert abs(ratio - 1) < 0.02, f"weight {i}: |dW/prod(beta)| / |grad BP| = {ratio:.4f}"
+
+
+def test_strong_feedback_breaks_the_equivalence():
+    """The same check fails at beta_i = 1: the bound above is not vacuous."""
+    net = make_net(hidden=(30, 25, 20), n_in=16, n_out=5, beta=1.0, dtype="float64", seed=3)
+    x, y = make_batch(n=32, n_in=16, n_out=5, dtype=torch.float64, seed=4)
+    build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=1e-3)).compute_gradients(net, x, y)
+    g_ep = net.w_in.grad.clone()
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    assert _cos(g_ep, net.w_in.grad) < 0.99
+
+
+def test_readout_update_is_the_cross_entropy_gradient_at_the_free_state():
+    net = make_net(hidden=(12, 10), beta=0.01, dtype="float64")
+    x, y = make_batch(dtype=torch.float64)
+    rule = build_rule(RuleConfig(name="ep", free_steps=10, nudge_steps=5))
+    s0, _, logits0, _ = rule.phases(net, x, y)
+    rule.compute_gradients(net, x, y)
+    w = net.w_out.detach().clone().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(s0[-1] @ w.t(), y)
+    (g,) = torch.autograd.grad(loss, w)
+    torch.testing.assert_close(net.w_out.grad, g)
+
+
+def test_hold_error_changes_the_nudged_phase_only():
+    net = make_net(hidden=(12, 10), beta=0.5, dtype="float64")
+    x, y = make_batch(dtype=torch.float64)
+    rule_a = build_rule(RuleConfig(name="ep", beta_f=1.0, hold_error=False))
+    rule_b = build_rule(RuleConfig(name="ep", beta_f=1.0, hold_error=True))
+    s0a, sba, _, _ = rule_a.phases(net, x, y)
+    s0b, sbb, _, _ = rule_b.phases(net, x, y)
+    for a, b in zip(s0a, s0b):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert max(float((a - b).abs().max()) for a, b in zip(sba, sbb)) > 1e-6
+
+
+def test_ep_is_deterministic_and_leaves_weights_alone():
+    net = make_net(hidden=(12, 10))
+    x, y = make_batch()
+    before = [w.detach().clone() for w in net.weights()]
+    rule = build_rule(RuleConfig(name="ep"))
+    rule.compute_gradients(net, x, y)
+    g1 = [w.grad.clone() for w in net.weights()]
+    rule.compute_gradients(net, x, y)
+    for a, b, w, w0 in zip(g1, [w.grad for w in net.weights()], net.weights(), before):
+        assert torch.equal(a, b)
+        assert torch.equal(w.detach(), w0)

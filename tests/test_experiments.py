@@ -1,0 +1,61 @@
+import pytest
+
+from frecore.config import ConfigError
+from frecore.experiments import EXPERIMENTS, PROFILES, get_rows, list_experiments, plan
+
+
+@pytest.mark.parametrize("name", list_experiments())
+def test_rows_are_complete_and_unique(name):
+    rows = get_rows(name)
+    assert len({r.label for r in rows}) == len(rows)
+    for r in rows:
+        assert 0 < r.paper.test_acc <= 100 and r.paper.test_std >= 0
+        assert 1 <= r.quick_epochs <= r.config.optim.epochs
+        assert r.config.device == "auto" and r.config.data.root is None
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_profiles_change_scale_not_settings(profile):
+    rows = get_rows("table1")
+    runs = plan("table1", profile)
+    assert len(runs) == len(rows) * len(PROFILES[profile].seeds)
+    for run in runs:
+        paper = run.row.config
+        assert run.config.net == paper.net and run.config.rule == paper.rule
+        assert run.config.optim.lr == paper.optim.lr and run.config.optim.batch_size == paper.optim.batch_size
+    if profile == "paper":
+        assert {r.seed for r in runs} == {0, 1, 2, 3, 4}
+        assert all(r.config.optim.epochs == r.row.config.optim.epochs for r in runs)
+        assert all(r.config.data.train_subset is None for r in runs)
+    if profile == "quick":
+        assert all(r.config.data.train_subset is None for r in runs)  # full MNIST
+
+
+def test_table1_settings_follow_table_s3():
+    rows = {r.label: r for r in get_rows("table1")}
+    ours2 = rows["2HL Ours (tanh, Adam)"].config
+    assert ours2.net.hidden == (512, 512) and ours2.net.beta == (0.01,) and ours2.rule.beta_f == 0.1
+    assert (ours2.rule.free_steps, ours2.rule.nudge_steps, ours2.optim.batch_size) == (10, 10, 500)
+    ours3 = rows["3HL Ours (tanh)"].config
+    assert (ours3.optim.name, ours3.optim.lr, ours3.optim.batch_size, ours3.optim.epochs) == ("sgd", 0.1, 20, 100)
+    assert (ours3.rule.free_steps, ours3.rule.nudge_steps) == (18, 10)
+    dlr = rows["3HL Ours-DLR (tanh)"].config
+    assert dlr.optim.lr == (0.2, 0.05, 0.01, 0.002)  # input -> readout: the paper's list reversed
+    assert rows["2HL BP (tanh, Adam)"].config.rule.name == "bp"
+
+
+def test_run_ids_are_stable_and_distinct():
+    a, b = plan("table1", "quick"), plan("table1", "quick")
+    assert [r.run_id for r in a] == [r.run_id for r in b]
+    assert len({r.run_id for r in a}) == len(a)
+    assert {r.run_id for r in a}.isdisjoint(r.run_id for r in plan("table1", "smoke"))
+
+
+def test_unknown_names_fail_loudly():
+    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: table1"):
+        get_rows("table9")
+    with pytest.raises(ConfigError, match="unknown profile 'huge'"):
+        plan("table1", "huge")
+    with pytest.raises(ConfigError, match="unknown row"):
+        plan("table1", "smoke", rows=["4HL Ours"])
+    assert "table1" in EXPERIMENTS

@@ -1,0 +1,63 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from frecore.experiments import get_rows, plan
+from frecore.results import (append_run, finished_ids, load_runs, markdown_table, run_record, summarise,
+                             update_readme_block)
+from frecore.train import EpochRecord, RunResult
+
+
+def _result(planned, accs, status="ok"):
+    r = RunResult(planned.config, status=status, wall_s=12.0, device="cpu")
+    r.history = [EpochRecord(i + 1, 0.1, 90.0 + i, 0.2, a, 5.0) for i, a in enumerate(accs)]
+    return r
+
+
+def test_append_resume_and_retry_without_duplicates(tmp_path):
+    path = tmp_path / "t.csv"
+    runs = plan("table1", "smoke")
+    append_run(path, run_record(runs[0], _result(runs[0], [50.0, 60.0]), commit="abc"))
+    append_run(path, run_record(runs[1], None, status="failed", message="boom", commit="abc"))
+    assert finished_ids(path) == {runs[0].run_id}  # the failure will be retried
+    append_run(path, run_record(runs[1], _result(runs[1], [70.0]), commit="abc"))
+    df = load_runs(path)
+    assert len(df) == 2 and set(df["status"]) == {"ok"}
+    assert finished_ids(path) == {runs[0].run_id, runs[1].run_id}
+    row = df.set_index("run_id").loc[runs[0].run_id]
+    assert row["best_test_acc"] == 60.0 and row["final_test_acc"] == 60.0 and row["epochs_run"] == 2
+    assert json.loads(row["history"])[0]["test_acc"] == 50.0
+    assert json.loads(row["config"])["net"]["hidden"] == [512, 512]
+    assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave no temporaries
+
+
+def test_summary_statistics_and_paper_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = get_rows("table1")
+    runs = plan("table1", "paper", rows=[rows[0].label], seeds=[0, 1, 2])
+    for p, best in zip(runs, [98.0, 98.2, 98.4]):
+        append_run(path, run_record(p, _result(p, [best - 1, best, best - 0.5]), commit="abc"))
+    diverged = plan("table1", "paper", rows=[rows[0].label], seeds=[3])[0]
+    append_run(path, run_record(diverged, _result(diverged, [10.0], status="diverged"), commit="abc"))
+    s = summarise(load_runs(path), rows, "paper").set_index("row")
+    r = s.loc[rows[0].label]
+    assert r["n"] == 3 and r["n_diverged"] == 1
+    assert r["best_test_mean"] == pytest.approx(98.2)
+    assert r["best_test_std"] == pytest.approx(pd.Series([98.0, 98.2, 98.4]).std(ddof=1))
+    assert r["final_test_mean"] == pytest.approx(97.7)
+    assert r["paper_test"] == 98.39 and r["diff_vs_paper"] == pytest.approx(98.2 - 98.39)
+    assert r["extrapolated_paper_wall_s"] == pytest.approx(5.0 * 50)
+    assert s.loc[rows[1].label, "n"] == 0 and math.isnan(s.loc[rows[1].label, "best_test_mean"])
+    table = markdown_table(s.reset_index())
+    assert "98.20 ± 0.20" in table and "98.39 ± 0.04" in table and "not run" in table and "(+1 diverged)" in table
+
+
+def test_update_readme_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- table1:start -->\nold\n<!-- table1:end -->\nrest\n")
+    update_readme_block(readme, "table1", "new table")
+    assert readme.read_text() == "intro\n<!-- table1:start -->\nnew table\n<!-- table1:end -->\nrest\n"
+    with pytest.raises(ValueError, match="no <!-- fig9:start -->"):
+        update_readme_block(readme, "fig9", "x")

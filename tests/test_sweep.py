@@ -1,0 +1,71 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from frecore import sweep
+from frecore.experiments import plan
+from frecore.results import load_runs
+from tests.conftest import REPO
+
+ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
+
+
+def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, monkeypatch):
+    calls = []
+    real_fit = sweep.fit
+    monkeypatch.setattr(sweep, "fit", lambda cfg, data, progress: calls.append(cfg) or real_fit(cfg, data, progress))
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path), progress=False)
+    assert out.runs_csv.exists() and out.summary_csv.exists() and out.plot_png.stat().st_size > 1000
+    assert len(calls) == 1
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path), progress=False)
+    assert len(calls) == 2  # the first row was already done
+    assert len(out.runs) == 2 and list(out.summary["row"]) == ROWS
+    assert set(out.runs["device"]) == {out.runs["device"].iloc[0]} and out.runs["git_commit"].notna().all()
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, mnist_root, monkeypatch):
+    real_fit = sweep.fit
+
+    def flaky(cfg, data, progress):
+        if cfg.rule.name == "ep":
+            raise RuntimeError("simulated crash")
+        return real_fit(cfg, data, progress)
+
+    monkeypatch.setattr(sweep, "fit", flaky)
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path), progress=False)
+    status = dict(zip(out.runs["row"], out.runs["status"]))
+    assert status == {ROWS[0]: "failed", ROWS[1]: "ok"}
+    assert "simulated crash" in out.runs.set_index("row").loc[ROWS[0], "message"]
+    monkeypatch.setattr(sweep, "fit", real_fit)
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path), progress=False)
+    assert sorted(out.runs["status"]) == ["ok", "ok"] and len(out.runs) == 2  # retried, not duplicated
+
+
+def test_a_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path, mnist_root):
+    rows = ROWS + ["3HL Ours (tanh, Adam)"]
+    cmd = [sys.executable, "-m", "frecore", "run", "table1", "--profile", "smoke", "--device", "cpu",
+           "--data-root", mnist_root, "--out-dir", str(tmp_path), "--no-progress", "--rows", *rows]
+    csv = tmp_path / "table1.csv"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (csv.exists() and len(load_runs(csv)) >= 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(load_runs(csv)) if csv.exists() else 0
+    assert done_before >= 1
+    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    runs = load_runs(csv)
+    expected = {p.run_id for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root)}
+    assert sorted(runs["run_id"]) == sorted(expected)  # each exactly once
+    assert (runs["status"] == "ok").all()

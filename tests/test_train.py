@@ -1,0 +1,64 @@
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.data import load_dataset
+from frecore.nets import build_net
+from frecore.train import build_optimizer, fit
+
+
+def _cfg(root, **optim) -> RunConfig:
+    return RunConfig(net=NetConfig(hidden=(32, 24)), rule=RuleConfig(name="ep", free_steps=6, nudge_steps=4),
+                     optim=OptimConfig(**{"epochs": 2, "batch_size": 50, **optim}),
+                     data=DataConfig(root=root, download=False, train_subset=400, test_subset=200), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist_root):
+    return load_dataset(DataConfig(root=mnist_root, download=False, train_subset=400, test_subset=200))
+
+
+def test_same_seed_same_numbers_on_cpu(mnist_root, small_mnist):
+    a = fit(_cfg(mnist_root), small_mnist, progress=False)
+    b = fit(_cfg(mnist_root), small_mnist, progress=False)
+    assert a.status == b.status == "ok"
+    assert [(h.train_loss, h.train_acc, h.test_loss, h.test_acc) for h in a.history] == \
+           [(h.train_loss, h.train_acc, h.test_loss, h.test_acc) for h in b.history]
+    c = fit(replace(_cfg(mnist_root), seed=1), small_mnist, progress=False)
+    assert [h.train_loss for h in c.history] != [h.train_loss for h in a.history]
+
+
+def test_learns_on_a_subset(mnist_root, small_mnist):
+    r = fit(_cfg(mnist_root, epochs=3), small_mnist, progress=False)
+    assert r.status == "ok" and len(r.history) == 3
+    assert r.best_test_acc > 50 and r.best_test_acc >= r.final_test_acc
+    assert r.history[-1].train_loss < r.history[0].train_loss
+    assert r.wall_s > 0 and r.device == "cpu"
+
+
+def test_a_run_forced_to_diverge_is_recorded_not_raised(mnist_root, small_mnist):
+    r = fit(_cfg(mnist_root, name="sgd", lr=1e38, epochs=3), small_mnist, progress=False)
+    assert r.status == "diverged"
+    assert "non-finite" in r.message
+    assert len(r.history) < 3
+    assert math.isnan(r.best_test_acc) or r.best_test_acc <= 100
+
+
+def test_per_layer_learning_rates_reach_the_optimizer():
+    cfg = RunConfig(net=NetConfig(hidden=(8, 8)), optim=OptimConfig(name="sgd", lr=(0.3, 0.2, 0.1), weight_decay=1e-5))
+    net = build_net(cfg.net, 5, 3, torch.Generator().manual_seed(0))
+    opt = build_optimizer(cfg, net)
+    assert [g["lr"] for g in opt.param_groups] == [0.3, 0.2, 0.1]
+    assert [g["params"][0] is w for g, w in zip(opt.param_groups, net.weights())] == [True] * 3
+    assert all(g["weight_decay"] == 1e-5 for g in opt.param_groups)
+    with pytest.raises(ConfigError, match="lr lists 2 values but the net has 3"):
+        build_optimizer(RunConfig(net=NetConfig(hidden=(8, 8)), optim=OptimConfig(lr=(0.1, 0.2))), net)
+
+
+def test_rule_net_mismatch_is_a_config_error(mnist_root, small_mnist):
+    cfg = RunConfig(rule=RuleConfig(name="fa"), net=NetConfig(hidden=(8,), feedback="symmetric"))
+    with pytest.raises(ConfigError, match="needs fixed random feedback"):
+        fit(cfg, small_mnist, progress=False)
