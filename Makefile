@@ -13,7 +13,10 @@ ifdef FRECORE_DATA
 export FRECORE_DATA := $(abspath $(FRECORE_DATA))
 endif
 
-.PHONY: help venv table1 test bench lab clean-smoke
+EXPERIMENTS := table1 fig5
+FIGURES := figS10  # figures computed without training runs: no resume, no summary
+
+.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab clean-smoke
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,11 +28,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
 
-table1: $(STAMP) ## Table 1 layered rows -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+table1: ## Table 1 layered rows -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+fig5: ## Figure 5, dynamics vs beta_i -> results/fig5.csv, fig5_summary.csv, fig5.png
+
+# One rule for every experiment: run its notebook with papermill, keep the executed copy beside
+# the results (named by profile), then regenerate the README's block from the summary.
+$(EXPERIMENTS): %: $(STAMP)
 	mkdir -p $(RESULTS)
-	$(BIN)/papermill notebooks/table1.ipynb $(RESULTS)/table1_$(PROFILE).ipynb --cwd notebooks \
+	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
-	$(BIN)/python -m frecore report table1 --out-dir $(RESULTS) --update-readme README.md
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --update-readme README.md
+
+figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png
+
+$(FIGURES): %: $(STAMP)
+	mkdir -p $(RESULTS)
+	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
+		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
 
 test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests

@@ -51,7 +51,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", default=d.optim.name, help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
     g.add_argument("--lr", type=float, nargs="+", default=None,
                    help="learning rate: one value, or one per weight matrix in input -> readout order (default: 1e-3)")
-    g.add_argument("--weight-decay", type=float, default=d.optim.weight_decay, help="(default: %(default)s)")
+    g.add_argument("--weight-decay", type=float, nargs="+", default=None,
+                   help="weight decay: one value, or one per weight matrix in input -> readout order (default: 0)")
     g.add_argument("--batch-size", type=int, default=d.optim.batch_size, help="(default: %(default)s)")
     g.add_argument("--epochs", type=int, default=d.optim.epochs, help="(default: %(default)s)")
     g = p.add_argument_group("data and run")
@@ -72,9 +73,11 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         net_kw["alpha"] = _scalar_or_list(a.alpha)
     if a.beta is not None:
         net_kw["beta"] = _scalar_or_list(a.beta)
-    optim_kw = dict(name=a.optimizer, weight_decay=a.weight_decay, batch_size=a.batch_size, epochs=a.epochs)
+    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs)
     if a.lr is not None:
         optim_kw["lr"] = _scalar_or_list(a.lr)
+    if a.weight_decay is not None:
+        optim_kw["weight_decay"] = _scalar_or_list(a.weight_decay)
     return RunConfig(
         net=NetConfig(**net_kw),
         rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
@@ -118,7 +121,9 @@ def cmd_list(a: argparse.Namespace) -> int:
     for name in list_experiments():
         print(name)
         for row in get_rows(name):
-            print(f"  {row.label!r}: paper {row.paper.test_acc:.2f} ± {row.paper.test_std:.2f} ({row.paper.protocol})")
+            paper = f"paper {row.paper.test_acc:.2f} ± {row.paper.test_std:.2f} ({row.paper.protocol})" \
+                if row.paper else "no paper value (a figure point)"
+            print(f"  {row.label!r}: {paper}")
     return 0
 
 

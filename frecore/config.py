@@ -95,25 +95,40 @@ class RuleConfig:
         _check_scale("beta_f", self.beta_f)
 
 
+def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
+    values = (value,) if isinstance(value, (int, float)) else tuple(value)
+    if not values:
+        raise ConfigError(f"{name} needs at least one value")
+    for i, v in enumerate(values):
+        _check_scale(f"{name}[{i}]" if len(values) > 1 else name, v, positive=positive)
+    return float(values[0]) if len(values) == 1 else tuple(float(v) for v in values)
+
+
+def _per_weight(name: str, value: float | tuple[float, ...], n_weights: int) -> tuple[float, ...]:
+    if isinstance(value, float):
+        return (value,) * n_weights
+    if len(value) != n_weights:
+        raise ConfigError(f"{name} lists {len(value)} values but the net has {n_weights} weight "
+                          f"matrices (input -> readout order)")
+    return value
+
+
 @dataclass(frozen=True)
 class OptimConfig:
-    """torch.optim settings; `lr` is one value or one per weight, ordered input -> readout."""
+    """torch.optim settings; `lr` and `weight_decay` are one value or one per weight matrix,
+    ordered input -> readout (W_0, W_1, ..., W_f)."""
 
     name: str = "adam"
     lr: float | tuple[float, ...] = 1e-3  # Adam 1e-3 on MNIST (Table S2)
-    weight_decay: float = 0.0
+    weight_decay: float | tuple[float, ...] = 0.0  # none for the layered nets (Table S3)
     batch_size: int = 500
     epochs: int = 50
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
-        lrs = (self.lr,) if isinstance(self.lr, (int, float)) else tuple(self.lr)
-        if not lrs:
-            raise ConfigError("lr needs at least one value")
-        for i, v in enumerate(lrs):
-            _check_scale(f"lr[{i}]" if len(lrs) > 1 else "lr", v, positive=True)
-        object.__setattr__(self, "lr", float(lrs[0]) if len(lrs) == 1 else tuple(float(v) for v in lrs))
-        _check_scale("weight_decay", self.weight_decay)
+        object.__setattr__(self, "lr", _scalar_or_per_weight("lr", self.lr, positive=True))
+        object.__setattr__(self, "weight_decay",
+                           _scalar_or_per_weight("weight_decay", self.weight_decay, positive=False))
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -121,12 +136,10 @@ class OptimConfig:
 
     def lrs_for(self, n_weights: int) -> tuple[float, ...]:
         """One learning rate per weight matrix (input -> readout order)."""
-        if isinstance(self.lr, float):
-            return (self.lr,) * n_weights
-        if len(self.lr) != n_weights:
-            raise ConfigError(f"lr lists {len(self.lr)} values but the net has {n_weights} weight "
-                              f"matrices (input -> readout order)")
-        return self.lr
+        return _per_weight("lr", self.lr, n_weights)
+
+    def weight_decays_for(self, n_weights: int) -> tuple[float, ...]:
+        return _per_weight("weight_decay", self.weight_decay, n_weights)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,12 @@ class Dataset:
     def n_in(self) -> int:
         return self.train.x.shape[1]
 
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> "Dataset":
+        """A copy with inputs in `dtype` on `device` (labels stay int64)."""
+        def move(s: Split) -> Split:
+            return Split(s.x.to(device=device, dtype=dtype), s.y.to(device))
+        return Dataset(self.name, move(self.train), move(self.test), self.input_shape, self.n_classes)
+
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The explicit root, else $FRECORE_DATA, else ./data."""

@@ -58,3 +58,58 @@ def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | No
         state = new
     assert state is not None, "relax needs steps >= 1"
     return Relaxation(state, taken, trace)
+
+
+# -- diagnostics (paper Appendix A, Figures 2 and 5) ----------------------------------------------
+
+def spectral_radius(net: LayeredFRENet) -> float:
+    """max |eigenvalue| of the scaled recurrent matrix (alpha on forward, beta on feedback blocks)."""
+    return float(torch.linalg.eigvals(net.recurrent_matrix().double()).abs().max())
+
+
+def step_changes(trace: list[State]) -> list[float]:
+    """max |s[t+1] - s[t]| over all neurons and samples, t = 0.. (s[0] = 0 before the first step)."""
+    changes, prev = [], None
+    for s in trace:
+        changes.append(max(float(x.abs().max()) if prev is None else float((x - p).abs().max())
+                           for x, p in zip(s, prev or [None] * len(s))))
+        prev = s
+    return changes
+
+
+def convergence_time(trace: list[State], tol: float = 1e-6, patience: int = 3) -> int | None:
+    """First step t after which max |s[t+1] - s[t]| < tol for `patience` consecutive steps;
+    None when the trajectory never settles. trace[t] is the state after step t + 1."""
+    changes = step_changes(trace)  # changes[t] = |s[t+1] - s[t]|
+    run = 0
+    for t, c in enumerate(changes):
+        run = run + 1 if c < tol else 0
+        if run == patience:
+            return t - patience + 1
+    return None
+
+
+@torch.no_grad()
+def lyapunov_growth(net: LayeredFRENet, drive: torch.Tensor, steps: int,
+                    generator: torch.Generator) -> torch.Tensor:
+    """Per-step log growth r_t = ln |J(s[t]) delta_t| of a unit perturbation along the free phase.
+
+    The Jacobian-vector product comes from forward-mode AD (torch.func.jvp), one per step; the
+    perturbation is renormalised each step (Appendix A). Returns (steps, B): one trajectory
+    and one perturbation per sample. FTMLE(T) = r[:T].mean(0); MLE = r.mean(0) for long runs.
+    """
+    terms = net.coupling_terms()
+    external = [drive] + [None] * (len(net.sizes) - 1)
+
+    def transition(*s: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(net.step(list(s), external, terms, differentiable=True))
+
+    state = tuple(net.step(None, external, terms, differentiable=True))  # s[1] from s[0] = 0
+    delta = [torch.randn(s.shape, generator=generator, dtype=torch.float64).to(s) for s in state]
+    growth = []
+    for _ in range(steps):
+        norm = torch.sqrt(sum((d ** 2).sum(1) for d in delta)).unsqueeze(1)  # (B, 1)
+        delta = [d / norm for d in delta]
+        state, delta = torch.func.jvp(transition, state, tuple(delta))
+        growth.append(torch.log(torch.sqrt(sum((d ** 2).sum(1) for d in delta))))
+    return torch.stack(growth)

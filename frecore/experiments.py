@@ -26,10 +26,10 @@ class PaperResult:
 @dataclass(frozen=True)
 class Row:
     label: str  # unique in its experiment, e.g. "2HL Ours (tanh, Adam)"
-    arch: str  # the table's architecture column
-    approach: str  # the table's training-approach column
+    arch: str  # the table's architecture column (a figure's panel)
+    approach: str  # the table's training-approach column (a figure's x value)
     config: RunConfig  # the paper's settings for this row
-    paper: PaperResult
+    paper: PaperResult | None  # None for figure points the paper gives no number for
     quick_epochs: int  # epochs in the quick profile
     note: str = ""  # how we read the paper where it is ambiguous
 
@@ -66,22 +66,38 @@ class PlannedRun:
         return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-EXPERIMENTS: dict[str, Callable[[], list[Row]]] = {}
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    rows: Callable[[], list[Row]]
+    plot: str = "accuracy_curves"  # a figure function in frecore.plots.PLOTS
+    probe: str | None = None  # a probe in frecore.probes.PROBES: run before training and after each epoch
 
 
-def register_experiment(fn: Callable[[], list[Row]]) -> Callable[[], list[Row]]:
-    EXPERIMENTS[fn.__name__] = fn
-    return fn
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register_experiment(fn: Callable[[], list[Row]] | None = None, *, plot: str = "accuracy_curves",
+                        probe: str | None = None):
+    """Register a function returning an experiment's rows, under the function's name."""
+    def register(f: Callable[[], list[Row]]) -> Callable[[], list[Row]]:
+        EXPERIMENTS[f.__name__] = Experiment(f.__name__, f, plot, probe)
+        return f
+    return register(fn) if fn is not None else register
 
 
 def list_experiments() -> list[str]:
     return sorted(EXPERIMENTS)
 
 
-def get_rows(name: str) -> list[Row]:
+def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(list_experiments())}")
-    return EXPERIMENTS[name]()
+    return EXPERIMENTS[name]
+
+
+def get_rows(name: str) -> list[Row]:
+    return get_experiment(name).rows()
 
 
 def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
@@ -146,3 +162,53 @@ def table1() -> list[Row]:
         Row("3HL Ours (tanh, Adam)", "3HL", "Ours (tanh, Adam)", _layered(h3, "ep", 18, 10, ADAM_MNIST),
             PaperResult(98.36, 0.06, 100.00, 131, "50/500-18/10"), quick_epochs=15),
     ]
+
+
+# -- Figure 5: dynamics vs feedback scaling (3HL, 64 units) ---------------------------------------
+
+FIG_BETAS = (0.001, 0.01, 0.1, 0.25, 1.0, 2.0, 4.0)  # the beta_i axis of Figures 5-6 and Table S1
+
+
+def layered64(n_layers: int, beta: float, rule: str = "ep", feedback: str = "symmetric") -> RunConfig:
+    """The paper's 64-unit layered nets: T = 10 x layers, K = 5 x layers, Adam 1e-3, batch 500."""
+    return RunConfig(
+        net=NetConfig(hidden=(64,) * n_layers, activation="tanh", beta=beta, feedback=feedback),
+        rule=RuleConfig(name=rule, free_steps=10 * n_layers, nudge_steps=5 * n_layers, beta_f=0.1),
+        optim=ADAM_MNIST,
+        data=DataConfig(dataset="mnist"),
+    )
+
+
+@register_experiment(plot="dynamics_vs_beta", probe="dynamics")
+def fig5() -> list[Row]:
+    """Figure 5: test error, spectral radius, FTMLE and convergence time vs beta_i, before and
+    after training (3HL-64). The paper shows curves, not numbers: no paper values."""
+    return [Row(f"beta={b:g}", "3HL-64", f"{b:g}", layered64(3, b), None, quick_epochs=3) for b in FIG_BETAS]
+
+
+# -- Figure S10: EP vs BP similarity per layer (8HL, 64 units, first batch, no training) ----------
+
+@dataclass(frozen=True)
+class AlignmentSetting:
+    panel: str  # which row of Figure S10
+    beta: float  # beta_i
+    free_steps: int  # T
+    nudge_steps: int  # K
+    dtype: str = "float32"
+
+    @property
+    def label(self) -> str:
+        return f"beta_i={self.beta:g}, T={self.free_steps}, K={self.nudge_steps}, {self.dtype}"
+
+
+def figS10_settings(profile: str) -> list[AlignmentSetting]:
+    """Figure S10's panels: T sweeps at beta_i = 1 and 0.1 (a-f), a beta_i sweep at T=50, K=20 in
+    float32 (g-i) and float64 (j-l). The paper names T = 20, 50, 500; we pair them with K = T/2.
+    The smoke profile drops T = 500."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    ts = (20, 50) if profile == "smoke" else (20, 50, 500)
+    out = [AlignmentSetting(f"beta_i={b:g}, several T", b, t, t // 2) for b in (1.0, 0.1) for t in ts]
+    for dtype in ("float32", "float64"):
+        out += [AlignmentSetting(f"several beta_i, T=50, K=20, {dtype}", b, 50, 20, dtype) for b in (1.0, 0.1, 0.01)]
+    return out

@@ -113,12 +113,14 @@ class LayeredFRENet(nn.Module):
         return x @ self.w_in.t()
 
     def step(self, state: State | None, external: Sequence[torch.Tensor | None],
-             terms: list[list[Term]], zero: frozenset[int] = frozenset()) -> State:
+             terms: list[list[Term]], zero: frozenset[int] = frozenset(),
+             differentiable: bool = False) -> State:
         """One synchronous update s <- rho(W_scaled s + b). `state=None` means s = 0.
 
         `external[j]` is layer j's constant input b_j (or None); external[0], the input
         drive, is always present. Layers in `zero` are known to be exactly 0, so the terms
-        they send are skipped (exact: they would add 0).
+        they send are skipped (exact: they would add 0). `differentiable` avoids in-place
+        kernels, for autograd and forward-mode AD (Lyapunov exponents).
         """
         new: State = []
         for j, n in enumerate(self.sizes):
@@ -127,24 +129,45 @@ class LayeredFRENet(nn.Module):
                 for scale, src, mat in terms[j]:
                     if src in zero:
                         continue
-                    h = torch.mm(state[src], mat).mul_(scale) if h is None else torch.addmm(h, state[src], mat, alpha=scale)
+                    if differentiable:
+                        h = scale * (state[src] @ mat) if h is None else h + scale * (state[src] @ mat)
+                    elif h is None:
+                        h = torch.mm(state[src], mat).mul_(scale)
+                    else:
+                        h = torch.addmm(h, state[src], mat, alpha=scale)
             if h is None:  # no input reaches this layer yet: rho(0)
                 h = external[0].new_zeros(external[0].shape[0], n)
-            elif h is external[j]:
-                h = h.clone()  # rho works in place; never overwrite the caller's input
-            new.append(self.rho.inplace(h))
+            if differentiable:
+                new.append(self.rho.fn(h))
+            else:
+                new.append(self.rho.inplace(h.clone() if h is external[j] else h))  # never overwrite an input
         return new
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """The scaled recurrent matrix W of s <- rho(W s + b), column-vector convention,
+        (sum n_j, sum n_j): block [dst, src] = alpha W_b, block [src, dst] = beta B_b."""
+        offsets = [0]
+        for n in self.sizes:
+            offsets.append(offsets[-1] + n)
+        w = self.w_in.new_zeros(offsets[-1], offsets[-1])
+        for k, b in enumerate(self.topology.blocks):
+            d0, d1, s0, s1 = offsets[b.dst], offsets[b.dst + 1], offsets[b.src], offsets[b.src + 1]
+            w[d0:d1, s0:s1] = self.alpha[k] * self.w_blocks[k].detach()
+            w[s0:s1, d0:d1] = self.beta[k] * self.feedback_operand(k).detach().t()
+        return w
 
     def logits(self, s_last: torch.Tensor) -> torch.Tensor:
         """W_f s_L. (B, n_L) -> (B, n_out)"""
         return s_last @ self.w_out.t()
 
     # -- feedforward twin (BP, FA) -------------------------------------------------------------
-    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False) -> tuple[State, torch.Tensor]:
+    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
+                    offsets: Sequence[torch.Tensor] | None = None) -> tuple[State, torch.Tensor]:
         """The same net with feedback removed: s_{j} = rho(sum_b alpha_b W_b s_src), in topological order.
 
         With `feedback_alignment`, autograd's backward sends errors through the fixed random
-        matrices F_b instead of W_b (Lillicrap et al. 2016).
+        matrices F_b instead of W_b (Lillicrap et al. 2016). `offsets[j]`, when given, is added to
+        layer j's pre-activation: a zero offset that requires grad exposes dL/dh_j (a bias gradient).
         """
         def linear(inp: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None) -> torch.Tensor:
             return _FeedbackAlignedLinear.apply(inp, w, f) if f is not None else inp @ w.t()
@@ -157,6 +180,8 @@ class LayeredFRENet(nn.Module):
                 if b.dst == j:
                     f = self.feedback_operand(k) if fa else None
                     h = h + self.alpha[k] * linear(states[b.src], self.w_blocks[k], f)
+            if offsets is not None:
+                h = h + offsets[j]
             states.append(self.rho.fn(h))
         logits = linear(states[-1], self.w_out, self.output_feedback_operand() if fa else None)
         return states, logits

@@ -19,7 +19,7 @@ from frecore.train import RunResult
 RUN_COLUMNS = [
     "run_id", "experiment", "row", "arch", "rule", "seed", "profile", "epochs", "epochs_run",
     "best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc", "wall_s", "epoch_s",
-    "device", "torch", "git_commit", "status", "message", "config", "history",
+    "device", "torch", "git_commit", "status", "message", "config", "history", "probe_before",
 ]
 FINAL_STATUSES = ("ok", "diverged")  # a 'failed' run (an exception) is retried on resume
 
@@ -64,6 +64,7 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
         "message": message or (result.message if result else ""),
         "config": json.dumps(cfg.to_dict(), sort_keys=True),
         "history": json.dumps(result.history_dicts() if result else []),
+        "probe_before": json.dumps(result.probe_before if result else {}),
     }
 
 
@@ -111,14 +112,27 @@ def _std(s: pd.Series) -> float:
     return float(s.std(ddof=1)) if len(s) > 1 else math.nan
 
 
+def _probe_means(ok: pd.DataFrame) -> dict[str, float]:
+    """Mean of each probe value over runs: before training and after the last epoch."""
+    before = [json.loads(p) for p in ok.get("probe_before", pd.Series(dtype=str)).dropna()]
+    after = [h[-1].get("probe", {}) for h in (json.loads(x) for x in ok["history"]) if h]
+    out = {}
+    for prefix, probes in (("before", before), ("after", after)):
+        for key in sorted({k for p in probes for k in p}):
+            out[f"{prefix}_{key}"] = _mean(pd.Series([p.get(key, math.nan) for p in probes], dtype=float))
+    return out
+
+
 def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataFrame:
-    """Per table row: ours (best-over-epochs and final) beside the paper's value."""
+    """Per table row: ours (best-over-epochs and final) beside the paper's value (NaN if none)."""
     out = []
+    nan = math.nan
     for row in rows:
         r = runs[(runs["row"] == row.label) & (runs["profile"] == profile)]
         ok = r[r["status"] == "ok"]
         best_mean = _mean(ok["best_test_acc"])
         epoch_s = _mean(ok["epoch_s"])
+        paper = row.paper
         out.append({
             "row": row.label, "arch": row.arch, "approach": row.approach, "profile": profile,
             "n": len(ok), "n_diverged": int((r["status"] == "diverged").sum()),
@@ -128,19 +142,21 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataF
             "best_test_mean": best_mean, "best_test_std": _std(ok["best_test_acc"]),
             "final_test_mean": _mean(ok["final_test_acc"]), "final_test_std": _std(ok["final_test_acc"]),
             "best_train_mean": _mean(ok["best_train_acc"]),
-            "paper_test": row.paper.test_acc, "paper_std": row.paper.test_std,
-            "paper_train": row.paper.train_acc,
-            "diff_vs_paper": best_mean - row.paper.test_acc,
+            "paper_test": paper.test_acc if paper else nan, "paper_std": paper.test_std if paper else nan,
+            "paper_train": paper.train_acc if paper else nan,
+            "diff_vs_paper": best_mean - paper.test_acc if paper else nan,
             "wall_s_mean": _mean(ok["wall_s"]), "epoch_s_mean": epoch_s,
             "extrapolated_paper_wall_s": epoch_s * row.config.optim.epochs,
-            "paper_wct_s": row.paper.wct_s, "paper_protocol": row.paper.protocol,
+            "paper_wct_s": paper.wct_s if paper else nan, "paper_protocol": paper.protocol if paper else "",
             "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
+            **_probe_means(ok),
         })
     return pd.DataFrame(out)
 
 
-def write_summary(summary: pd.DataFrame, path: str | os.PathLike) -> None:
-    _atomic_write_csv(summary, Path(path))
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a whole table atomically (summaries, figure data)."""
+    _atomic_write_csv(table, Path(path))
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -157,20 +173,22 @@ def _hms(seconds: float | None) -> str:
 
 
 def markdown_table(summary: pd.DataFrame) -> str:
-    """The README table: ours (best and final) beside the paper, with times."""
+    """The README table: ours (best and final) beside the paper, with times and any probe values."""
+    probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
     lines = [
         "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | n | epochs (ours/paper) "
-        "| Ours time/run | Paper WCT |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Ours time/run | Paper WCT |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
+        "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
     ]
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
         n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
+        paper = "-" if math.isnan(s["paper_test"]) else f"{s['paper_test']:.2f} ± {s['paper_std']:.2f}"
         lines.append(
             f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'])} "
-            f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {s['paper_test']:.2f} ± {s['paper_std']:.2f} "
+            f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {paper} "
             f"| {diff} | {n} | {s['epochs']}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} "
-            f"| {_hms(s['paper_wct_s'])} |")
+            f"| {_hms(s['paper_wct_s'])} |" + "".join(f" {s[c]:.3g} |" for c in probes))
     return "\n".join(lines)
 
 

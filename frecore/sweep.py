@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 from frecore import plots, results
 from frecore.config import ConfigError
 from frecore.data import Dataset, load_dataset
-from frecore.experiments import get_rows, plan
+from frecore.experiments import get_experiment, plan
 from frecore.nets import DTYPES
+from frecore.probes import PROBES
 from frecore.train import fit, resolve_device
 
 
@@ -34,6 +35,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool = True) -> SweepOutput:
     """Run what is missing, then write <name>.csv, <name>_summary.csv and <name>.png in out_dir."""
+    experiment = get_experiment(name)
+    probe = PROBES[experiment.probe] if experiment.probe else None
     out = Path(out_dir)
     runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
@@ -51,7 +54,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             key = (p.config.data, str(dev), p.config.net.dtype)
             if key not in cache:
                 cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
-            result = fit(p.config, cache[key], progress=progress)
+            result = fit(p.config, cache[key], progress=progress, probe=probe)
             record = results.run_record(p, result, commit=commit)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way
@@ -63,8 +66,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         results.append_run(runs_csv, record)
     runs = results.load_runs(runs_csv)
     runs = runs[(runs["experiment"] == name) & (runs["profile"] == profile)]
-    summary = results.summarise(runs, get_rows(name) if rows is None else
-                                [r for r in get_rows(name) if r.label in rows], profile)
-    results.write_summary(summary, summary_csv)
-    plots.accuracy_curves(runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
+    all_rows = experiment.rows()
+    summary = results.summarise(runs, all_rows if rows is None else [r for r in all_rows if r.label in rows], profile)
+    results.write_csv(summary, summary_csv)
+    plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)

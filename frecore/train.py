@@ -25,6 +25,7 @@ class EpochRecord:
     test_loss: float
     test_acc: float  # %
     seconds: float  # training time of the epoch, evaluation excluded
+    probe: dict[str, float] = field(default_factory=dict)  # the run's probe after this epoch
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RunResult:
     message: str = ""
     wall_s: float = 0.0  # whole run: set-up, training and evaluation
     device: str = "cpu"
+    probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
 
     @property
     def best_test_acc(self) -> float:
@@ -62,10 +64,10 @@ def resolve_device(name: str) -> torch.device:
 
 def build_optimizer(cfg: RunConfig, net: LayeredFRENet) -> torch.optim.Optimizer:
     weights = net.weights()
-    groups = [{"params": [w], "lr": lr} for w, lr in zip(weights, cfg.optim.lrs_for(len(weights)))]
-    if cfg.optim.name == "adam":
-        return torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
-    return torch.optim.SGD(groups, weight_decay=cfg.optim.weight_decay)
+    n = len(weights)
+    groups = [{"params": [w], "lr": lr, "weight_decay": wd}
+              for w, lr, wd in zip(weights, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n))]
+    return (torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD)(groups)
 
 
 @torch.no_grad()
@@ -120,8 +122,13 @@ def train_epoch(rule: LearningRule, net: LayeredFRENet, optimizer: torch.optim.O
 
 
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
-        on_epoch: Callable[[EpochRecord], None] | None = None) -> RunResult:
-    """Train one net with one rule; a run that goes non-finite stops with status 'diverged'."""
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        probe: Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]] | None = None) -> RunResult:
+    """Train one net with one rule; a run that goes non-finite stops with status 'diverged'.
+
+    `probe(net, data, cfg)`, when given, is measured before training and after every epoch
+    (its time is not counted in the epoch's seconds).
+    """
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
     dtype = DTYPES[cfg.net.dtype]
@@ -129,11 +136,15 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     rule.check(cfg.net)
     if data is None:
         data = load_dataset(cfg.data, device=device, dtype=dtype)
+    elif data.train.x.dtype != dtype or data.train.x.device != device:
+        data = data.to(device, dtype)
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = build_net(cfg.net, data.n_in, data.n_classes, init_gen, device)
     optimizer = build_optimizer(cfg, net)
     result = RunResult(cfg, device=str(device))
+    if probe is not None:
+        result.probe_before = probe(net, data, cfg)
     for epoch in range(1, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
@@ -146,7 +157,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
             result.message = f"non-finite loss or weights in epoch {epoch}"
             break
         test_loss, test_acc = evaluate(rule, net, data.test)
-        record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds)
+        record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
+                             probe(net, data, cfg) if probe is not None else {})
         result.history.append(record)
         if progress:
             tqdm.write(f"epoch {epoch}: train {record.train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")

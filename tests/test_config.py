@@ -22,6 +22,8 @@ from frecore.config import (ConfigError, DataConfig, NetConfig, OptimConfig, Rul
     (lambda: NetConfig(hidden=(64, 0)), "hidden must be a non-empty list of positive integers"),
     (lambda: NetConfig(hidden=(64, 64), beta=(0.1, 0.2)), "one per hidden->hidden block"),
     (lambda: OptimConfig(lr=0.0), "lr must be > 0"),
+    (lambda: OptimConfig(lr=(0.1, -0.1)), r"lr\[1\] must be > 0"),
+    (lambda: OptimConfig(weight_decay=-1e-5), "weight_decay must be >= 0"),
     (lambda: OptimConfig(name="rmsprop"), "unknown optimizer"),
     (lambda: OptimConfig(batch_size=0), "batch_size must be an integer >= 1"),
     (lambda: RunConfig(device="tpu"), "unknown device 'tpu'"),

@@ -17,7 +17,7 @@ ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
 def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, monkeypatch):
     calls = []
     real_fit = sweep.fit
-    monkeypatch.setattr(sweep, "fit", lambda cfg, data, progress: calls.append(cfg) or real_fit(cfg, data, progress))
+    monkeypatch.setattr(sweep, "fit", lambda cfg, data, progress, **kw: calls.append(cfg) or real_fit(cfg, data, progress, **kw))
     out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
                                out_dir=str(tmp_path), progress=False)
     assert out.runs_csv.exists() and out.summary_csv.exists() and out.plot_png.stat().st_size > 1000
@@ -32,10 +32,10 @@ def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, mo
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, mnist_root, monkeypatch):
     real_fit = sweep.fit
 
-    def flaky(cfg, data, progress):
+    def flaky(cfg, data, progress, **kw):
         if cfg.rule.name == "ep":
             raise RuntimeError("simulated crash")
-        return real_fit(cfg, data, progress)
+        return real_fit(cfg, data, progress, **kw)
 
     monkeypatch.setattr(sweep, "fit", flaky)
     out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,

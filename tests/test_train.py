@@ -48,12 +48,13 @@ def test_a_run_forced_to_diverge_is_recorded_not_raised(mnist_root, small_mnist)
 
 
 def test_per_layer_learning_rates_reach_the_optimizer():
-    cfg = RunConfig(net=NetConfig(hidden=(8, 8)), optim=OptimConfig(name="sgd", lr=(0.3, 0.2, 0.1), weight_decay=1e-5))
+    cfg = RunConfig(net=NetConfig(hidden=(8, 8)),
+                    optim=OptimConfig(name="sgd", lr=(0.3, 0.2, 0.1), weight_decay=(0.0, 1e-5, 1e-4)))
     net = build_net(cfg.net, 5, 3, torch.Generator().manual_seed(0))
     opt = build_optimizer(cfg, net)
     assert [g["lr"] for g in opt.param_groups] == [0.3, 0.2, 0.1]
     assert [g["params"][0] is w for g, w in zip(opt.param_groups, net.weights())] == [True] * 3
-    assert all(g["weight_decay"] == 1e-5 for g in opt.param_groups)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.0, 1e-5, 1e-4]
     with pytest.raises(ConfigError, match="lr lists 2 values but the net has 3"):
         build_optimizer(RunConfig(net=NetConfig(hidden=(8, 8)), optim=OptimConfig(lr=(0.1, 0.2))), net)
 
@@ -62,3 +63,9 @@ def test_rule_net_mismatch_is_a_config_error(mnist_root, small_mnist):
     cfg = RunConfig(rule=RuleConfig(name="fa"), net=NetConfig(hidden=(8,), feedback="symmetric"))
     with pytest.raises(ConfigError, match="needs fixed random feedback"):
         fit(cfg, small_mnist, progress=False)
+
+
+def test_data_is_cast_to_the_nets_dtype(mnist_root, small_mnist):
+    cfg = replace(_cfg(mnist_root, epochs=1), net=NetConfig(hidden=(16,), dtype="float64"))
+    r = fit(cfg, small_mnist, progress=False)
+    assert r.status == "ok" and small_mnist.train.x.dtype == torch.float32
