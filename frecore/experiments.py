@@ -183,7 +183,7 @@ def layered64(n_layers: int, beta: float, rule: str = "ep", feedback: str = "sym
 def fig5() -> list[Row]:
     """Figure 5: test error, spectral radius, FTMLE and convergence time vs beta_i, before and
     after training (3HL-64). The paper shows curves, not numbers: no paper values."""
-    return [Row(f"beta={b:g}", "3HL-64", f"{b:g}", layered64(3, b), None, quick_epochs=3) for b in FIG_BETAS]
+    return [Row(f"beta={b:g}", "3HL-64", f"{b:g}", layered64(3, b), None, quick_epochs=10) for b in FIG_BETAS]
 
 
 # -- Figure S10: EP vs BP similarity per layer (8HL, 64 units, first batch, no training) ----------
