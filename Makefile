@@ -13,8 +13,8 @@ ifdef FRECORE_DATA
 export FRECORE_DATA := $(abspath $(FRECORE_DATA))
 endif
 
-EXPERIMENTS := table1 fig5
-FIGURES := figS10  # figures computed without training runs: no resume, no summary
+EXPERIMENTS := table1 fig4 fig5 fig6 figS11 figS12 figS13
+FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: no summary
 
 .PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab clean-smoke
 
@@ -29,7 +29,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
 
 table1: ## Table 1 layered rows -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+fig4: ## Figure 4, accuracy over an alpha_i x beta_i grid -> results/fig4*.csv, fig4.png
 fig5: ## Figure 5, dynamics vs beta_i -> results/fig5.csv, fig5_summary.csv, fig5.png
+figS11: ## Figure S11, accuracy when only the last n_ll layers learn -> results/figS11*.csv, figS11.png
+figS12: ## Figure S12, weight and state noise in training and test -> results/figS12*.csv, figS12.png
+figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, figS13.png
+fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
 
 # One rule for every experiment: run its notebook with papermill, keep the executed copy beside
 # the results (named by profile), then regenerate the README's block from the summary.
@@ -39,6 +44,7 @@ $(EXPERIMENTS): %: $(STAMP)
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
 	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --update-readme README.md
 
+fig2: ## Figure 2, state evolution at weak and strong feedback -> results/fig2.csv, fig2.png
 figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png
 
 $(FIGURES): %: $(STAMP)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from frecore.config import (ACTIVATIONS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, ConfigError,
-                            DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig)
+                            DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.data import MissingDataError
 from frecore.experiments import PROFILES, list_experiments
 
@@ -55,6 +55,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: one value, or one per weight matrix in input -> readout order (default: 0)")
     g.add_argument("--batch-size", type=int, default=d.optim.batch_size, help="(default: %(default)s)")
     g.add_argument("--epochs", type=int, default=d.optim.epochs, help="(default: %(default)s)")
+    g.add_argument("--train-last", type=int, default=None,
+                   help="only the last N weight matrices learn (readout counts as one); default: all")
+    g = p.add_argument_group("noise (Figures S12-S13)")
+    g.add_argument("--weight-noise", type=float, default=0.0, help="std of Gaussian noise added to every weight after each update")
+    g.add_argument("--state-noise", type=float, default=0.0, help="std of Gaussian noise added to every pre-activation each step")
+    g.add_argument("--state-noise-test-only", action="store_true", help="state noise at test time only")
     g = p.add_argument_group("data and run")
     g.add_argument("--dataset", default=d.data.dataset, help=f"one of {', '.join(DATASETS)} (default: %(default)s)")
     g.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
@@ -73,7 +79,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         net_kw["alpha"] = _scalar_or_list(a.alpha)
     if a.beta is not None:
         net_kw["beta"] = _scalar_or_list(a.beta)
-    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs)
+    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs, train_last=a.train_last)
     if a.lr is not None:
         optim_kw["lr"] = _scalar_or_list(a.lr)
     if a.weight_decay is not None:
@@ -85,6 +91,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         optim=OptimConfig(**optim_kw),
         data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
                         train_subset=a.train_subset, test_subset=a.test_subset),
+        noise=NoiseConfig(weight_std=a.weight_noise, state_std=a.state_noise,
+                          state_noise_in_training=not a.state_noise_test_only),
         seed=a.seed, device=a.device)
 
 

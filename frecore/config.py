@@ -123,9 +123,12 @@ class OptimConfig:
     weight_decay: float | tuple[float, ...] = 0.0  # none for the layered nets (Table S3)
     batch_size: int = 500
     epochs: int = 50
+    train_last: int | None = None  # only the last n weight matrices learn (Figure S11); None: all
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
+        if self.train_last is not None and (not isinstance(self.train_last, int) or self.train_last < 1):
+            raise ConfigError(f"train_last must be a positive integer or None, got {self.train_last!r}")
         object.__setattr__(self, "lr", _scalar_or_per_weight("lr", self.lr, positive=True))
         object.__setattr__(self, "weight_decay",
                            _scalar_or_per_weight("weight_decay", self.weight_decay, positive=False))
@@ -159,11 +162,25 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class NoiseConfig:
+    """Gaussian noise for the robustness study (Appendix C.6, Figures S12-S13)."""
+
+    weight_std: float = 0.0  # added to every weight after each update (training)
+    state_std: float = 0.0  # added to every hidden pre-activation at every step, like the bias b
+    state_noise_in_training: bool = True  # False: state noise at test time only (Figure S13)
+
+    def __post_init__(self) -> None:
+        _check_scale("weight_std", self.weight_std)
+        _check_scale("state_std", self.state_std)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     net: NetConfig = field(default_factory=NetConfig)
     rule: RuleConfig = field(default_factory=RuleConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
 
@@ -176,7 +193,23 @@ class RunConfig:
         return asdict(self)
 
 
-_SECTIONS = {"net": NetConfig, "rule": RuleConfig, "optim": OptimConfig, "data": DataConfig}
+_SECTIONS = {"net": NetConfig, "rule": RuleConfig, "optim": OptimConfig, "data": DataConfig,
+             "noise": NoiseConfig}
+
+
+def non_default_fields(cfg: RunConfig) -> dict[str, Any]:
+    """The settings that differ from the defaults, per section: a run's identity that a new
+    field with a default (added in a later version) leaves unchanged."""
+    out: dict[str, Any] = {}
+    for key, section in _SECTIONS.items():
+        value, default = asdict(getattr(cfg, key)), asdict(section())
+        diff = {k: v for k, v in value.items() if v != default[k]}
+        if diff:
+            out[key] = diff
+    for key in ("seed", "device"):
+        if getattr(cfg, key) != getattr(RunConfig, key):
+            out[key] = getattr(cfg, key)
+    return out
 
 
 def run_config_from_dict(d: dict[str, Any]) -> RunConfig:

@@ -43,7 +43,7 @@ def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | No
             ext = list(external)
             ext[-1] = nudge if ext[-1] is None else ext[-1] + nudge
         new = net.step(state, ext, terms, zero)
-        if net.rho.zero_at_origin:
+        if net.rho.zero_at_origin and net.state_noise is None:
             was_zero = zero if state is not None else frozenset(range(n_layers))
             zero = frozenset(j for j in range(n_layers)
                              if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))

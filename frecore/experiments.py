@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig, override
+from frecore.config import (ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig,
+                            non_default_fields, override)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,14 @@ class PlannedRun:
 
     @property
     def run_id(self) -> str:
-        """Stable identity for resume: what ran, not when."""
-        key = json.dumps([self.experiment, self.row.label, self.profile, self.config.to_dict()],
-                         sort_keys=True, default=str)
-        return hashlib.sha1(key.encode()).hexdigest()[:12]
+        return run_id(self.experiment, self.row.label, self.profile, self.config)
+
+
+def run_id(experiment: str, row: str, profile: str, config: RunConfig) -> str:
+    """Stable identity for resume: what ran, not when. Built from the settings that differ from
+    the defaults, so adding a new setting (with a default) keeps earlier results resumable."""
+    key = json.dumps([experiment, row, profile, non_default_fields(config)], sort_keys=True, default=str)
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -212,3 +217,89 @@ def figS10_settings(profile: str) -> list[AlignmentSetting]:
     for dtype in ("float32", "float64"):
         out += [AlignmentSetting(f"several beta_i, T=50, K=20, {dtype}", b, 50, 20, dtype) for b in (1.0, 0.1, 0.01)]
     return out
+
+
+# -- Figure 4: accuracy over an alpha_i x beta_i grid (2, 3, 5 hidden layers of 64) ----------------
+
+FIG4_ALPHAS = (0.25, 0.5, 1.0, 2.0, 4.0)  # below 1 weakens the forward signal, above 1 saturates
+FIG4_BETAS = (0.001, 0.01, 0.1, 1.0)
+FIG4_DEPTHS = (2, 3, 5)
+
+
+@register_experiment(plot="alpha_beta_heatmaps")
+def fig4() -> list[Row]:
+    """Figure 4: EP accuracy for every (alpha_i, beta_i) pair; the paper shows a heat map only."""
+    rows = []
+    for depth in FIG4_DEPTHS:
+        for a in FIG4_ALPHAS:
+            for b in FIG4_BETAS:
+                cfg = override(layered64(depth, b), net={"alpha": a})
+                rows.append(Row(f"{depth}HL alpha={a:g} beta={b:g}", f"{depth}HL-64", f"alpha={a:g}, beta={b:g}",
+                                cfg, None, quick_epochs=3))
+    return rows
+
+
+# -- Figure 6: test error vs epoch, for T at several beta_i and for beta_i at several depths --------
+
+FIG6_TS = (10, 20, 50, 100)
+FIG6_T_BETAS = (0.01, 0.1, 1.0, 4.0)
+FIG6_DEPTHS = (2, 3, 5, 10)
+
+
+@register_experiment(plot="error_curves")
+def fig6() -> list[Row]:
+    """Figure 6 (a-d): 2HL-64 with T in {10, 20, 50, 100}, K = T/2, one panel per beta_i;
+    (e-h): the beta_i sweep at 2, 3, 5 and 10 hidden layers with T = 10 L, K = 5 L."""
+    rows = []
+    for b in FIG6_T_BETAS:
+        for t in FIG6_TS:
+            cfg = override(layered64(2, b), rule={"free_steps": t, "nudge_steps": t // 2})
+            rows.append(Row(f"2HL beta={b:g} T={t}", f"2HL-64, beta_i={b:g}", f"T={t}", cfg, None, quick_epochs=5))
+    for depth in FIG6_DEPTHS:
+        lr = 1e-3 if depth <= 5 else 5e-4  # the authors halve the rate above 5 layers
+        for b in FIG_BETAS:
+            cfg = override(layered64(depth, b), optim={"lr": lr})
+            rows.append(Row(f"{depth}HL beta={b:g}", f"{depth}HL-64", f"beta_i={b:g}", cfg, None,
+                            quick_epochs=5 if depth < 10 else 3))
+    return rows
+
+
+# -- Figure S11: only the last n weight matrices learn (5HL-64) -------------------------------------
+
+@register_experiment(plot="accuracy_vs_trained_layers")
+def figS11() -> list[Row]:
+    """Figure S11: n_ll = 1 trains only the readout W_f, n_ll = 6 trains all six matrices of the
+    5-hidden-layer net (W_0..W_4, W_f). beta_i in {0.1, 0.01}."""
+    return [Row(f"beta={b:g} n_ll={n}", f"5HL-64, beta_i={b:g}", f"{n}",
+                override(layered64(5, b), optim={"train_last": n}), None, quick_epochs=3)
+            for b in (0.1, 0.01) for n in range(1, 7)]
+
+
+# -- Figures S12-S13: robustness to Gaussian weight and state noise (2, 3, 5 hidden layers) ------
+
+NOISE_WEIGHT_STDS = (0.0, 0.01, 0.1)  # the paper: fine up to 0.01 (mean |w| is about 0.09)
+NOISE_STATE_STDS = (0.0, 0.1, 1.0)  # the paper: fine up to 0.1 (mean |s| is about 0.76)
+
+
+def _noise_rows(in_training: bool) -> list[Row]:
+    rows = []
+    for depth in (2, 3, 5):
+        for w in NOISE_WEIGHT_STDS:
+            for st in NOISE_STATE_STDS:
+                cfg = replace(layered64(depth, 0.1 if depth > 4 else 0.01),
+                              noise=NoiseConfig(weight_std=w, state_std=st, state_noise_in_training=in_training))
+                rows.append(Row(f"{depth}HL weight={w:g} state={st:g}", f"{depth}HL-64",
+                                f"weight={w:g}, state={st:g}", cfg, None, quick_epochs=3))
+    return rows
+
+
+@register_experiment(plot="noise_heatmaps")
+def figS12() -> list[Row]:
+    """Figure S12: weight noise at every update and state noise at every step, in training and test."""
+    return _noise_rows(in_training=True)
+
+
+@register_experiment(plot="noise_heatmaps")
+def figS13() -> list[Row]:
+    """Figure S13: weight noise in training, state noise at test time only."""
+    return _noise_rows(in_training=False)

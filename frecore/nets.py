@@ -15,6 +15,7 @@ a feedback block uses `F_b = B_b^T` with shape (n_dst, n_src), which for a tied 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -37,6 +38,17 @@ def glorot_uniform(fan_out: int, fan_in: int, generator: torch.Generator,
     w = torch.empty(fan_out, fan_in, dtype=torch.float64)
     w.uniform_(-bound, bound, generator=generator)  # draw in float64: same numbers in both dtypes
     return w.to(dtype)
+
+
+@dataclass
+class GaussianNoise:
+    """N(0, std^2) samples from an explicit generator (on the tensors' device)."""
+
+    std: float
+    generator: torch.Generator
+
+    def like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.randn(t.shape, generator=self.generator, device=t.device, dtype=t.dtype).mul_(self.std)
 
 
 class _FeedbackAlignedLinear(torch.autograd.Function):
@@ -76,6 +88,7 @@ class LayeredFRENet(nn.Module):
             self.register_buffer("fb_out", glorot_uniform(n_out, sizes[-1], generator, dtype))
         self.alpha = cfg.alpha
         self.beta = cfg.beta
+        self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -137,6 +150,8 @@ class LayeredFRENet(nn.Module):
                         h = torch.addmm(h, state[src], mat, alpha=scale)
             if h is None:  # no input reaches this layer yet: rho(0)
                 h = external[0].new_zeros(external[0].shape[0], n)
+            if self.state_noise is not None:
+                h = h + self.state_noise.like(h)  # time-varying noise, entering like the bias b
             if differentiable:
                 new.append(self.rho.fn(h))
             else:

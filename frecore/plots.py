@@ -13,6 +13,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _save(fig: "plt.Figure", out_png: str | os.PathLike, dpi: int = 120) -> Path:
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                     profile: str, experiment: str) -> Path:
     """Test accuracy vs epoch per table row (mean over seeds, band = min..max), paper value dashed."""
@@ -40,12 +49,7 @@ def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike,
         ax.set_ylim(max(lo, 80), 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out_png, dpi=120)
 
 
 DYNAMICS_PANELS = (  # (probe key, axis label) of Figure 5's panels b-d
@@ -78,15 +82,120 @@ def dynamics_vs_beta(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{experiment}: {s['arch'].iloc[0]} ({profile} profile; missing points: not settled within 500 steps)")
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out_png, dpi=120)
 
 
-PLOTS = {"accuracy_curves": accuracy_curves, "dynamics_vs_beta": dynamics_vs_beta}
+def _runs(runs_csv: str | os.PathLike, profile: str, experiment: str) -> pd.DataFrame:
+    runs = pd.read_csv(runs_csv)
+    return runs[(runs["profile"] == profile) & (runs["experiment"] == experiment) & (runs["status"] == "ok")]
+
+
+def error_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
+                 profile: str, experiment: str) -> Path:
+    """Test error vs epoch, one panel per `arch`, one line per `approach`: mean over seeds, band
+    min..max (Figure 6)."""
+    runs = _runs(runs_csv, profile, experiment)
+    summary = pd.read_csv(summary_csv)
+    panels = list(dict.fromkeys(summary["arch"]))
+    ncol = min(4, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        for k, (_, s) in enumerate(summary[summary["arch"] == panel].iterrows()):
+            curves = [[100 - e["test_acc"] for e in json.loads(h)] for h in runs.loc[runs["row"] == s["row"], "history"]]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            err = np.array([c[:n] for c in curves])
+            epochs = np.arange(1, n + 1)
+            ax.plot(epochs, err.mean(0), color=f"C{k}", label=s["approach"])
+            ax.fill_between(epochs, err.min(0), err.max(0), color=f"C{k}", alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test error (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{experiment} ({profile} profile)")
+    return _save(fig, out_png, dpi=110)
+
+
+def _heatmaps(runs_csv, summary_csv, out_png, profile, experiment, x: tuple[str, str], y: tuple[str, str],
+              xlabel: str, ylabel: str) -> Path:
+    """Best test accuracy (mean over seeds) over two config settings, one panel per `arch`.
+    `x` and `y` name a setting as (section, field) of the run config, e.g. ("net", "beta")."""
+    runs = _runs(runs_csv, profile, experiment).copy()
+    cfgs = runs["config"].map(json.loads)
+
+    def first(v):
+        return v[0] if isinstance(v, list) else v
+
+    runs["x"] = cfgs.map(lambda c: first(c[x[0]][x[1]]))
+    runs["y"] = cfgs.map(lambda c: first(c[y[0]][y[1]]))
+    archs = list(dict.fromkeys(pd.read_csv(summary_csv)["arch"]))
+    fig, axes = plt.subplots(1, len(archs), figsize=(4.6 * len(archs), 4), squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        grid = runs[runs["arch"] == arch].pivot_table(index="y", columns="x", values="best_test_acc")
+        if grid.empty:
+            ax.axis("off")
+            continue
+        im = ax.imshow(grid.values, cmap="viridis", vmin=max(0.0, float(np.nanmin(grid.values))), vmax=100,
+                       origin="lower")
+        for (i, j), v in np.ndenumerate(grid.values):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="w" if v < 90 else "k")
+        ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{arch}: best test accuracy (%)")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"{experiment} ({profile} profile)")
+    return _save(fig, out_png, dpi=110)
+
+
+def alpha_beta_heatmaps(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """Figure 4: accuracy over feedforward scaling alpha_i (rows) x feedback scaling beta_i (columns)."""
+    return _heatmaps(runs_csv, summary_csv, out_png, profile, experiment, ("net", "beta"), ("net", "alpha"),
+                     "feedback scaling beta_i", "feedforward scaling alpha_i")
+
+
+def noise_heatmaps(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """Figures S12-S13: accuracy over state-noise std (columns) x weight-noise std (rows)."""
+    return _heatmaps(runs_csv, summary_csv, out_png, profile, experiment, ("noise", "state_std"),
+                     ("noise", "weight_std"), "state noise std", "weight noise std")
+
+
+def accuracy_vs_trained_layers(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike,
+                               out_png: str | os.PathLike, profile: str, experiment: str) -> Path:
+    """Figure S11: best test accuracy vs the number of trained (last) weight matrices, one line
+    per panel label, mean over seeds with min..max error bars."""
+    runs = _runs(runs_csv, profile, experiment)
+    summary = pd.read_csv(summary_csv)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, (panel, g) in enumerate(summary.groupby("arch", sort=False)):
+        n = g["approach"].astype(int)
+        lo = np.array([runs.loc[runs["row"] == r, "best_test_acc"].min() for r in g["row"]])
+        hi = np.array([runs.loc[runs["row"] == r, "best_test_acc"].max() for r in g["row"]])
+        mean = g["best_test_mean"].to_numpy()
+        ax.errorbar(n, mean, yerr=[mean - lo, hi - mean], fmt="o-", color=f"C{k}", capsize=3, label=panel)
+    ax.set_xlabel("n_ll: trained weight matrices, counted from the readout")
+    ax.set_ylabel("best test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{experiment} ({profile} profile)")
+    return _save(fig, out_png, dpi=120)
+
+
+PLOTS = {  # by the name an experiment registers with (experiments.register_experiment(plot=...))
+    "accuracy_curves": accuracy_curves,
+    "dynamics_vs_beta": dynamics_vs_beta,
+    "error_curves": error_curves,
+    "alpha_beta_heatmaps": alpha_beta_heatmaps,
+    "noise_heatmaps": noise_heatmaps,
+    "accuracy_vs_trained_layers": accuracy_vs_trained_layers,
+}
 
 
 def alignment_panels(csv: str | os.PathLike, out_png: str | os.PathLike) -> Path:
@@ -110,9 +219,23 @@ def alignment_panels(csv: str | os.PathLike, out_png: str | os.PathLike) -> Path
             if i == len(panels) - 1:
                 ax.set_xlabel("layer (input -> output)")
             ax.legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out_png, dpi=110)
+
+
+def state_heatmaps(csv: str | os.PathLike, out_png: str | os.PathLike) -> Path:
+    """Figure 2: neuron activity (top) and its one-step change (bottom) over steps, per setting."""
+    t = pd.read_csv(csv)
+    settings = list(dict.fromkeys(t["setting"]))
+    fig, axes = plt.subplots(2, len(settings), figsize=(4.2 * len(settings), 6.5), squeeze=False)
+    for k, setting in enumerate(settings):
+        g = t[t["setting"] == setting]
+        for row, (col, cmap, label) in enumerate((("state", "RdBu_r", "activity"), ("change", "PuOr", "s[t]-s[t-1]"))):
+            grid = g.pivot_table(index="neuron", columns="step", values=col)
+            lim = max(1e-12, float(np.abs(grid.values).max()))
+            im = axes[row][k].imshow(grid.values, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim, origin="lower",
+                                     extent=(grid.columns.min() - 0.5, grid.columns.max() + 0.5, -0.5, grid.shape[0] - 0.5))
+            axes[row][k].set_title(f"{setting}: {label}", fontsize=8)
+            axes[row][k].set_xlabel("step")
+            axes[row][k].set_ylabel("neuron (s_1: 0-63, s_2: 64-127)")
+            fig.colorbar(im, ax=axes[row][k], fraction=0.046)
+    return _save(fig, out_png, dpi=110)

@@ -9,9 +9,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from frecore.config import RunConfig
+from frecore.config import ConfigError, RunConfig
 from frecore.data import Dataset, Split, batch_indices, load_dataset
-from frecore.nets import DTYPES, LayeredFRENet, build_net
+from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net
 from frecore.rules import LearningRule, build_rule
 
 CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
@@ -37,6 +37,7 @@ class RunResult:
     wall_s: float = 0.0  # whole run: set-up, training and evaluation
     device: str = "cpu"
     probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
+    net: LayeredFRENet | None = field(default=None, repr=False)  # the trained net (in memory only)
 
     @property
     def best_test_acc(self) -> float:
@@ -65,8 +66,11 @@ def resolve_device(name: str) -> torch.device:
 def build_optimizer(cfg: RunConfig, net: LayeredFRENet) -> torch.optim.Optimizer:
     weights = net.weights()
     n = len(weights)
+    first = 0 if cfg.optim.train_last is None else n - cfg.optim.train_last
+    if first < 0:
+        raise ConfigError(f"train_last={cfg.optim.train_last} but the net has only {n} weight matrices")
     groups = [{"params": [w], "lr": lr, "weight_decay": wd}
-              for w, lr, wd in zip(weights, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n))]
+              for w, lr, wd in list(zip(weights, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
     return (torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD)(groups)
 
 
@@ -90,10 +94,12 @@ def _weights_finite(net: LayeredFRENet) -> bool:
 
 
 def train_epoch(rule: LearningRule, net: LayeredFRENet, optimizer: torch.optim.Optimizer, train: Split,
-                batch_size: int, generator: torch.Generator, bar: tqdm | None = None) -> tuple[float, float]:
+                batch_size: int, generator: torch.Generator, bar: tqdm | None = None,
+                weight_noise: GaussianNoise | None = None) -> tuple[float, float]:
     """One pass over a random permutation of `train`; (mean loss, running accuracy %).
 
-    Stops early, returning a non-finite loss, as soon as a finiteness check fails.
+    Stops early, returning a non-finite loss, as soon as a finiteness check fails. With
+    `weight_noise`, every weight gets fresh Gaussian noise after each update.
     """
     device = train.x.device
     batches = batch_indices(len(train), batch_size, generator)
@@ -108,6 +114,10 @@ def train_epoch(rule: LearningRule, net: LayeredFRENet, optimizer: torch.optim.O
         optimizer.zero_grad(set_to_none=True)
         stats = rule.compute_gradients(net, x, y)
         optimizer.step()
+        if weight_noise is not None:
+            with torch.no_grad():
+                for w in net.weights():
+                    w.add_(weight_noise.like(w))
         loss_sum += stats.loss_sum
         correct += stats.correct
         seen += y.shape[0]
@@ -142,21 +152,30 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = build_net(cfg.net, data.n_in, data.n_classes, init_gen, device)
     optimizer = build_optimizer(cfg, net)
-    result = RunResult(cfg, device=str(device))
+    result = RunResult(cfg, device=str(device), net=net)
     if probe is not None:
         result.probe_before = probe(net, data, cfg)
+    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
+    n = cfg.noise
+    weight_noise = GaussianNoise(n.weight_std, noise_gen) if n.weight_std > 0 else None
+    test_state_noise = GaussianNoise(n.state_std, noise_gen) if n.state_std > 0 else None
+    train_state_noise = test_state_noise if n.state_noise_in_training else None
     for epoch in range(1, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
                    leave=False, unit="batch")
-        train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar)
+        net.state_noise = train_state_noise
+        train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
+                                            weight_noise)
         bar.close()
         seconds = time.perf_counter() - t_epoch
         if not (math.isfinite(train_loss) and _weights_finite(net)):
             result.status = "diverged"
             result.message = f"non-finite loss or weights in epoch {epoch}"
             break
+        net.state_noise = test_state_noise
         test_loss, test_acc = evaluate(rule, net, data.test)
+        net.state_noise = None  # probes measure the noiseless dynamics
         record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
                              probe(net, data, cfg) if probe is not None else {})
         result.history.append(record)

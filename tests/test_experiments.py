@@ -55,7 +55,7 @@ def test_run_ids_are_stable_and_distinct():
 
 
 def test_unknown_names_fail_loudly():
-    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: fig5, table1"):
+    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: fig4, fig5, fig6, figS11, figS12, figS13, table1"):
         get_rows("table9")
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         plan("table1", "huge")

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.data import load_dataset
 from frecore.nets import build_net
 from frecore.train import build_optimizer, fit
@@ -69,3 +69,28 @@ def test_data_is_cast_to_the_nets_dtype(mnist_root, small_mnist):
     cfg = replace(_cfg(mnist_root, epochs=1), net=NetConfig(hidden=(16,), dtype="float64"))
     r = fit(cfg, small_mnist, progress=False)
     assert r.status == "ok" and small_mnist.train.x.dtype == torch.float32
+
+
+def test_train_last_freezes_the_lower_weights(mnist_root, small_mnist):
+    cfg = replace(_cfg(mnist_root, epochs=1, train_last=2), net=NetConfig(hidden=(16, 16, 16)))
+    net = build_net(cfg.net, 784, 10, torch.Generator().manual_seed(cfg.seed))
+    opt = build_optimizer(cfg, net)
+    trained = [g["params"][0] for g in opt.param_groups]
+    assert len(trained) == 2 and trained[0] is net.w_blocks[-1] and trained[1] is net.w_out
+    with pytest.raises(ConfigError, match="train_last=9 but the net has only 4"):
+        build_optimizer(replace(cfg, optim=replace(cfg.optim, train_last=9)), net)
+
+
+def test_noise_changes_results_only_where_asked_and_is_seeded(mnist_root, small_mnist):
+    base = _cfg(mnist_root, epochs=1)
+    quiet = fit(base, small_mnist, progress=False)
+    zero = fit(replace(base, noise=NoiseConfig(weight_std=0.0, state_std=0.0)), small_mnist, progress=False)
+    assert [h.test_loss for h in quiet.history] == [h.test_loss for h in zero.history]
+    noisy_cfg = replace(base, noise=NoiseConfig(weight_std=0.01, state_std=0.1))
+    a, b = fit(noisy_cfg, small_mnist, progress=False), fit(noisy_cfg, small_mnist, progress=False)
+    assert [h.test_loss for h in a.history] == [h.test_loss for h in b.history]  # seeded
+    assert a.history[0].test_loss != quiet.history[0].test_loss
+    test_only = fit(replace(base, noise=NoiseConfig(state_std=0.1, state_noise_in_training=False)),
+                    small_mnist, progress=False)
+    assert test_only.history[0].train_loss == quiet.history[0].train_loss  # training untouched
+    assert test_only.history[0].test_loss != quiet.history[0].test_loss
