@@ -153,6 +153,14 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(a: argparse.Namespace) -> int:
+    from frecore.results import reindex_run_ids
+
+    for path in a.csv:
+        print(f"{path}: {reindex_run_ids(path)} run ids recomputed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m frecore", description="FRE-RNN trained by equilibrium propagation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -178,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--update-readme", metavar="README", default=None,
                      help="also replace the <!-- EXPERIMENT:start/end --> block of this file")
     rep.set_defaults(func=cmd_report)
+    rx = sub.add_parser("reindex", help="recompute run ids in results CSVs from their stored configs")
+    rx.add_argument("csv", nargs="+")
+    rx.set_defaults(func=cmd_reindex)
     return p
 
 

@@ -99,6 +99,23 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
     _atomic_write_csv(runs, path)
 
 
+def reindex_run_ids(path: str | os.PathLike) -> int:
+    """Recompute every row's run_id from its stored config (after the identity scheme changed);
+    returns how many changed. Results themselves are untouched."""
+    from frecore.config import run_config_from_dict
+    from frecore.experiments import run_id
+
+    path = Path(path)
+    runs = load_runs(path)
+    new = [run_id(r.experiment, r.row, r.profile, run_config_from_dict(json.loads(r.config)))
+           for r in runs.itertuples()]
+    changed = int((runs["run_id"] != pd.Series(new, index=runs.index)).sum())
+    if changed:
+        runs["run_id"] = new
+        _atomic_write_csv(runs, path)
+    return changed
+
+
 def finished_ids(path: str | os.PathLike) -> set[str]:
     runs = load_runs(path)
     return set(runs.loc[runs["status"].isin(FINAL_STATUSES), "run_id"])

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from frecore.experiments import get_rows, plan
-from frecore.results import (append_run, finished_ids, load_runs, markdown_table, run_record, summarise,
-                             update_readme_block)
+from frecore.results import (append_run, finished_ids, load_runs, markdown_table, reindex_run_ids, run_record,
+                             summarise, update_readme_block)
 from frecore.train import EpochRecord, RunResult
 
 
@@ -61,3 +61,14 @@ def test_update_readme_block(tmp_path):
     assert readme.read_text() == "intro\n<!-- table1:start -->\nnew table\n<!-- table1:end -->\nrest\n"
     with pytest.raises(ValueError, match="no <!-- fig9:start -->"):
         update_readme_block(readme, "fig9", "x")
+
+
+def test_reindex_recomputes_ids_from_the_stored_config(tmp_path):
+    path = tmp_path / "t.csv"
+    p = plan("table1", "smoke")[0]
+    record = run_record(p, _result(p, [50.0]), commit="abc")
+    append_run(path, {**record, "run_id": "old-scheme"})
+    assert reindex_run_ids(path) == 1
+    assert finished_ids(path) == {p.run_id}
+    assert reindex_run_ids(path) == 0
+    assert load_runs(path).iloc[0]["best_test_acc"] == 50.0
