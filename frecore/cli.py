@@ -199,8 +199,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, MissingDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except RuntimeError as exc:
-        if "device 'cuda'" in str(exc):
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise

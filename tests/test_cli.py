@@ -39,6 +39,12 @@ def test_missing_data_exits_2(tmp_path, capsys):
     assert "FRECORE_DATA" in err and "Traceback" not in err
 
 
+def test_cuda_without_a_gpu_exits_2(capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["train", "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
 def test_unknown_experiment_exits_2(capsys):
     assert main(["run", "table9"]) == 2
     assert "unknown experiment 'table9'" in capsys.readouterr().err
