@@ -22,12 +22,18 @@ def _save(fig: "plt.Figure", out_png: str | os.PathLike, dpi: int = 120) -> Path
     return out
 
 
+def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
+    """The runs the summary was computed from (its `run_ids`), so stale rows never leak in."""
+    runs = pd.read_csv(runs_csv)
+    ids = {i for cell in summary["run_ids"].fillna("") for i in str(cell).split()}
+    return runs[runs["run_id"].isin(ids)]
+
+
 def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                     profile: str, experiment: str) -> Path:
     """Test accuracy vs epoch per table row (mean over seeds, band = min..max), paper value dashed."""
-    runs = pd.read_csv(runs_csv)
-    runs = runs[(runs["profile"] == profile) & (runs["experiment"] == experiment) & (runs["status"] == "ok")]
     summary = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, summary)
     archs = list(dict.fromkeys(summary["arch"]))
     fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4.2), squeeze=False)
     for ax, arch in zip(axes[0], archs):
@@ -85,17 +91,12 @@ def dynamics_vs_beta(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike
     return _save(fig, out_png, dpi=120)
 
 
-def _runs(runs_csv: str | os.PathLike, profile: str, experiment: str) -> pd.DataFrame:
-    runs = pd.read_csv(runs_csv)
-    return runs[(runs["profile"] == profile) & (runs["experiment"] == experiment) & (runs["status"] == "ok")]
-
-
 def error_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                  profile: str, experiment: str) -> Path:
     """Test error vs epoch, one panel per `arch`, one line per `approach`: mean over seeds, band
     min..max (Figure 6)."""
-    runs = _runs(runs_csv, profile, experiment)
     summary = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, summary)
     panels = list(dict.fromkeys(summary["arch"]))
     ncol = min(4, len(panels))
     nrow = -(-len(panels) // ncol)
@@ -126,7 +127,8 @@ def _heatmaps(runs_csv, summary_csv, out_png, profile, experiment, x: tuple[str,
               xlabel: str, ylabel: str) -> Path:
     """Best test accuracy (mean over seeds) over two config settings, one panel per `arch`.
     `x` and `y` name a setting as (section, field) of the run config, e.g. ("net", "beta")."""
-    runs = _runs(runs_csv, profile, experiment).copy()
+    summary = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, summary).copy()
     cfgs = runs["config"].map(json.loads)
 
     def first(v):
@@ -134,7 +136,7 @@ def _heatmaps(runs_csv, summary_csv, out_png, profile, experiment, x: tuple[str,
 
     runs["x"] = cfgs.map(lambda c: first(c[x[0]][x[1]]))
     runs["y"] = cfgs.map(lambda c: first(c[y[0]][y[1]]))
-    archs = list(dict.fromkeys(pd.read_csv(summary_csv)["arch"]))
+    archs = list(dict.fromkeys(summary["arch"]))
     fig, axes = plt.subplots(1, len(archs), figsize=(4.6 * len(archs), 4), squeeze=False)
     for ax, arch in zip(axes[0], archs):
         grid = runs[runs["arch"] == arch].pivot_table(index="y", columns="x", values="best_test_acc")
@@ -171,8 +173,8 @@ def accuracy_vs_trained_layers(runs_csv: str | os.PathLike, summary_csv: str | o
                                out_png: str | os.PathLike, profile: str, experiment: str) -> Path:
     """Figure S11: best test accuracy vs the number of trained (last) weight matrices, one line
     per panel label, mean over seeds with min..max error bars."""
-    runs = _runs(runs_csv, profile, experiment)
     summary = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, summary)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for k, (panel, g) in enumerate(summary.groupby("arch", sort=False)):
         n = g["approach"].astype(int)

@@ -166,6 +166,7 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataF
             "extrapolated_paper_wall_s": epoch_s * row.config.optim.epochs,
             "paper_wct_s": paper.wct_s if paper else nan, "paper_protocol": paper.protocol if paper else "",
             "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
+            "run_ids": " ".join(ok["run_id"]),
             **_probe_means(ok),
         })
     return pd.DataFrame(out)

@@ -24,7 +24,7 @@ from frecore.train import fit, resolve_device
 
 @dataclass
 class SweepOutput:
-    runs: pd.DataFrame  # every run of this experiment and profile
+    runs: pd.DataFrame  # the planned runs, as recorded (a stale row of an older config is not one)
     summary: pd.DataFrame
     runs_csv: Path
     summary_csv: Path
@@ -65,7 +65,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 tqdm.write(traceback.format_exc())
         results.append_run(runs_csv, record)
     runs = results.load_runs(runs_csv)
-    runs = runs[(runs["experiment"] == name) & (runs["profile"] == profile)]
+    runs = runs[runs["run_id"].isin({p.run_id for p in planned})]  # exactly this plan: no stale rows
     all_rows = experiment.rows()
     summary = results.summarise(runs, all_rows if rows is None else [r for r in all_rows if r.label in rows], profile)
     results.write_csv(summary, summary_csv)
