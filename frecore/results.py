@@ -24,14 +24,19 @@ RUN_COLUMNS = [
 FINAL_STATUSES = ("ok", "diverged")  # a 'failed' run (an exception) is retried on resume
 
 
+CODE_PATHS = ("frecore", "notebooks", "pyproject.toml")  # what decides a number; README and results do not
+
+
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
-    """Short commit of the code that ran, with '+dirty' when the tree had local changes."""
-    cwd = cwd or Path(__file__).resolve().parent
+    """Short commit of the code that ran, with '+dirty' when that code had local changes."""
+    cwd = Path(cwd or Path(__file__).resolve().parent)
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=top, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               cwd=top, capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
