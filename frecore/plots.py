@@ -111,7 +111,7 @@ def error_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
             n = min(len(c) for c in curves)
             err = np.array([c[:n] for c in curves])
             epochs = np.arange(1, n + 1)
-            ax.plot(epochs, err.mean(0), color=f"C{k}", label=s["approach"])
+            ax.plot(epochs, err.mean(0), "o-", ms=3, color=f"C{k}", label=s["approach"])
             ax.fill_between(epochs, err.min(0), err.max(0), color=f"C{k}", alpha=0.2)
         ax.set_yscale("log")
         ax.set_title(panel, fontsize=9)
