@@ -118,7 +118,8 @@ def error_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
         ax.set_xlabel("epoch")
         ax.set_ylabel("test error (%)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:  # a panel whose runs all diverged has no lines
+            ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.suptitle(f"{experiment} ({profile} profile)")
