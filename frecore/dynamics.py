@@ -80,7 +80,11 @@ def step_changes(trace: list[State]) -> list[float]:
 def convergence_time(trace: list[State], tol: float = 1e-6, patience: int = 3) -> int | None:
     """First step t after which max |s[t+1] - s[t]| < tol for `patience` consecutive steps;
     None when the trajectory never settles. trace[t] is the state after step t + 1."""
-    changes = step_changes(trace)  # changes[t] = |s[t+1] - s[t]|
+    return first_settled(step_changes(trace), tol, patience)
+
+
+def first_settled(changes: list[float], tol: float = 1e-6, patience: int = 3) -> int | None:
+    """Index of the first of `patience` consecutive step changes below `tol` (None: never)."""
     run = 0
     for t, c in enumerate(changes):
         run = run + 1 if c < tol else 0

@@ -64,3 +64,16 @@ def run_fig2(profile: str = "smoke", data_root: str | None = None, device: str =
     results.write_csv(table, out / "fig2.csv")
     plots.state_heatmaps(out / "fig2.csv", out / "fig2.png")
     return table
+
+
+def settling_steps(table: pd.DataFrame, tol: float = 1e-6, patience: int = 3) -> pd.Series:
+    """Per setting, the convergence time of the recorded free phase (Appendix A's definition:
+    max |s[t+1] - s[t]| < tol for `patience` steps); inf when it never settles."""
+    from frecore.dynamics import first_settled
+
+    out = {}
+    for setting, g in table.groupby("setting", sort=False):
+        changes = g.assign(c=g["change"].abs()).groupby("step")["c"].max().sort_index().tolist()
+        t = first_settled(changes, tol, patience)
+        out[setting] = float("inf") if t is None else float(t)
+    return pd.Series(out, name="convergence_time")
