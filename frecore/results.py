@@ -199,9 +199,9 @@ def markdown_table(summary: pd.DataFrame) -> str:
     """The README table: ours (best and final) beside the paper, with times and any probe values."""
     probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
     lines = [
-        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | n | epochs (ours/paper) "
-        "| Ours time/run | Paper WCT |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
+        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | Train best: ours / paper (%) "
+        "| n | epochs (ours/paper) | Ours time/run | Paper WCT |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
     ]
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
@@ -210,7 +210,8 @@ def markdown_table(summary: pd.DataFrame) -> str:
         lines.append(
             f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'])} "
             f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {paper} "
-            f"| {diff} | {n} | {s['epochs']}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} "
+            f"| {diff} | {_fmt(s['best_train_mean'], math.nan)} / {_fmt(s['paper_train'], math.nan).replace('not run', '-')} "
+            f"| {n} | {s['epochs']}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} "
             f"| {_hms(s['paper_wct_s'])} |" + "".join(f" {s[c]:.3g} |" for c in probes))
     return "\n".join(lines)
 
