@@ -176,12 +176,8 @@ FIG_BETAS = (0.001, 0.01, 0.1, 0.25, 1.0, 2.0, 4.0)  # the beta_i axis of Figure
 
 def layered64(n_layers: int, beta: float, rule: str = "ep", feedback: str = "symmetric") -> RunConfig:
     """The paper's 64-unit layered nets: T = 10 x layers, K = 5 x layers, Adam 1e-3, batch 500."""
-    return RunConfig(
-        net=NetConfig(hidden=(64,) * n_layers, activation="tanh", beta=beta, feedback=feedback),
-        rule=RuleConfig(name=rule, free_steps=10 * n_layers, nudge_steps=5 * n_layers, beta_f=0.1),
-        optim=ADAM_MNIST,
-        data=DataConfig(dataset="mnist"),
-    )
+    cfg = _layered((64,) * n_layers, rule, 10 * n_layers, 5 * n_layers, ADAM_MNIST)
+    return override(cfg, net={"beta": beta, "feedback": feedback})
 
 
 @register_experiment(plot="dynamics_vs_beta", probe="dynamics")
