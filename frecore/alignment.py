@@ -24,8 +24,8 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig) -> list[dict]:
     """Rows (quantity, layer, cosine) for one batch; layer 1..L hidden, 'out' for W_f."""
     ep = EquilibriumPropagation(rule)
-    s0, s_beta, _, _ = ep.phases(net, x, y)
-    ep.compute_gradients(net, x, y)
+    s0, s_beta, _, e0 = ep.phases(net, x, y)
+    ep.set_gradients(net, x, s0, s_beta, e0)  # the same two phases, not a second relaxation
     ep_grads = [w.grad.clone() for w in net.weights()]
 
     offsets = [torch.zeros_like(s, requires_grad=True) for s in s0]

@@ -71,8 +71,8 @@ def step_changes(trace: list[State]) -> list[float]:
     """max |s[t+1] - s[t]| over all neurons and samples, t = 0.. (s[0] = 0 before the first step)."""
     changes, prev = [], None
     for s in trace:
-        changes.append(max(float(x.abs().max()) if prev is None else float((x - p).abs().max())
-                           for x, p in zip(s, prev or [None] * len(s))))
+        diffs = s if prev is None else [x - p for x, p in zip(s, prev)]
+        changes.append(max(float(d.abs().max()) for d in diffs))
         prev = s
     return changes
 

@@ -57,10 +57,16 @@ class EquilibriumPropagation:
     @torch.no_grad()
     def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
         s0, s_beta, logits0, e0 = self.phases(net, x, y)
+        self.set_gradients(net, x, s0, s_beta, e0)
+        return batch_stats(logits0, y)
+
+    @staticmethod
+    @torch.no_grad()
+    def set_gradients(net: LayeredFRENet, x: torch.Tensor, s0: State, s_beta: State, e0: torch.Tensor) -> None:
+        """The local updates of two settled phases, written to `.grad` as -dW (batch mean)."""
         ds = [b - a for a, b in zip(s0, s_beta)]  # ds_j = s_j^beta - s_j^0
         scale = -1.0 / x.shape[0]  # batch mean, as a gradient to descend
         net.w_in.grad = torch.mm(ds[0].t(), x).mul_(scale)  # dW_0 = ds_1 x^T
         for k, b in enumerate(net.topology.blocks):
             net.w_blocks[k].grad = torch.mm(ds[b.dst].t(), s0[b.src]).mul_(scale)  # ds_dst (s_src^0)^T
         net.w_out.grad = torch.mm(e0.t(), s0[-1]).mul_(scale)  # dW_f = e_p^0 (s_L^0)^T
-        return batch_stats(logits0, y)
