@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
 ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid")
+ARCHS = ("layered", "conv")
 FEEDBACK = ("symmetric", "random")
 DATASETS = ("mnist", "cifar10")
 OPTIMIZERS = ("adam", "sgd")
@@ -51,37 +52,58 @@ def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: b
 
 @dataclass(frozen=True)
 class NetConfig:
-    """A layered FRE-RNN (paper Fig. 1a): input -> hidden chain with feedback -> softmax readout."""
+    """The network: a layered FRE-RNN (paper Fig. 1a) or a convolutional one (Fig. 1b).
 
-    hidden: tuple[int, ...] = (512, 512)  # sizes of the hidden layers s_1..s_L
+    `hidden` sizes the layered chain; `channels`, `kernel` and `padding` the conv chain
+    (each conv is followed by rho and a 2x2 max-pool; the readout is fully connected).
+    alpha_i and beta_i have one value per hidden->hidden (or conv->conv) block.
+    """
+
+    hidden: tuple[int, ...] = (512, 512)  # sizes of the hidden layers s_1..s_L (arch 'layered')
     activation: str = "tanh"  # rho; the paper's layered nets use tanh
     alpha: float | tuple[float, ...] = 1.0  # alpha_i, forward scale of hidden->hidden blocks
     beta: float | tuple[float, ...] = 0.01  # beta_i, feedback scale (0.01 up to 4 layers)
     feedback: str = "symmetric"  # B_i = W_i^T (tied) or a fixed random matrix
     dtype: str = "float32"  # the paper's default precision
+    arch: str = "layered"  # layered | conv
+    channels: tuple[int, ...] = (32, 64)  # conv layers' output channels (arch 'conv'; MNIST: 32, 64)
+    kernel: int = 5  # conv kernel size (MNIST 5, CIFAR-10 3)
+    padding: int = 0  # conv zero padding (MNIST 0, CIFAR-10 1)
 
     def __post_init__(self) -> None:
-        hidden = tuple(self.hidden)
-        if not hidden or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in hidden):
-            raise ConfigError(f"hidden must be a non-empty list of positive integers, got {self.hidden!r}")
-        object.__setattr__(self, "hidden", hidden)
+        _check_choice("arch", self.arch, ARCHS)
+        for name in ("hidden", "channels"):
+            sizes = tuple(getattr(self, name))
+            if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in sizes):
+                raise ConfigError(f"{name} must be a non-empty list of positive integers, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, sizes)
+        if not isinstance(self.kernel, int) or isinstance(self.kernel, bool) or self.kernel < 1:
+            raise ConfigError(f"kernel must be a positive integer, got {self.kernel!r}")
+        if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
+            raise ConfigError(f"padding must be a non-negative integer, got {self.padding!r}")
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("feedback", self.feedback, FEEDBACK)
         _check_choice("dtype", self.dtype, DTYPES)
-        n_blocks = len(hidden) - 1
+        n_blocks = len(self.layers) - 1
         object.__setattr__(self, "alpha", _per_block("alpha", self.alpha, n_blocks))
         object.__setattr__(self, "beta", _per_block("beta", self.beta, n_blocks))
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Hidden layer sizes (layered) or channels (conv): one entry per dynamical hidden layer."""
+        return self.hidden if self.arch == "layered" else self.channels
 
 
 @dataclass(frozen=True)
 class RuleConfig:
     """The learning rule and its own settings; rules ignore fields that are not theirs."""
 
-    name: str = "ep"  # ep | bp | fa (see frecore.rules.RULES)
+    name: str = "ep"  # ep | bp | fa | pep (see frecore.rules.RULES)
     free_steps: int = 10  # T, free-phase steps
     nudge_steps: int = 10  # K, nudged-phase steps
-    beta_f: float = 0.1  # nudging strength of the output error (0.1 for layered nets)
+    beta_f: float = 0.1  # nudging strength: of the output error (ep: 0.1 layered, 0.25 conv), of the cost (pep: beta)
     hold_error: bool = False  # True: keep e_p at its free-phase value (authors' code); False: Algorithm 1
+    pep_nudge: str = "activation"  # pep: beta (y - o) added after sigma (Ernoult et al.) or inside it ("preactivation")
 
     def __post_init__(self) -> None:
         from frecore.rules import RULES  # local import: rules import config
@@ -93,6 +115,7 @@ class RuleConfig:
                 symbol = "T" if name == "free_steps" else "K"
                 raise ConfigError(f"{name} ({symbol}) must be an integer >= 1, got {v!r}")
         _check_scale("beta_f", self.beta_f)
+        _check_choice("pep_nudge", self.pep_nudge, ("activation", "preactivation"))
 
 
 def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
@@ -124,6 +147,7 @@ class OptimConfig:
     batch_size: int = 500
     epochs: int = 50
     train_last: int | None = None  # only the last n weight matrices learn (Figure S11); None: all
+    epoch_fraction: float = 1.0  # train on this fraction of each epoch's batches (quick profile of slow rows)
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
@@ -136,6 +160,9 @@ class OptimConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+        f = self.epoch_fraction
+        if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0.0 < f <= 1.0:
+            raise ConfigError(f"epoch_fraction must be in (0, 1], got {f!r}")
 
     def lrs_for(self, n_weights: int) -> tuple[float, ...]:
         """One learning rate per weight matrix (input -> readout order)."""

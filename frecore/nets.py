@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from frecore.activations import get_activation
-from frecore.config import NetConfig
+from frecore.config import ConfigError, NetConfig
 from frecore.graph import Topology, layered
 
 State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
@@ -98,6 +98,10 @@ class LayeredFRENet(nn.Module):
     def weights(self) -> list[nn.Parameter]:
         """The learnable matrices in input -> readout order: W_0, W_1.., W_f."""
         return [self.w_in, *self.w_blocks, self.w_out]
+
+    def layer_params(self) -> list[list[nn.Parameter]]:
+        """Per learning layer (one optimizer group each), input -> readout."""
+        return [[w] for w in self.weights()]
 
     def feedback_operand(self, k: int) -> torch.Tensor:
         """F_k = B_k^T, (n_dst, n_src): the tied W_k itself, or the fixed random matrix."""
@@ -202,7 +206,23 @@ class LayeredFRENet(nn.Module):
         return states, logits
 
 
-def build_net(cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator,
-              device: torch.device | str = "cpu") -> LayeredFRENet:
-    return LayeredFRENet(cfg, n_in, n_out, generator).to(device)
+def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,
+              device: torch.device | str = "cpu", model: str = "fre") -> nn.Module:
+    """The net a rule trains: the FRE-RNN (layered or conv) or P-EP's prototypical net (`model`).
 
+    `input_shape` is one sample's shape, (C, H, W) for conv nets; an int suffices for layered ones.
+    """
+    input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    n_in = math.prod(input_shape)
+    if cfg.arch == "conv" and len(input_shape) != 3:
+        raise ConfigError(f"a conv net needs image inputs (C, H, W), got input shape {input_shape}")
+    if model == "prototypical":
+        from frecore.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
+        net = (LayeredPrototypicalNet(cfg, n_in, n_out, generator) if cfg.arch == "layered"
+               else ConvPrototypicalNet(cfg, input_shape, n_out, generator))
+    elif cfg.arch == "conv":
+        from frecore.conv import ConvFRENet
+        net = ConvFRENet(cfg, input_shape, n_out, generator)
+    else:
+        net = LayeredFRENet(cfg, n_in, n_out, generator)
+    return net.to(device)

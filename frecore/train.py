@@ -24,7 +24,7 @@ class EpochRecord:
     train_acc: float  # running accuracy during the epoch (prediction before each update), %
     test_loss: float
     test_acc: float  # %
-    seconds: float  # training time of the epoch, evaluation excluded
+    seconds: float  # training time of the epoch (of its trained fraction), evaluation excluded
     probe: dict[str, float] = field(default_factory=dict)  # the run's probe after this epoch
 
 
@@ -63,14 +63,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(cfg: RunConfig, net: LayeredFRENet) -> torch.optim.Optimizer:
-    weights = net.weights()
-    n = len(weights)
+def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
+    """One parameter group per learning layer (`net.layer_params()`), with its own lr and decay."""
+    layers = net.layer_params()
+    n = len(layers)
     first = 0 if cfg.optim.train_last is None else n - cfg.optim.train_last
     if first < 0:
         raise ConfigError(f"train_last={cfg.optim.train_last} but the net has only {n} weight matrices")
-    groups = [{"params": [w], "lr": lr, "weight_decay": wd}
-              for w, lr, wd in list(zip(weights, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
+    groups = [{"params": params, "lr": lr, "weight_decay": wd}
+              for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
     return (torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD)(groups)
 
 
@@ -93,16 +94,19 @@ def _weights_finite(net: LayeredFRENet) -> bool:
     return all(bool(torch.isfinite(w).all()) for w in net.weights())
 
 
-def train_epoch(rule: LearningRule, net: LayeredFRENet, optimizer: torch.optim.Optimizer, train: Split,
+def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Split,
                 batch_size: int, generator: torch.Generator, bar: tqdm | None = None,
-                weight_noise: GaussianNoise | None = None) -> tuple[float, float]:
+                weight_noise: GaussianNoise | None = None, fraction: float = 1.0) -> tuple[float, float]:
     """One pass over a random permutation of `train`; (mean loss, running accuracy %).
 
     Stops early, returning a non-finite loss, as soon as a finiteness check fails. With
-    `weight_noise`, every weight gets fresh Gaussian noise after each update.
+    `weight_noise`, every weight gets fresh Gaussian noise after each update. `fraction` < 1
+    trains only the first that share of the epoch's (shuffled) batches.
     """
     device = train.x.device
     batches = batch_indices(len(train), batch_size, generator)
+    if fraction < 1.0:
+        batches = batches[:max(1, round(fraction * len(batches)))]
     if bar is not None:
         bar.reset(total=len(batches))
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -150,7 +154,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         data = data.to(device, dtype)
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
-    net = build_net(cfg.net, data.n_in, data.n_classes, init_gen, device)
+    net = build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device, model=rule.model)
     optimizer = build_optimizer(cfg, net)
     result = RunResult(cfg, device=str(device), net=net)
     if probe is not None:
@@ -166,7 +170,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
                    leave=False, unit="batch")
         net.state_noise = train_state_noise
         train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
-                                            weight_noise)
+                                            weight_noise, cfg.optim.epoch_fraction)
         bar.close()
         seconds = time.perf_counter() - t_epoch
         if not (math.isfinite(train_loss) and _weights_finite(net)):

@@ -21,8 +21,11 @@ def test_rows_are_complete_and_unique(name):
 def test_profiles_change_scale_not_settings(profile):
     rows = get_rows("table1")
     runs = plan("table1", profile)
-    assert len(runs) == len(rows) * len(PROFILES[profile].seeds)
+    seeds = {r.label: (r.quick_seeds or PROFILES[profile].seeds) if profile == "quick" else PROFILES[profile].seeds
+             for r in rows}
+    assert len(runs) == sum(len(v) for v in seeds.values())
     for run in runs:
+        assert run.seed in seeds[run.row.label]
         paper = run.row.config
         assert run.config.net == paper.net and run.config.rule == paper.rule
         assert run.config.optim.lr == paper.optim.lr and run.config.optim.batch_size == paper.optim.batch_size
@@ -32,6 +35,24 @@ def test_profiles_change_scale_not_settings(profile):
         assert all(r.config.data.train_subset is None for r in runs)
     if profile == "quick":
         assert all(r.config.data.train_subset is None for r in runs)  # full MNIST
+        assert {r.config.optim.epoch_fraction for r in runs if "Conv P-EP" not in r.row.label} == {1.0}
+    else:
+        assert all(r.config.optim.epoch_fraction == 1.0 for r in runs)
+
+
+def test_table1_conv_and_pep_rows_follow_table_s3():
+    rows = {r.label: r.config for r in get_rows("table1")}
+    conv = rows["Conv Ours (hard-sigmoid)"]
+    assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == ("conv", (32, 64), 5, "hard-sigmoid")
+    assert (conv.rule.free_steps, conv.rule.nudge_steps, conv.rule.beta_f, conv.net.beta) == (20, 10, 0.25, (0.01,))
+    assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == ("sgd", 128, 40, 1e-5)
+    pep2 = rows["2HL P-EP (sigmoid-s)"]
+    assert (pep2.rule.name, pep2.net.activation, pep2.optim.batch_size, pep2.optim.epochs) == ("pep", "sigmoid-s", 20, 50)
+    assert pep2.optim.lr == (0.2, 0.05, 0.005)  # Table S3's [0.005, 0.05, 0.2] is output -> input
+    assert (pep2.rule.free_steps, pep2.rule.nudge_steps) == (100, 20)
+    pepc = rows["Conv P-EP (hard-sigmoid)"]
+    assert (pepc.net.arch, pepc.net.activation, pepc.rule.free_steps, pepc.rule.nudge_steps) == ("conv", "hard-sigmoid", 200, 10)
+    assert rows["3HL P-EP (sigmoid-s)"].optim.lr == (0.2, 0.05, 0.01, 0.002)
 
 
 def test_table1_settings_follow_table_s3():

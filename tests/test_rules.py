@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.nets import build_net
 from frecore.rules import RULES, build_rule
 from tests.conftest import make_batch, make_net
 
@@ -11,9 +12,11 @@ from tests.conftest import make_batch, make_net
 @pytest.mark.parametrize("hidden", [(12,), (12, 10), (12, 10, 9)])
 def test_rule_fills_every_gradient(name, hidden):
     feedback = "random" if name == "fa" else "symmetric"
-    net = make_net(hidden=hidden, feedback=feedback)
-    x, y = make_batch()
     rule = build_rule(RuleConfig(name=name))
+    activation = "sigmoid-s" if name == "pep" else "tanh"
+    cfg = NetConfig(hidden=tuple(hidden), feedback=feedback, activation=activation)
+    net = build_net(cfg, 8, 4, torch.Generator().manual_seed(0), model=rule.model)
+    x, y = make_batch()
     rule.check(net.cfg)
     stats = rule.compute_gradients(net, x, y)
     for w in net.weights():

@@ -5,11 +5,13 @@ from frecore.rules.base import BatchStats, LearningRule
 from frecore.rules.bp import Backprop
 from frecore.rules.ep import EquilibriumPropagation
 from frecore.rules.fa import FeedbackAlignment
+from frecore.rules.pep import PrototypicalEP
 
 RULES: dict[str, type] = {
     "ep": EquilibriumPropagation,
     "bp": Backprop,
     "fa": FeedbackAlignment,
+    "pep": PrototypicalEP,
 }
 
 

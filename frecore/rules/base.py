@@ -23,6 +23,7 @@ class BatchStats:
 
 class LearningRule(Protocol):
     name: str
+    model: str  # which nets it trains: "fre" (frecore.nets / frecore.conv) or "prototypical"
 
     def __init__(self, cfg: RuleConfig) -> None: ...
 

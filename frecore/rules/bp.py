@@ -11,6 +11,7 @@ from frecore.rules.base import BatchStats, batch_stats
 
 class Backprop:
     name = "bp"
+    model = "fre"  # the FRE-RNN's feedforward twin
     feedback_alignment = False
 
     def __init__(self, cfg: RuleConfig) -> None:

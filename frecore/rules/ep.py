@@ -7,7 +7,8 @@ each step, or held at its free-phase value with `hold_error`). Local updates, no
     dW_i = ds_{i+1} (s_i^0)^T,  ds = s^beta - s^0   (layer 0's presynaptic term is x)
     dW_f = (s_tar - s_p^0) (s_L^0)^T
 
-averaged over the batch and handed to the optimizer as the gradient -dW.
+averaged over the batch and handed to the optimizer as the gradient -dW. The conv FRE-RNN
+(frecore.conv, Algorithm S2) runs the same two phases through its own step and updates.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import NetConfig, RuleConfig
+from frecore.conv import ConvFRENet
 from frecore.dynamics import relax
 from frecore.nets import LayeredFRENet, State
 from frecore.rules.base import BatchStats, batch_stats
@@ -22,6 +24,7 @@ from frecore.rules.base import BatchStats, batch_stats
 
 class EquilibriumPropagation:
     name = "ep"
+    model = "fre"
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
@@ -30,9 +33,29 @@ class EquilibriumPropagation:
         pass  # any layered net, symmetric or random feedback
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: LayeredFRENet | ConvFRENet, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(net, ConvFRENet):
+            return net.logits(net.relax(net.input_drive(x), self.cfg.free_steps)[-1])
         s0 = relax(net, net.input_drive(x), self.cfg.free_steps).state
         return net.logits(s0[-1])
+
+    @torch.no_grad()
+    def conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor):
+        """Algorithm S2: (s^0, s^beta, free logits, e_p^0) of the conv FRE-RNN."""
+        cfg = self.cfg
+        drive = net.input_drive(x)
+        s0 = net.relax(drive, cfg.free_steps)
+        logits0 = net.logits(s0[-1])
+        target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)
+        e0 = target - torch.softmax(logits0, dim=1)
+        if cfg.hold_error:
+            def error(s):
+                return e0
+        else:
+            def error(s):
+                return target - torch.softmax(net.logits(s[-1]), dim=1)
+        s_beta = net.relax(drive, cfg.nudge_steps, state=s0, error=error, beta_f=cfg.beta_f)
+        return s0, s_beta, logits0, e0
 
     @torch.no_grad()
     def phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor
@@ -55,7 +78,11 @@ class EquilibriumPropagation:
         return s0, s_beta, logits0, e0
 
     @torch.no_grad()
-    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    def compute_gradients(self, net: LayeredFRENet | ConvFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        if isinstance(net, ConvFRENet):
+            s0, s_beta, logits0, e0 = self.conv_phases(net, x, y)
+            net.set_ep_gradients(x, s0, s_beta, e0)
+            return batch_stats(logits0, y)
         s0, s_beta, logits0, e0 = self.phases(net, x, y)
         self.set_gradients(net, x, s0, s_beta, e0)
         return batch_stats(logits0, y)

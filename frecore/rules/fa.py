@@ -1,7 +1,7 @@
 """Feedback alignment: BP's backward pass through the net's fixed random feedback matrices."""
 from __future__ import annotations
 
-from frecore.config import NetConfig
+from frecore.config import ConfigError, NetConfig
 from frecore.rules.base import require_random_feedback
 from frecore.rules.bp import Backprop
 
@@ -11,4 +11,6 @@ class FeedbackAlignment(Backprop):
     feedback_alignment = True
 
     def check(self, net_cfg: NetConfig) -> None:
+        if net_cfg.arch != "layered":
+            raise ConfigError("rule 'fa' is implemented for layered nets only (arch='layered')")
         require_random_feedback(self.name, net_cfg)

@@ -1,0 +1,176 @@
+"""The convolutional FRE-RNN (paper Figure 1b, Algorithm S2) and its feedforward twin.
+
+Hidden layer i holds the activated output of conv i at full resolution, `s_i = rho(h_i)`:
+
+    h_1 = Conv_0(x) + beta_1 MaxUnpool_1(ConvT_1(s_2))
+    h_i = Conv_{i-1}(MaxPool(s_{i-1})) + beta_i MaxUnpool_i(ConvT_i(s_{i+1}))
+    h_L = Conv_{L-1}(MaxPool(s_{L-1})) [+ beta_f MaxUnpool_L(Unflatten(B_f^T e_p))  nudged phase]
+    logits = W_f Flatten(MaxPool(s_L))
+
+ConvT_i is the transposed convolution with the forward kernel of Conv_i (symmetric feedback),
+and every unpooling uses the indices of the pooling of the *current* state, computed in the
+same step. `Conv_0(x)` is constant in a phase and computed once. Conv layers have biases (the
+feedback paths do not); the readout has none, like the layered nets'.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from frecore.activations import get_activation
+from frecore.config import ConfigError, NetConfig
+from frecore.nets import DTYPES, GaussianNoise, glorot_uniform
+
+ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
+
+
+def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """(C, H, W) of each conv layer's state, before its pooling; ConfigError if a map vanishes."""
+    c, h, w = input_shape
+    shapes = []
+    for i, out in enumerate(cfg.channels):
+        if i > 0:
+            h, w = h // 2, w // 2  # the previous layer's 2x2 max-pool
+        h, w = h + 2 * cfg.padding - cfg.kernel + 1, w + 2 * cfg.padding - cfg.kernel + 1
+        if h < 2 or w < 2:
+            raise ConfigError(f"conv layer {i + 1} ({out} channels, kernel {cfg.kernel}, padding {cfg.padding}) "
+                              f"leaves a {h}x{w} map from input {tuple(input_shape)}: too many layers or too "
+                              f"large a kernel")
+        shapes.append((out, h, w))
+        c = out
+    return shapes
+
+
+def conv_init(c_out: int, c_in: int, k: int, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Glorot uniform over receptive fields (fan_in = c_in k^2, fan_out = c_out k^2), drawn in float64."""
+    bound = math.sqrt(6.0 / ((c_in + c_out) * k * k))
+    w = torch.empty(c_out, c_in, k, k, dtype=torch.float64)
+    w.uniform_(-bound, bound, generator=generator)
+    return w.to(dtype)
+
+
+class ConvFRENet(nn.Module):
+    """Conv -> rho -> max-pool chain with scaled transposed-conv feedback and a linear readout."""
+
+    def __init__(self, cfg: NetConfig, input_shape: tuple[int, ...], n_out: int,
+                 generator: torch.Generator) -> None:
+        super().__init__()
+        if cfg.feedback != "symmetric":
+            raise ConfigError("the conv FRE-RNN has symmetric (transposed-conv) feedback only; set feedback='symmetric'")
+        self.cfg = cfg
+        self.input_shape = tuple(input_shape)
+        self.rho = get_activation(cfg.activation)
+        dtype = DTYPES[cfg.dtype]
+        self.shapes = conv_shapes(cfg, self.input_shape)
+        in_channels = (self.input_shape[0], *cfg.channels[:-1])
+        self.convs = nn.ParameterList(
+            [nn.Parameter(conv_init(o, i, cfg.kernel, generator, dtype)) for i, o in zip(in_channels, cfg.channels)])
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(o, dtype=dtype)) for o in cfg.channels])
+        c, h, w = self.shapes[-1]
+        self.pooled_top = (c, h // 2, w // 2)
+        self.w_out = nn.Parameter(glorot_uniform(n_out, c * (h // 2) * (w // 2), generator, dtype))  # W_f
+        self.alpha = cfg.alpha
+        self.beta = cfg.beta
+        self.state_noise: GaussianNoise | None = None
+
+    # -- structure ---------------------------------------------------------------------------
+    def weights(self) -> list[nn.Parameter]:
+        return [p for group in self.layer_params() for p in group]
+
+    def layer_params(self) -> list[list[nn.Parameter]]:
+        """Per learning layer, input -> readout: [kernel_i, bias_i] for each conv, then [W_f]."""
+        return [[w, b] for w, b in zip(self.convs, self.biases)] + [[self.w_out]]
+
+    def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(inp, self.convs[i], self.biases[i], padding=self.cfg.padding)
+
+    def _forward(self, i: int, pooled_below: torch.Tensor) -> torch.Tensor:
+        """alpha_i Conv_i(MaxPool(s_i)) for i >= 1."""
+        h = self._conv(i, pooled_below)
+        return h if self.alpha[i - 1] == 1.0 else h * self.alpha[i - 1]
+
+    def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """MaxUnpool_i(ConvT_i(s_{i+1})): conv i's kernel transposed, unpooled at the current argmax."""
+        back = F.conv_transpose2d(s_above, self.convs[i], padding=self.cfg.padding)
+        return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
+
+    def _readout_feedback(self, e: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """MaxUnpool_L(Unflatten(W_f^T e)): the output error placed on the top layer's argmax units."""
+        back = (e @ self.w_out).view(e.shape[0], *self.pooled_top)
+        return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
+
+    # -- dynamics ----------------------------------------------------------------------------
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """Conv_0(x) with its bias, once per phase. (B, features) -> (B, C_1, H_1, W_1)"""
+        return self._conv(0, x.view(x.shape[0], *self.input_shape))
+
+    def step(self, state: ConvState | None, drive: torch.Tensor,
+             error: torch.Tensor | None = None, beta_f: float = 0.0) -> ConvState:
+        """One synchronous update of every conv layer; `state=None` means s = 0.
+
+        `error` (B, n_out), when given, nudges the top layer by beta_f MaxUnpool(W_f^T e).
+        """
+        n = len(self.convs)
+        if state is None:  # s = 0: pooled zeros send only the biases upward, nothing comes back
+            h = [drive] + [(self.alpha[i - 1] * self.biases[i]).view(1, -1, 1, 1).expand(drive.shape[0], *self.shapes[i])
+                           for i in range(1, n)]
+        else:
+            pooled = [F.max_pool2d(s, 2, return_indices=True) for s in state]  # the current pooling
+            h = []
+            for i in range(n):
+                hi = drive if i == 0 else self._forward(i, pooled[i - 1][0])
+                if i + 1 < n and self.beta[i] != 0.0:
+                    hi = hi + self.beta[i] * self._feedback(i + 1, state[i + 1], pooled[i][1], state[i].shape)
+                if i + 1 == n and error is not None and beta_f != 0.0:
+                    hi = hi + beta_f * self._readout_feedback(error, pooled[i][1], state[i].shape)
+                h.append(hi)
+        if self.state_noise is not None:
+            h = [hi + self.state_noise.like(hi) for hi in h]
+        return [self.rho.fn(hi) for hi in h]
+
+    def relax(self, drive: torch.Tensor, steps: int, state: ConvState | None = None,
+              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0) -> ConvState:
+        """`steps` synchronous updates from `state` (None: zeros); `error(s)` gives e_p for the nudge."""
+        for _ in range(steps):
+            e = error(state) if error is not None and state is not None else None
+            state = self.step(state, drive, e, beta_f)
+        assert state is not None, "relax needs steps >= 1"
+        return state
+
+    def logits(self, s_top: torch.Tensor) -> torch.Tensor:
+        """W_f Flatten(MaxPool(s_L)). (B, C, H, W) -> (B, n_out)"""
+        return F.max_pool2d(s_top, 2).flatten(1) @ self.w_out.t()
+
+    # -- EP's local updates ----------------------------------------------------------------------
+    @torch.no_grad()
+    def set_ep_gradients(self, x: torch.Tensor, s0: ConvState, s_beta: ConvState, e0: torch.Tensor) -> None:
+        """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
+        bias i from ds_{i+1} summed over positions, W_f from e_p^0 and the pooled free top layer."""
+        scale = -1.0 / x.shape[0]
+        inputs = [x.view(x.shape[0], *self.input_shape)] + [F.max_pool2d(s, 2) for s in s0[:-1]]
+        for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
+            ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
+            self.convs[i].grad = torch.nn.grad.conv2d_weight(inp, self.convs[i].shape, ds,
+                                                             padding=self.cfg.padding).mul_(scale)
+            self.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
+        self.w_out.grad = torch.mm(e0.t(), F.max_pool2d(s0[-1], 2).flatten(1)).mul_(scale)
+
+    # -- feedforward twin (BP) -------------------------------------------------------------------
+    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
+                    offsets=None) -> tuple[ConvState, torch.Tensor]:
+        """The same CNN with feedback removed: conv -> rho -> pool, then the linear readout."""
+        if feedback_alignment:
+            raise ConfigError("feedback alignment is implemented for layered nets only")
+        states: ConvState = []
+        inp = x.view(x.shape[0], *self.input_shape)
+        for i in range(len(self.convs)):
+            h = self._conv(0, inp) if i == 0 else self._forward(i, inp)
+            if offsets is not None:
+                h = h + offsets[i]
+            states.append(self.rho.fn(h))
+            inp = F.max_pool2d(states[-1], 2)
+        return states, self.logits(states[-1])

@@ -1,0 +1,49 @@
+"""Prototypical EP (Ernoult et al. 2019), the baseline of Table 1: see frecore.prototypical.
+
+Free phase: T steps from s = 0. Nudged phase: K steps from the free fixed point with the
+output pulled towards y by beta (y - o), after or inside sigma (RuleConfig.pep_nudge;
+beta = RuleConfig.beta_f). Update:
+(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)), through SGD with per-layer rates.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.rules.base import BatchStats, batch_stats
+
+
+class PrototypicalEP:
+    name = "pep"
+    model = "prototypical"  # builds frecore.prototypical's nets, not the FRE-RNN
+
+    def __init__(self, cfg: RuleConfig) -> None:
+        self.cfg = cfg
+
+    def check(self, net_cfg: NetConfig) -> None:
+        if self.cfg.beta_f <= 0:
+            raise ConfigError(f"P-EP divides by its nudging strength: beta_f must be > 0, got {self.cfg.beta_f!r}")
+        if net_cfg.feedback != "symmetric":
+            raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
+        if net_cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
+            raise ConfigError(f"P-EP uses sigmoid-s or hard-sigmoid, got activation={net_cfg.activation!r}")
+
+    @torch.no_grad()
+    def predict(self, net, x: torch.Tensor) -> torch.Tensor:
+        """The output layer's activity at the free fixed point (used as class scores)."""
+        return net.output(net.relax(net.input_drive(x), self.cfg.free_steps))
+
+    @torch.no_grad()
+    def phases(self, net, x: torch.Tensor, y: torch.Tensor):
+        drive = net.input_drive(x)
+        s0 = net.relax(drive, self.cfg.free_steps)
+        target = F.one_hot(y, net.output(s0).shape[1]).to(drive.dtype)
+        s_beta = net.relax(drive, self.cfg.nudge_steps, state=s0, target=target, beta=self.cfg.beta_f,
+                           nudge=self.cfg.pep_nudge)
+        return s0, s_beta
+
+    def compute_gradients(self, net, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        s0, s_beta = self.phases(net, x, y)
+        net.set_contrastive_gradients(x, s0, s_beta, self.cfg.beta_f)
+        return batch_stats(net.output(s0), y)

@@ -1,0 +1,113 @@
+"""The convolutional FRE-RNN (Algorithm S2): weak-limit equivalence with BP, pooling indices, shapes."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.conv import ConvFRENet, conv_shapes
+from frecore.nets import build_net
+from frecore.rules import build_rule
+
+SHAPE = (1, 12, 12)  # a small image: conv3 pad 1 -> 12x12 -> pool 6x6 -> conv3 pad 1 -> 6x6 -> pool 3x3
+
+
+def _net(activation="hard-sigmoid", beta=1e-3, seed=0, dtype="float64", channels=(4, 6)):
+    cfg = NetConfig(arch="conv", channels=channels, kernel=3, padding=1, activation=activation, beta=beta, dtype=dtype)
+    return ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(seed))
+
+
+def _batch(n=16, seed=1, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, math.prod(SHAPE), generator=g, dtype=torch.float64).to(dtype)
+    return x, torch.randint(0, 3, (n,), generator=g)
+
+
+def _cos(a, b):
+    a, b = a.flatten(), b.flatten()
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def test_shapes_follow_the_paper_architectures():
+    mnist = NetConfig(arch="conv", channels=(32, 64), kernel=5, padding=0)
+    assert conv_shapes(mnist, (1, 28, 28)) == [(32, 24, 24), (64, 8, 8)]  # fc input 64 x 4 x 4 = 1024
+    cifar = NetConfig(arch="conv", channels=(32, 64, 128), kernel=3, padding=1)
+    assert conv_shapes(cifar, (3, 32, 32)) == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]  # fc input 2048
+    net = build_net(mnist, (1, 28, 28), 10, torch.Generator().manual_seed(0))
+    assert net.w_out.shape == (10, 1024)
+    with pytest.raises(ConfigError, match="map"):
+        conv_shapes(NetConfig(arch="conv", channels=(8, 8, 8, 8)), (1, 28, 28))
+
+
+@pytest.mark.parametrize("activation", ["hard-sigmoid", "tanh"])
+def test_conv_ep_update_approaches_bp_gradient(activation):
+    """EP's kernel updates divided by the feedback path's scales approach BP's gradient.
+
+    The bound: cosine > 0.99 (stricter than the 0.95 first asked for) and norms within 5%.
+    Hard-sigmoid's kinks and max-pooling's argmax are piecewise, so a unit crossing a kink or an
+    argmax flipping between the phases would cost accuracy; at beta_f = beta_i = 1e-3 none does
+    in this fixture (measured cosine ~ 1 - 1e-6), and the O(beta_i) gap between the free fixed
+    point and the feedforward pass is far below the bound. beta_i = 1 fails it (next test).
+    """
+    beta, beta_f = 1e-3, 1e-3
+    net = _net(activation, beta=beta)
+    x, y = _batch()
+    build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f)).compute_gradients(net, x, y)
+    ep = [p.grad.clone() for p in net.weights()]
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    bp = [p.grad.clone() for p in net.weights()]
+    # parameters: kernel_1, bias_1, kernel_2, bias_2, W_f; EP's ds_1 carries beta_f * beta_1, ds_2 beta_f
+    scales = [beta_f * beta, beta_f * beta, beta_f, beta_f, 1.0]
+    for name, g_ep, g_bp, s in zip(["kernel 1", "bias 1", "kernel 2", "bias 2", "W_f"], ep, bp, scales):
+        assert _cos(g_ep, g_bp) > 0.99, f"{name}: cosine {_cos(g_ep, g_bp):.4f}"
+        ratio = float(g_ep.norm() / (s * g_bp.norm()))
+        assert abs(ratio - 1) < 0.05, f"{name}: |dW / scale| / |grad BP| = {ratio:.3f}"
+
+
+def test_strong_feedback_breaks_the_conv_equivalence():
+    net = _net("tanh", beta=1.0)
+    x, y = _batch()
+    build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=1e-3)).compute_gradients(net, x, y)
+    g_ep = net.convs[0].grad.clone()
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    assert _cos(g_ep, net.convs[0].grad) < 0.95
+
+
+def test_unpooling_uses_the_current_pooling_indices():
+    """A step's feedback lands on the argmax of the pooling of the state it starts from."""
+    net = _net("tanh", beta=0.5)
+    x, _ = _batch(n=4)
+    drive = net.input_drive(x)
+    g = torch.Generator().manual_seed(5)
+    old = [torch.rand(4, *s, generator=g, dtype=torch.float64) for s in net.shapes]
+    new = [torch.rand(4, *s, generator=g, dtype=torch.float64) for s in net.shapes]
+    _, idx_old = F.max_pool2d(old[0], 2, return_indices=True)
+    _, idx_new = F.max_pool2d(new[0], 2, return_indices=True)
+    assert not torch.equal(idx_old, idx_new)  # the two states pool at different positions
+    back = F.conv_transpose2d(new[1], net.convs[1], padding=1)
+    expected = net.rho.fn(drive + 0.5 * F.max_unpool2d(back, idx_new, 2, output_size=new[0].shape[-2:]))
+    stale = net.rho.fn(drive + 0.5 * F.max_unpool2d(back, idx_old, 2, output_size=new[0].shape[-2:]))
+    got = net.step(old, drive)  # warm up the net with another state first
+    got = net.step(new, drive)[0]
+    assert torch.allclose(got, expected)
+    assert not torch.allclose(got, stale)
+
+
+def test_zero_feedback_free_phase_is_the_feedforward_pass():
+    net = _net("hard-sigmoid", beta=0.0)
+    x, _ = _batch()
+    s = net.relax(net.input_drive(x), 5)
+    ff_states, logits = net.feedforward(x)
+    for a, b in zip(s, ff_states):
+        assert torch.allclose(a, b)
+    assert torch.allclose(net.logits(s[-1]), logits)
+
+
+def test_conv_net_rejects_what_it_cannot_do():
+    with pytest.raises(ConfigError, match="symmetric"):
+        _ = ConvFRENet(NetConfig(arch="conv", feedback="random"), (1, 28, 28), 10, torch.Generator())
+    with pytest.raises(ConfigError, match="image"):
+        build_net(NetConfig(arch="conv"), 784, 10, torch.Generator())
+    with pytest.raises(ConfigError, match="layered"):
+        build_rule(RuleConfig(name="fa")).check(NetConfig(arch="conv", feedback="random"))
