@@ -1,4 +1,4 @@
-# frecore: `make table1` regenerates Table 1's layered rows; `make test` runs the suite.
+# frecore: `make table1` regenerates Table 1 (layered, conv and P-EP rows); `make test` runs the suite.
 # The first target run creates .venv and installs frecore with pinned dependencies.
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -13,7 +13,7 @@ ifdef FRECORE_DATA
 export FRECORE_DATA := $(abspath $(FRECORE_DATA))
 endif
 
-EXPERIMENTS := table1 fig4 fig5 fig6 figS11 figS12 figS13
+EXPERIMENTS := table1 table2 tableS1 figS8 fig4 fig5 fig6 figS11 figS12 figS13
 FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: no summary
 
 .PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab clean-smoke
@@ -28,7 +28,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
 
-table1: ## Table 1 layered rows -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+table2: ## Table 2, deep/residual/AGT/conv nets on MNIST and CIFAR-10 (where present) -> results/table2*
+tableS1: ## Table S1, accuracy vs beta_i for every architecture -> results/tableS1*.csv, tableS1.png
+figS8: ## Figure S8, accuracy vs AGT connection probability P (10HL) -> results/figS8*.csv, figS8.png
 fig4: ## Figure 4, accuracy over an alpha_i x beta_i grid -> results/fig4*.csv, fig4.png
 fig5: ## Figure 5, dynamics vs beta_i -> results/fig5.csv, fig5_summary.csv, fig5.png
 figS11: ## Figure S11, accuracy when only the last n_ll layers learn -> results/figS11*.csv, figS11.png
@@ -56,8 +59,9 @@ test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
 
-bench: $(STAMP) ## EP vs BP epoch time, same process
+bench: $(STAMP) ## EP vs BP epoch time, and Table 1's conv EP/BP and P-EP/ours ratios, same process each
 	$(BIN)/python bench/ep_vs_bp.py
+	$(BIN)/python bench/table1_ratios.py
 
 lab: $(STAMP) ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

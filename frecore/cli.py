@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from frecore.config import (ACTIVATIONS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, ConfigError,
+from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, ConfigError,
                             DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.data import MissingDataError
 from frecore.experiments import PROFILES, list_experiments
@@ -39,11 +39,18 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="beta_i, feedback scale: one value or one per block (default: 0.01)")
     g.add_argument("--feedback", default=d.net.feedback, help=f"one of {', '.join(FEEDBACK)} (default: %(default)s)")
     g.add_argument("--dtype", default=d.net.dtype, help=f"one of {', '.join(DTYPES)} (default: %(default)s)")
+    g.add_argument("--arch", default=d.net.arch, help=f"one of {', '.join(ARCHS)} (default: %(default)s)")
+    g.add_argument("--channels", type=int, nargs="+", default=list(d.net.channels), metavar="C",
+                   help="conv layers' output channels (arch conv; default: %(default)s)")
+    g.add_argument("--kernel", type=int, default=d.net.kernel, help="conv kernel size (default: %(default)s)")
+    g.add_argument("--padding", type=int, default=d.net.padding, help="conv zero padding (default: %(default)s)")
     g = p.add_argument_group("learning rule")
     g.add_argument("--rule", default=d.rule.name, help=f"one of {', '.join(RULES)} (default: %(default)s)")
     g.add_argument("-T", "--free-steps", type=int, default=d.rule.free_steps, help="T, free-phase steps (default: %(default)s)")
     g.add_argument("-K", "--nudge-steps", type=int, default=d.rule.nudge_steps, help="K, nudged-phase steps (default: %(default)s)")
     g.add_argument("--beta-f", type=float, default=d.rule.beta_f, help="beta_f, nudging strength (default: %(default)s)")
+    g.add_argument("--pep-nudge", default=d.rule.pep_nudge,
+                   help="pep: add beta (y - o) after sigma ('activation', Ernoult et al.) or inside it ('preactivation')")
     g.add_argument("--hold-error", action="store_true",
                    help="hold e_p at its free-phase value during the nudged phase (authors' code); "
                         "default: recompute it each step (Algorithm 1)")
@@ -55,6 +62,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: one value, or one per weight matrix in input -> readout order (default: 0)")
     g.add_argument("--batch-size", type=int, default=d.optim.batch_size, help="(default: %(default)s)")
     g.add_argument("--epochs", type=int, default=d.optim.epochs, help="(default: %(default)s)")
+    g.add_argument("--epoch-fraction", type=float, default=1.0,
+                   help="train on this share of each epoch's batches (default: %(default)s)")
     g.add_argument("--train-last", type=int, default=None,
                    help="only the last N weight matrices learn (readout counts as one); default: all")
     g = p.add_argument_group("noise (Figures S12-S13)")
@@ -74,12 +83,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
-    net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype)
+    net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype,
+                  arch=a.arch, channels=tuple(a.channels), kernel=a.kernel, padding=a.padding)
     if a.alpha is not None:
         net_kw["alpha"] = _scalar_or_list(a.alpha)
     if a.beta is not None:
         net_kw["beta"] = _scalar_or_list(a.beta)
-    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs, train_last=a.train_last)
+    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs, train_last=a.train_last,
+                    epoch_fraction=a.epoch_fraction)
     if a.lr is not None:
         optim_kw["lr"] = _scalar_or_list(a.lr)
     if a.weight_decay is not None:
@@ -87,7 +98,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     return RunConfig(
         net=NetConfig(**net_kw),
         rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
-                        beta_f=a.beta_f, hold_error=a.hold_error),
+                        beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge),
         optim=OptimConfig(**optim_kw),
         data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
                         train_subset=a.train_subset, test_subset=a.test_subset),
@@ -143,6 +154,11 @@ def cmd_report(a: argparse.Namespace) -> int:
     path = Path(a.out_dir) / f"{a.experiment}_summary.csv"
     if not path.exists():
         raise ConfigError(f"no summary at {path}; run `python -m frecore run {a.experiment}` first")
+    if a.resummarise and (Path(a.out_dir) / f"{a.experiment}.csv").exists():
+        from frecore.sweep import summarise_experiment  # recompute from the recorded runs with this code
+
+        for profile in sorted(set(pd.read_csv(path)["profile"])):
+            summarise_experiment(a.experiment, profile, out_dir=a.out_dir)
     table = markdown_table(pd.read_csv(path))
     if a.update_readme:
         profile = ", ".join(sorted(set(pd.read_csv(path)["profile"])))
@@ -185,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out-dir", default="results")
     rep.add_argument("--update-readme", metavar="README", default=None,
                      help="also replace the <!-- EXPERIMENT:start/end --> block of this file")
+    rep.add_argument("--resummarise", action="store_true",
+                     help="first recompute the summary and plot from the recorded runs (after a code update)")
     rep.set_defaults(func=cmd_report)
     rx = sub.add_parser("reindex", help="recompute run ids in results CSVs from their stored configs")
     rx.add_argument("csv", nargs="+")

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid")
 ARCHS = ("layered", "conv")
+TOPOLOGIES = ("layered", "residual", "agt", "custom")
 FEEDBACK = ("symmetric", "random")
 DATASETS = ("mnist", "cifar10")
 OPTIMIZERS = ("adam", "sgd")
@@ -44,7 +45,8 @@ def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: b
     """Broadcast a scalar to one value per block, or check a list has one per block."""
     values = (value,) * n if isinstance(value, (int, float)) else tuple(value)
     if len(values) != n:
-        raise ConfigError(f"{name} needs one value, or one per hidden->hidden block ({n}), got {len(values)}")
+        raise ConfigError(f"{name} needs one value, or one per hidden->hidden block ({n}, chain first, "
+                          f"then skips), got {len(values)}")
     for i, v in enumerate(values):
         _check_scale(f"{name}[{i}]", v, positive=positive)
     return tuple(float(v) for v in values)
@@ -69,6 +71,11 @@ class NetConfig:
     channels: tuple[int, ...] = (32, 64)  # conv layers' output channels (arch 'conv'; MNIST: 32, 64)
     kernel: int = 5  # conv kernel size (MNIST 5, CIFAR-10 3)
     padding: int = 0  # conv zero padding (MNIST 0, CIFAR-10 1)
+    topology: str = "layered"  # layered chain | residual (skips every `skip_every`) | agt | custom (`skips`)
+    skip_every: int = 3  # residual: 1<->4, 4<->7, ... (paper Figure 3b)
+    agt_p: float = 0.2  # agt: probability of each non-adjacent pair (paper default 0.2)
+    topology_seed: int = 0  # agt: seed of the generator that draws the graph (not the run's seed)
+    skips: tuple[tuple[int, int], ...] = ()  # custom: extra forward blocks (src, dst), 0-indexed, src < dst
 
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
@@ -84,9 +91,37 @@ class NetConfig:
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("feedback", self.feedback, FEEDBACK)
         _check_choice("dtype", self.dtype, DTYPES)
-        n_blocks = len(self.layers) - 1
+        _check_choice("topology", self.topology, TOPOLOGIES)
+        if self.topology != "layered" and self.arch != "layered":
+            raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
+        object.__setattr__(self, "skips", tuple(tuple(int(v) for v in pair) for pair in self.skips))
+        if self.skips and self.topology != "custom":
+            raise ConfigError("skips are only read with topology='custom'")
+        if not isinstance(self.skip_every, int) or self.skip_every < 2:
+            raise ConfigError(f"skip_every must be an integer >= 2, got {self.skip_every!r}")
+        _check_scale("agt_p", self.agt_p)
+        if self.agt_p > 1:
+            raise ConfigError(f"agt_p is a probability, got {self.agt_p!r}")
+        try:
+            n_blocks = len(self.graph().blocks) if self.arch == "layered" else len(self.layers) - 1
+        except ValueError as exc:
+            raise ConfigError(f"skips: {exc}") from None
         object.__setattr__(self, "alpha", _per_block("alpha", self.alpha, n_blocks))
         object.__setattr__(self, "beta", _per_block("beta", self.beta, n_blocks))
+
+    def graph(self):
+        """The hidden-layer topology (frecore.graph.Topology) these settings describe."""
+        import torch
+
+        from frecore import graph
+
+        if self.topology == "residual":
+            return graph.residual(self.hidden, self.skip_every)
+        if self.topology == "agt":
+            return graph.agt(self.hidden, self.agt_p, torch.Generator().manual_seed(self.topology_seed))
+        if self.topology == "custom":
+            return graph.with_skips(self.hidden, self.skips)
+        return graph.layered(self.hidden)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -148,6 +183,7 @@ class OptimConfig:
     epochs: int = 50
     train_last: int | None = None  # only the last n weight matrices learn (Figure S11); None: all
     epoch_fraction: float = 1.0  # train on this fraction of each epoch's batches (quick profile of slow rows)
+    scheduler: str = "none"  # none | cosine (annealing over the epochs to 1e-6: the CIFAR-10 conv nets)
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
@@ -160,6 +196,7 @@ class OptimConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+        _check_choice("scheduler", self.scheduler, ("none", "cosine"))
         f = self.epoch_fraction
         if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0.0 < f <= 1.0:
             raise ConfigError(f"epoch_fraction must be in (0, 1], got {f!r}")

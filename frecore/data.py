@@ -62,6 +62,14 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get("FRECORE_DATA") or "data")
 
 
+def data_available(cfg: DataConfig) -> bool:
+    """Whether the dataset's files are on disk under the configured root (no download attempted)."""
+    root = data_root(cfg.root)
+    folder, files = ((root / "MNIST" / "raw", MNIST_FILES) if cfg.dataset == "mnist"
+                     else (root / "cifar-10-batches-py", CIFAR10_FILES))
+    return all((folder / f).is_file() for f in files)
+
+
 def _missing(name: str, folder: Path, files: tuple[str, ...], why: str) -> MissingDataError:
     return MissingDataError(
         f"{name} not found in {str(folder)!r} ({why}). Expected the files: {', '.join(files)}. "

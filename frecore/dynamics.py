@@ -28,7 +28,8 @@ def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | No
     `drive` is the input drive W_0 x, computed once by the caller and held constant. With
     `tol`, stop after the first step whose largest state change is below it.
     """
-    terms = net.coupling_terms()  # once per phase
+    batched = getattr(net, "batched", False)
+    terms = net.batched_terms() if batched else net.coupling_terms()  # once per phase
     n_layers = len(net.sizes)
     external: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
     trace: list[State] = []
@@ -42,8 +43,11 @@ def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | No
             nudge = last_input(state) if callable(last_input) else last_input
             ext = list(external)
             ext[-1] = nudge if ext[-1] is None else ext[-1] + nudge
-        new = net.step(state, ext, terms, zero)
-        if net.rho.zero_at_origin and net.state_noise is None:
+        if batched:
+            new = net.step_batched(state, ext, terms)
+        else:
+            new = net.step(state, ext, terms, zero)
+        if not batched and net.rho.zero_at_origin and net.state_noise is None:
             was_zero = zero if state is not None else frozenset(range(n_layers))
             zero = frozenset(j for j in range(n_layers)
                              if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))

@@ -107,6 +107,17 @@ def get_rows(name: str) -> list[Row]:
     return get_experiment(name).rows()
 
 
+def _redraw_agt(net: NetConfig, topology_seed: int) -> NetConfig:
+    """The AGT net with another graph; its uniform alpha/beta re-broadcast to the new block count."""
+    scales = {}
+    for name in ("alpha", "beta"):
+        values = set(getattr(net, name))
+        if len(values) != 1:
+            raise ConfigError(f"an AGT row redraws its graph per seed, so its {name} must be one value")
+        scales[name] = values.pop()
+    return replace(net, topology_seed=topology_seed, **scales)
+
+
 def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
          device: str = "auto", data_root: str | None = None) -> list[PlannedRun]:
     """Every run an experiment needs in a profile, optionally restricted to some rows/seeds."""
@@ -133,7 +144,10 @@ def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequ
                              "root": data_root},
                        device=device)
         for seed in (row_seeds if seeds is None else seeds):
-            planned.append(PlannedRun(name, row, profile, seed, replace(cfg, seed=int(seed))))
+            run_cfg = replace(cfg, seed=int(seed))
+            if cfg.net.topology == "agt":  # each seed draws its own graph, reproducibly
+                run_cfg = replace(run_cfg, net=_redraw_agt(cfg.net, int(seed)))
+            planned.append(PlannedRun(name, row, profile, seed, run_cfg))
     return planned
 
 
@@ -353,3 +367,133 @@ def figS12() -> list[Row]:
 def figS13() -> list[Row]:
     """Figure S13: weight noise in training, state noise at test time only."""
     return _noise_rows(in_training=False)
+
+
+# -- Table 2: BP / FA / EP on deep layered nets, residual and AGT topologies, conv (MNIST, CIFAR-10) --
+
+def deep_lr(depth: int, base: float) -> float:
+    """The authors halve the rate above 5 hidden layers and again above 19."""
+    return base * (0.5 if depth > 5 else 1.0) * (0.5 if depth > 19 else 1.0)
+
+
+BASE_LR = {"mnist": 1e-3, "cifar10": 2e-4}  # Adam, Table S2
+
+
+def deep64(depth: int, rule: str, feedback: str, dataset: str, beta: float = 0.1, topology: str = "layered",
+           agt_p: float = 0.2) -> RunConfig:
+    """Table 2 / S1's 64-unit nets: T = 10 L, K = 5 L, Adam (halved when deep), batch 500, 50 epochs."""
+    cfg = override(layered64(depth, 0.1, rule, feedback), data={"dataset": dataset},
+                   optim={"lr": deep_lr(depth, BASE_LR[dataset])})
+    return replace(cfg, net=NetConfig(hidden=(64,) * depth, activation="tanh", feedback=feedback, beta=beta,
+                                      topology=topology, agt_p=agt_p))
+
+
+def conv_table2(rule: str, dataset: str) -> RunConfig:
+    """Table 2's conv nets (Table S3, read as: MNIST Adam 2e-4, decay 1e-6, 40/128, T=20 K=10;
+    CIFAR-10 3 convs 3x3 pad 1, Adam 2.5e-4, decay 2e-4, 50/128, T=40 K=10, cosine annealing)."""
+    if dataset == "mnist":
+        optim = OptimConfig(name="adam", lr=2e-4, weight_decay=1e-6, batch_size=128, epochs=40)
+        return conv_mnist(rule, "hard-sigmoid", 20 if rule == "ep" else 1, 10 if rule == "ep" else 1, optim)
+    optim = OptimConfig(name="adam", lr=2.5e-4, weight_decay=2e-4, batch_size=128, epochs=50, scheduler="cosine")
+    return RunConfig(
+        net=NetConfig(arch="conv", channels=(32, 64, 128), kernel=3, padding=1, activation="hard-sigmoid", beta=0.01),
+        rule=RuleConfig(name=rule, free_steps=40 if rule == "ep" else 1, nudge_steps=10 if rule == "ep" else 1,
+                        beta_f=0.25),
+        optim=optim, data=DataConfig(dataset="cifar10"))
+
+
+# (arch, approach, depth, rule, feedback, topology, paper MNIST (test, std, train), paper CIFAR-10, quick epochs)
+TABLE2_LAYERED = [
+    ("5-symm", "BP", 5, "bp", "symmetric", "layered", (97.69, 0.10, 100.00), (49.23, 0.81, 56.72), 10),
+    ("5-symm", "Ours", 5, "ep", "symmetric", "layered", (97.64, 0.10, 99.98), (50.72, 0.17, 57.02), 10),
+    ("5-asymm", "FA", 5, "fa", "random", "layered", (96.44, 0.10, 98.96), (37.97, 2.18, 38.92), 10),
+    ("5-asymm", "Ours", 5, "ep", "random", "layered", (96.37, 0.11, 97.99), (45.27, 0.73, 46.79), 10),
+    ("10-symm", "BP", 10, "bp", "symmetric", "layered", (97.61, 0.04, 99.93), (48.23, 1.26, 55.37), 8),
+    ("10-symm", "Ours", 10, "ep", "symmetric", "layered", (92.49, 0.32, 95.27), (34.90, 0.38, 34.64), 8),
+    ("10-symm", "Ours-Residual", 10, "ep", "symmetric", "residual", (97.49, 0.05, 99.77), (44.46, 0.51, 48.67), 8),
+    ("10-asymm", "FA", 10, "fa", "random", "layered", (94.52, 0.26, 95.54), (30.16, 6.12, 30.20), 8),
+    ("10-asymm", "Ours", 10, "ep", "random", "layered", (87.37, 0.49, 87.95), (30.37, 1.09, 29.97), 8),
+    ("10-asymm", "Ours-AGT", 10, "ep", "random", "agt", (96.87, 0.11, 99.45), (30.94, 4.90, 31.36), 8),
+    ("20-symm", "BP", 20, "bp", "symmetric", "layered", (97.48, 0.07, 99.74), (47.35, 1.49, 54.59), 8),
+    ("20-symm", "Ours-Residual", 20, "ep", "symmetric", "residual", (95.95, 0.18, 98.20), (43.61, 1.17, 44.26), 3),
+]
+TABLE2_CONV = [("BP", "bp", (99.34, 0.04, 99.97), (75.45, 0.46, 83.61)), ("Ours", "ep", (99.27, 0.07, 99.78), (75.04, 0.51, 80.79))]
+AGT_NOTE = "AGT: each seed draws its own graph (topology_seed = seed), P = 0.2"
+
+
+@register_experiment(plot="grouped_bars")
+def table2() -> list[Row]:
+    """Table 2: deep 64-unit nets (beta_i = 0.1) and the conv nets, on MNIST and CIFAR-10."""
+    rows = []
+    for dataset, name in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
+        for arch, approach, depth, rule, fb, topo, p_mnist, p_cifar, quick in TABLE2_LAYERED:
+            test, std, train = p_mnist if dataset == "mnist" else p_cifar
+            cfg = deep64(depth, rule, fb, dataset, topology=topo)
+            rows.append(Row(f"{name} {arch} {approach}", f"{arch} ({name})", approach, cfg,
+                            PaperResult(test, std, train, None, f"50/500-{10 * depth}/{5 * depth}"),
+                            quick_epochs=quick, quick_seeds=(0,) if depth == 20 and rule == "ep" else None,
+                            note=AGT_NOTE if topo == "agt" else ""))
+        for approach, rule, p_mnist, p_cifar in TABLE2_CONV:
+            test, std, train = p_mnist if dataset == "mnist" else p_cifar
+            cfg = conv_table2(rule, dataset)
+            rows.append(Row(f"{name} Conv {approach}", f"Conv ({name})", approach, cfg,
+                            PaperResult(test, std, train, None, f"{cfg.optim.epochs}/128"),
+                            quick_epochs=1 if rule == "ep" else 3, quick_seeds=(0,) if rule == "ep" else None,
+                            note="Table S3's conv rows read one line down (see README)"))
+    return rows
+
+
+# -- Table S1: accuracy vs beta_i for every architecture ---------------------------------------------
+
+TABLE_S1 = {  # architecture -> paper accuracy (%) per beta_i in FIG_BETAS (None: not reported)
+    "2HL-symm": (97.69, 97.57, 97.25, 96.22, 93.12, 66.04, 40.92),
+    "3HL-symm": (97.22, 97.64, 97.41, 96.60, 55.86, 32.64, 22.11),
+    "5HL-symm": (93.54, 95.54, 97.60, 90.63, 25.31, 17.88, 14.61),
+    "10HL-symm": (87.15, 89.99, 92.54, 41.84, 14.07, 14.30, 14.23),
+    "10HL-Residual-symm": (None, 97.52, 97.46, None, 95.51, None, None),
+    "conv-symm": (None, 99.15, 98.71, None, 11.35, None, None),
+    "2HL-asymm": (96.96, 96.97, 96.88, 96.79, 93.88, 91.81, 89.91),
+    "3HL-asymm": (95.17, 96.91, 96.76, 96.66, 91.21, 54.65, 26.72),
+    "5HL-asymm": (91.14, 92.34, 96.41, 96.35, 17.15, 11.35, 13.07),
+    "10HL-asymm": (84.27, 85.83, 87.79, 90.97, 16.13, 14.21, 16.67),
+    "10HL-AGT-asymm": (None, 96.37, 96.75, None, 33.31, None, None),
+}
+
+
+def _s1_config(arch: str, beta: float) -> RunConfig:
+    if arch == "conv-symm":
+        return override(conv_table2("ep", "mnist"), net={"beta": beta})
+    depth = int(arch.split("HL")[0])
+    feedback = "symmetric" if arch.endswith("-symm") else "random"
+    topology = "residual" if "Residual" in arch else "agt" if "AGT" in arch else "layered"
+    return deep64(depth, "ep", feedback, "mnist", beta=beta, topology=topology)
+
+
+@register_experiment(plot="beta_heatmap")
+def tableS1() -> list[Row]:
+    """Table S1: MNIST test accuracy against beta_i (T = 10 L, K = 5 L, 64 units; conv as Table 2)."""
+    rows = []
+    for arch, values in TABLE_S1.items():
+        for beta, paper in zip(FIG_BETAS, values):
+            if paper is None:
+                continue
+            conv = arch == "conv-symm"
+            depth = 0 if conv else int(arch.split("HL")[0])
+            rows.append(Row(f"{arch} beta={beta:g}", arch, f"{beta:g}", _s1_config(arch, beta),
+                            PaperResult(paper, 0.0, None, None, "mean of 5, no std given"),
+                            quick_epochs=1 if conv else 2, quick_seeds=(0,), quick_fraction=0.25 if conv else 1.0,
+                            note=("conv: quick profile trains a quarter of one epoch" if conv else
+                                  AGT_NOTE if "AGT" in arch else "")))
+    return rows
+
+
+# -- Figure S8: accuracy vs AGT connection probability (10 hidden layers, asymmetric) ---------------
+
+FIG_S8_PS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+@register_experiment(plot="accuracy_vs_p")
+def figS8() -> list[Row]:
+    """Figure S8: 10HL-64 asymmetric EP with AGT skips drawn with probability P (P = 0: the chain)."""
+    return [Row(f"P={p:g}", "10HL-AGT-asymm", f"{p:g}", deep64(10, "ep", "random", "mnist", topology="agt", agt_p=p),
+                None, quick_epochs=3, note=AGT_NOTE.replace("P = 0.2", f"P = {p:g}")) for p in FIG_S8_PS]

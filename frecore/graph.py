@@ -2,12 +2,18 @@
 
 The layered FRE-RNN (paper Fig. 1a) is a chain: forward block i -> i+1 (weight W_i, scaled
 by alpha_i) and feedback block i+1 -> i (B_i, scaled by beta_i). The input drive enters layer 0
-of the hidden chain only, and the readout reads the last hidden layer. Keeping the blocks as a
-list lets deeper topologies (residual, arbitrary graphs) reuse the same net and rules.
+of the hidden chain only, and the readout reads the last hidden layer. Deeper topologies add
+blocks between non-adjacent layers (paper Figure 3): the residual pattern (10HL: 1<->4, 4<->7,
+7<->10) and arbitrary graphs (AGT: each non-adjacent pair with probability P). Every block is a
+forward weight that learns with the same local rule and a feedback twin scaled by its beta.
+Layers are 0-indexed here; the paper counts from 1.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -39,3 +45,40 @@ class Topology:
 def layered(sizes: tuple[int, ...]) -> Topology:
     """The plain chain s_1 <-> s_2 <-> ... <-> s_L of paper Fig. 1a."""
     return Topology(tuple(sizes), tuple(Block(i, i + 1) for i in range(len(sizes) - 1)))
+
+
+def with_skips(sizes: tuple[int, ...], skips: Iterable[tuple[int, int]]) -> Topology:
+    """The chain plus forward blocks src -> dst (0-indexed, src < dst - 1), each with its feedback.
+
+    ValueError names the first pair that is a self-loop, runs backwards, repeats or leaves the net.
+    """
+    n = len(sizes)
+    chain = [Block(i, i + 1) for i in range(n - 1)]
+    seen = {(b.src, b.dst) for b in chain}
+    extra = []
+    for src, dst in skips:
+        if not (0 <= src < n and 0 <= dst < n):
+            raise ValueError(f"block {src}->{dst} names a layer outside 0..{n - 1}")
+        if src >= dst:
+            raise ValueError(f"block {src}->{dst}: forward blocks run from a lower to a higher layer "
+                             f"(no self-loops; feedback is each block's twin)")
+        if (src, dst) in seen:
+            raise ValueError(f"block {src}->{dst} is listed twice or duplicates the chain")
+        seen.add((src, dst))
+        extra.append(Block(src, dst))
+    return Topology(tuple(sizes), tuple(chain + extra))
+
+
+def residual(sizes: tuple[int, ...], every: int = 3) -> Topology:
+    """The paper's residual pattern: skips 0<->3, 3<->6, ... (1<->4, 4<->7, 7<->10 in 1-indexed 10HL)."""
+    n = len(sizes)
+    return with_skips(sizes, [(i, i + every) for i in range(0, n - every, every)])
+
+
+def agt(sizes: tuple[int, ...], p: float, generator: torch.Generator) -> Topology:
+    """Arbitrary graph topology: the chain plus each non-adjacent pair (i < j - 1) with probability p,
+    drawn from `generator` in a fixed pair order (no global RNG)."""
+    n = len(sizes)
+    pairs = [(i, j) for i in range(n) for j in range(i + 2, n)]
+    draws = torch.rand(len(pairs), generator=generator, dtype=torch.float64).tolist()
+    return with_skips(sizes, [pair for pair, u in zip(pairs, draws) if u < p])

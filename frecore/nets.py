@@ -72,7 +72,7 @@ class LayeredFRENet(nn.Module):
                  topology: Topology | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.topology = topology or layered(cfg.hidden)
+        self.topology = topology or cfg.graph()
         self.rho = get_activation(cfg.activation)
         dtype = DTYPES[cfg.dtype]
         sizes = self.topology.sizes
@@ -89,6 +89,9 @@ class LayeredFRENet(nn.Module):
         self.alpha = cfg.alpha
         self.beta = cfg.beta
         self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
+        # One batched matmul over all blocks per step instead of a Python loop over them: possible
+        # when every layer has the same width (bench/graph_step.py measures both; see use_batched).
+        self.batched = use_batched(self.topology)
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -162,6 +165,37 @@ class LayeredFRENet(nn.Module):
                 new.append(self.rho.inplace(h.clone() if h is external[j] else h))  # never overwrite an input
         return new
 
+    def batched_terms(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per phase: every nonzero scaled block as one (n_terms, n, n) stack, with the layer each
+        reads (src) and writes (dst). Forward terms alpha_b W_b^T, feedback terms beta_b F_b."""
+        mats, src, dst = [], [], []
+        for k, b in enumerate(self.topology.blocks):
+            if self.alpha[k] != 0.0:
+                mats.append(self.w_blocks[k].t() * self.alpha[k])
+                src.append(b.src)
+                dst.append(b.dst)
+            if self.beta[k] != 0.0:
+                mats.append(self.feedback_operand(k) * self.beta[k])
+                src.append(b.dst)
+                dst.append(b.src)
+        device = self.w_in.device
+        return (torch.stack(mats), torch.tensor(src, device=device), torch.tensor(dst, device=device))
+
+    def step_batched(self, state: State | None, external: Sequence[torch.Tensor | None],
+                     terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> State:
+        """The same update as `step` for equal-width layers: one bmm for all blocks, one index_add."""
+        mats, src, dst = terms
+        drive = external[0]
+        h = drive.new_zeros(len(self.sizes), drive.shape[0], self.sizes[0])
+        if state is not None:
+            h.index_add_(0, dst, torch.bmm(torch.stack(state)[src], mats))
+        for j, e in enumerate(external):
+            if e is not None:
+                h[j] += e
+        if self.state_noise is not None:
+            h = h + self.state_noise.like(h)
+        return list(self.rho.inplace(h).unbind(0))
+
     def recurrent_matrix(self) -> torch.Tensor:
         """The scaled recurrent matrix W of s <- rho(W s + b), column-vector convention,
         (sum n_j, sum n_j): block [dst, src] = alpha W_b, block [src, dst] = beta B_b."""
@@ -204,6 +238,15 @@ class LayeredFRENet(nn.Module):
             states.append(self.rho.fn(h))
         logits = linear(states[-1], self.w_out, self.output_feedback_operand() if fa else None)
         return states, logits
+
+
+def use_batched(topology: Topology) -> bool:
+    """Batched steps for equal-width nets with more blocks than a short chain; bench/graph_step.py
+    measured the loop faster below that (see README, 'Performance')."""
+    return len(set(topology.sizes)) == 1 and len(topology.blocks) >= BATCHED_MIN_BLOCKS
+
+
+BATCHED_MIN_BLOCKS = 4
 
 
 def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,

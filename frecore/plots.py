@@ -193,7 +193,101 @@ def accuracy_vs_trained_layers(runs_csv: str | os.PathLike, summary_csv: str | o
     return _save(fig, out_png, dpi=120)
 
 
+def grouped_bars(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
+                 profile: str, experiment: str) -> Path:
+    """Table 2: best test accuracy per architecture (groups) and approach (bars), ours beside the
+    paper's (hatched); one panel per dataset. Rows that did not run show no bar."""
+    s = pd.read_csv(summary_csv)
+    s["dataset"] = s["arch"].str.extract(r"\((.*)\)$")[0].fillna("")
+    datasets = list(dict.fromkeys(s["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(8 * len(datasets), 4.2), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        d = s[s["dataset"] == ds].reset_index(drop=True)
+        x = np.arange(len(d))
+        ax.bar(x - 0.2, d["best_test_mean"], 0.4, yerr=d["best_test_std"].fillna(0), label="ours (best epoch)")
+        ax.bar(x + 0.2, d["paper_test"], 0.4, hatch="//", alpha=0.5, label="paper")
+        ax.set_xticks(x, [f"{a.split(' (')[0]}\n{b}" for a, b in zip(d["arch"], d["approach"])], fontsize=7)
+        finite = pd.concat([d["best_test_mean"], d["paper_test"]]).dropna()
+        ax.set_ylim(max(0, finite.min() - 5) if len(finite) else 0, 100)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{experiment} {ds} ({profile} profile)")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7)
+    return _save(fig, out_png)
+
+
+def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
+                 profile: str, experiment: str) -> Path:
+    """Table S1: accuracy over architecture (rows) x beta_i (columns), ours and the paper's side by side."""
+    s = pd.read_csv(summary_csv)
+    archs = list(dict.fromkeys(s["arch"]))
+    betas = sorted(set(s["approach"].astype(float)))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(archs) + 2))
+    for ax, col, title in ((axes[0], "best_test_mean", "ours (best epoch)"), (axes[1], "paper_test", "paper")):
+        grid = np.full((len(archs), len(betas)), np.nan)
+        for _, r in s.iterrows():
+            grid[archs.index(r["arch"]), betas.index(float(r["approach"]))] = r[col]
+        im = ax.imshow(grid, vmin=10, vmax=100, cmap="viridis", aspect="auto")
+        for i in range(len(archs)):
+            for j in range(len(betas)):
+                if not np.isnan(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                            color="white" if grid[i, j] < 60 else "black")
+        ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas])
+        ax.set_yticks(range(len(archs)), archs)
+        ax.set_xlabel("beta_i")
+        ax.set_title(f"{experiment}: {title} ({profile} profile)" if col == "best_test_mean" else title)
+    fig.colorbar(im, ax=axes, label="test accuracy (%)", shrink=0.8)
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
+                  profile: str, experiment: str) -> Path:
+    """Figure S8: best and final test accuracy vs the AGT connection probability P (mean, min..max)."""
+    s = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, s)
+    p = s["approach"].astype(float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3, label="best epoch")
+    ax.plot(p, s["final_test_mean"], "s:", label="final epoch")
+    for _, r in runs.iterrows():
+        ax.plot(float(s.loc[s["row"] == r["row"], "approach"].iloc[0]), r["best_test_acc"], ".", color="C0", alpha=0.4)
+    ax.set_xlabel("AGT connection probability P")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{experiment}: 10HL-64 asymmetric ({profile} profile)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, out_png)
+
+
+def adjacency_panels(topologies: dict, out_png: str | os.PathLike) -> Path:
+    """Paper Figure 3b-c: the block adjacency of each topology (row = receiving layer): forward
+    blocks below the diagonal, their feedback twins above it; layers numbered from 1 as in the paper."""
+    from matplotlib.colors import ListedColormap
+
+    fig, axes = plt.subplots(1, len(topologies), figsize=(4.2 * len(topologies), 4), squeeze=False)
+    cmap = ListedColormap(["white", "tab:blue", "tab:orange"])
+    for ax, (name, topo) in zip(axes[0], topologies.items()):
+        a = np.array(topo.adjacency())
+        ax.imshow(a, cmap=cmap, vmin=0, vmax=2)
+        n = a.shape[0]
+        ax.set_xticks(range(n), range(1, n + 1), fontsize=7)
+        ax.set_yticks(range(n), range(1, n + 1), fontsize=7)
+        ax.set_xlabel("sending layer")
+        ax.set_ylabel("receiving layer")
+        ax.set_title(f"{name}: {len(topo.blocks)} blocks", fontsize=9)
+    axes[0][0].text(0, -1.2, "blue: forward W (learns), orange: feedback B (x beta)", fontsize=7)
+    return _save(fig, out_png)
+
+
 PLOTS = {  # by the name an experiment registers with (experiments.register_experiment(plot=...))
+    "grouped_bars": grouped_bars,
+    "beta_heatmap": beta_heatmap,
+    "accuracy_vs_p": accuracy_vs_p,
     "accuracy_curves": accuracy_curves,
     "dynamics_vs_beta": dynamics_vs_beta,
     "error_curves": error_curves,

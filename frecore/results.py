@@ -154,6 +154,9 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataF
         ok = r[r["status"] == "ok"]
         best_mean = _mean(ok["best_test_acc"])
         epoch_s = _mean(ok["epoch_s"])
+        fractions = [json.loads(c)["optim"].get("epoch_fraction", 1.0) for c in ok["config"]]
+        fraction = min(fractions) if fractions else 1.0
+        full_epoch_s = epoch_s / fraction  # a partial epoch's time scaled to the whole epoch
         paper = row.paper
         out.append({
             "row": row.label, "arch": row.arch, "approach": row.approach, "profile": profile,
@@ -167,8 +170,9 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataF
             "paper_test": paper.test_acc if paper else nan, "paper_std": paper.test_std if paper else nan,
             "paper_train": paper.train_acc if paper else nan,
             "diff_vs_paper": best_mean - paper.test_acc if paper else nan,
-            "wall_s_mean": _mean(ok["wall_s"]), "epoch_s_mean": epoch_s,
-            "extrapolated_paper_wall_s": epoch_s * row.config.optim.epochs,
+            "wall_s_mean": _mean(ok["wall_s"]), "epoch_s_mean": epoch_s, "epoch_fraction": fraction,
+            "full_epoch_s_mean": full_epoch_s,
+            "extrapolated_paper_wall_s": full_epoch_s * row.config.optim.epochs,  # training only, paper's epochs
             "paper_wct_s": paper.wct_s if paper else nan, "paper_protocol": paper.protocol if paper else "",
             "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
             "run_ids": " ".join(ok["run_id"]),
@@ -182,9 +186,9 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     _atomic_write_csv(table, Path(path))
 
 
-def _fmt(mean: float, std: float) -> str:
+def _fmt(mean: float, std: float, missing: str = "not run") -> str:
     if math.isnan(mean):
-        return "not run"
+        return missing
     return f"{mean:.2f}" + ("" if math.isnan(std) else f" ± {std:.2f}")
 
 
@@ -200,19 +204,27 @@ def markdown_table(summary: pd.DataFrame) -> str:
     probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
     lines = [
         "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | Train best: ours / paper (%) "
-        "| n | epochs (ours/paper) | Ours time/run | Paper WCT |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
+        "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | Paper WCT "
+        "| Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
     ]
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
         n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
         paper = "-" if math.isnan(s["paper_test"]) else f"{s['paper_test']:.2f} ± {s['paper_std']:.2f}"
+        fraction = s.get("epoch_fraction", 1.0)
+        fraction = 1.0 if fraction is None or math.isnan(fraction) else fraction
+        epochs = f"{s['epochs']}" if fraction >= 1.0 else f"{fraction:g} of {s['epochs']}"
+        full_epoch = s.get("full_epoch_s_mean", s["epoch_s_mean"])
+        note = s.get("note", "")
+        missing = note if isinstance(note, str) and note else "not run"
         lines.append(
-            f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'])} "
+            f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'], missing)} "
             f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {paper} "
             f"| {diff} | {_fmt(s['best_train_mean'], math.nan)} / {_fmt(s['paper_train'], math.nan).replace('not run', '-')} "
-            f"| {n} | {s['epochs']}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} "
-            f"| {_hms(s['paper_wct_s'])} |" + "".join(f" {s[c]:.3g} |" for c in probes))
+            f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
+            f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s.get('device', '') or '-'} |"
+            + "".join(f" {s[c]:.3g} |" for c in probes))
     return "\n".join(lines)
 
 

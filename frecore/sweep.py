@@ -14,8 +14,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from frecore import plots, results
-from frecore.config import ConfigError
-from frecore.data import Dataset, load_dataset
+from frecore.config import ConfigError, override
+from frecore.data import Dataset, MissingDataError, data_available, load_dataset
 from frecore.experiments import get_experiment, plan
 from frecore.nets import DTYPES
 from frecore.probes import PROBES
@@ -46,14 +46,22 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
     commit = results.git_commit()
     cache: dict[tuple, Dataset] = {}
+    missing: dict[str, MissingDataError] = {}  # dataset -> why it could not be loaded
     for i, p in enumerate(todo, 1):
+        if p.config.data.dataset in missing:
+            continue
         if progress:
             tqdm.write(f"[{i}/{len(todo)}] {p.row.label} seed {p.seed}")
         try:
             dev = resolve_device(p.config.device)
             key = (p.config.data, str(dev), p.config.net.dtype)
             if key not in cache:
-                cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
+                try:
+                    cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
+                except MissingDataError as exc:  # its rows are reported "not run: no data", the rest go on
+                    missing[p.config.data.dataset] = exc
+                    tqdm.write(f"skipping every {p.config.data.dataset} run: {exc}")
+                    continue
             result = fit(p.config, cache[key], progress=progress, probe=probe)
             record = results.run_record(p, result, commit=commit)
         except (ConfigError, FileNotFoundError):
@@ -64,10 +72,30 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             if progress:
                 tqdm.write(traceback.format_exc())
         results.append_run(runs_csv, record)
+    if missing and len(missing) == len({p.config.data.dataset for p in planned}):
+        raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
+    return summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
+                                out_dir=out_dir)
+
+
+def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = None,
+                         seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
+                         out_dir: str = "results") -> SweepOutput:
+    """(Re)write <name>_summary.csv and <name>.png from the runs recorded in <name>.csv.
+
+    Only the runs of the current plan count: a row recorded under an older config is not one.
+    """
+    experiment = get_experiment(name)
+    out = Path(out_dir)
+    runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
+    planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
     runs = results.load_runs(runs_csv)
-    runs = runs[runs["run_id"].isin({p.run_id for p in planned})]  # exactly this plan: no stale rows
+    runs = runs[runs["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
-    summary = results.summarise(runs, all_rows if rows is None else [r for r in all_rows if r.label in rows], profile)
+    chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
+    summary = results.summarise(runs, chosen, profile)
+    summary["note"] = ["" if n else "not run: no data" if not data_available(override(r.config, data={
+        "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(chosen, summary["n"])]
     results.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)

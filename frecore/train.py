@@ -156,6 +156,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device, model=rule.model)
     optimizer = build_optimizer(cfg, net)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
+                 if cfg.optim.scheduler == "cosine" else None)
     result = RunResult(cfg, device=str(device), net=net)
     if probe is not None:
         result.probe_before = probe(net, data, cfg)
@@ -172,6 +174,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
                                             weight_noise, cfg.optim.epoch_fraction)
         bar.close()
+        if scheduler is not None:
+            scheduler.step()
         seconds = time.perf_counter() - t_epoch
         if not (math.isfinite(train_loss) and _weights_finite(net)):
             result.status = "diverged"

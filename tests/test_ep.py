@@ -89,3 +89,60 @@ def test_ep_is_deterministic_and_leaves_weights_alone():
     for a, b, w, w0 in zip(g1, [w.grad for w in net.weights()], net.weights(), before):
         assert torch.equal(a, b)
         assert torch.equal(w.detach(), w0)
+
+
+def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
+    """Skip feedback scaled by beta^span (span = chain blocks it bypasses) gives every path from the
+    top to a layer the same beta product, so EP / that product -> BP's gradient of the feedforward DAG."""
+    from frecore.config import NetConfig
+    from frecore.nets import build_net
+
+    beta, beta_f = 1e-3, 1e-3
+    skips = ((0, 2), (1, 3))  # each bypasses two chain blocks (4 layers keep beta^depth above float64's eps)
+    cfg = NetConfig(hidden=(12,) * 4, topology="custom", skips=skips, dtype="float64",
+                    beta=(beta,) * 3 + (beta ** 2,) * 2)  # chain blocks first, then the skips
+    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(5))
+    x, y = make_batch(n=24, n_in=10, n_out=4, dtype=torch.float64, seed=6)
+    build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=beta_f)).compute_gradients(net, x, y)
+    ep = [w.grad.clone() for w in net.weights()]
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    bp = [w.grad.clone() for w in net.weights()]
+    L = 4
+    into = [beta_f * beta ** (L - 1 - j) for j in range(L)]  # ds at layer j
+    scales = [into[0]] + [into[b.dst] for b in net.topology.blocks] + [1.0]
+    for i, (g_ep, g_bp, s) in enumerate(zip(ep, bp, scales)):
+        assert _cos(g_ep, g_bp) > 0.95, f"weight {i}: cosine {_cos(g_ep, g_bp):.4f}"
+        assert abs(float(g_ep.norm() / (s * g_bp.norm())) - 1) < 0.05, f"weight {i}"
+
+
+def test_batched_and_looped_steps_agree():
+    """The batched step (one bmm over all blocks) is the loop's update, number for number."""
+    from frecore.config import NetConfig
+    from frecore.dynamics import relax
+    from frecore.nets import build_net
+
+    cfg = NetConfig(hidden=(16,) * 6, topology="residual", beta=0.3, dtype="float64")
+    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(0))
+    x, y = make_batch(n=8, n_in=10, n_out=4, dtype=torch.float64)
+    drive = net.input_drive(x)
+    net.batched = True
+    a = relax(net, drive, 12).state
+    net.batched = False
+    b = relax(net, drive, 12).state
+    for p, q in zip(a, b):
+        assert torch.allclose(p, q, atol=1e-12)
+
+
+def test_uniform_skip_feedback_weights_the_short_paths():
+    """With every block at the same beta, the skip paths (fewer beta factors) dominate ds: EP then
+    follows the shortest credit paths, not BP of the whole DAG (the previous test's bound fails)."""
+    from frecore.config import NetConfig
+    from frecore.nets import build_net
+
+    cfg = NetConfig(hidden=(12,) * 4, topology="custom", skips=((0, 2), (1, 3)), dtype="float64", beta=1e-3)
+    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(5))
+    x, y = make_batch(n=24, n_in=10, n_out=4, dtype=torch.float64, seed=6)
+    build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=1e-3)).compute_gradients(net, x, y)
+    g_ep = net.w_in.grad.clone()
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    assert _cos(g_ep, net.w_in.grad) < 0.95

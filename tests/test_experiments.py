@@ -76,7 +76,7 @@ def test_run_ids_are_stable_and_distinct():
 
 
 def test_unknown_names_fail_loudly():
-    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: fig4, fig5, fig6, figS11, figS12, figS13, table1"):
+    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: fig4, fig5, fig6, figS11, figS12, figS13, figS8, table1, table2, tableS1"):
         get_rows("table9")
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         plan("table1", "huge")
@@ -92,3 +92,23 @@ def test_fig5_sweeps_beta_on_the_64_unit_3hl_net():
         assert r.config.net.hidden == (64, 64, 64)
         assert (r.config.rule.free_steps, r.config.rule.nudge_steps) == (30, 15)  # T = 10 L, K = 5 L
     assert EXPERIMENTS["fig5"].probe == "dynamics" and EXPERIMENTS["fig5"].plot == "dynamics_vs_beta"
+
+
+def test_table2_s1_s8_rows_follow_the_paper():
+    rows = {r.label: r for r in get_rows("table2")}
+    res = rows["MNIST 10-symm Ours-Residual"].config
+    assert (res.net.topology, res.net.hidden, res.rule.free_steps, res.rule.nudge_steps) == ("residual", (64,) * 10, 100, 50)
+    assert res.optim.lr == 5e-4 and set(res.net.beta) == {0.1}  # halved above 5 layers
+    assert rows["MNIST 20-symm Ours-Residual"].config.optim.lr == 2.5e-4  # and again above 19
+    agt = rows["MNIST 10-asymm Ours-AGT"].config
+    assert (agt.net.topology, agt.net.feedback, agt.net.agt_p) == ("agt", "random", 0.2)
+    assert rows["CIFAR-10 5-symm BP"].config.data.dataset == "cifar10"
+    assert rows["CIFAR-10 5-symm BP"].config.optim.lr == 2e-4
+    cifar_conv = rows["CIFAR-10 Conv Ours"].config
+    assert (cifar_conv.net.channels, cifar_conv.net.kernel, cifar_conv.optim.scheduler) == ((32, 64, 128), 3, "cosine")
+    graphs = {p.config.net.topology_seed: p.config.net.graph() for p in plan("table2", "quick", rows=["MNIST 10-asymm Ours-AGT"])}
+    assert set(graphs) == {0, 1} and graphs[0] != graphs[1]  # each seed its own graph
+    s1 = {r.label: r for r in get_rows("tableS1")}
+    assert len(s1) == 65 and s1["2HL-symm beta=4"].paper.test_acc == 40.92
+    assert s1["conv-symm beta=1"].config.net.beta == (1.0,)
+    assert [r.config.net.agt_p for r in get_rows("figS8")] == [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]

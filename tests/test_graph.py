@@ -5,3 +5,50 @@ def test_layered_chain_blocks_and_adjacency():
     t = layered((4, 5, 6))
     assert t.blocks == (Block(0, 1), Block(1, 2))
     assert t.adjacency() == [[0, 2, 0], [1, 0, 2], [0, 1, 0]]
+
+
+import pytest
+import torch
+
+from frecore.config import ConfigError, NetConfig
+from frecore.graph import agt, residual, with_skips
+
+
+def _pairs(t):
+    return {(b.src, b.dst) for b in t.blocks}
+
+
+def test_residual_pattern_matches_the_paper():
+    ten = residual((64,) * 10)
+    assert _pairs(ten) - _pairs(layered((64,) * 10)) == {(0, 3), (3, 6), (6, 9)}  # 1<->4, 4<->7, 7<->10
+    twenty = residual((64,) * 20)
+    assert _pairs(twenty) - _pairs(layered((64,) * 20)) == {(i, i + 3) for i in range(0, 16, 3)}  # ..16<->19
+    adj = ten.adjacency()
+    assert adj[3][0] == 1 and adj[0][3] == 2  # forward 0 -> 3, feedback 3 -> 0
+
+
+def test_agt_is_seeded_has_the_chain_and_no_self_loops():
+    sizes = (64,) * 10
+    a = agt(sizes, 0.2, torch.Generator().manual_seed(1))
+    assert a == agt(sizes, 0.2, torch.Generator().manual_seed(1))  # reproducible from its seed
+    graphs = {frozenset(_pairs(agt(sizes, 0.2, torch.Generator().manual_seed(s)))) for s in range(5)}
+    assert len(graphs) > 1  # different across seeds
+    for g in graphs:
+        assert _pairs(layered(sizes)) <= g  # the chain is always there
+        assert all(src < dst for src, dst in g)  # no self-loops, forward runs upward
+    assert _pairs(agt(sizes, 0.0, torch.Generator())) == _pairs(layered(sizes))
+    assert len(agt(sizes, 1.0, torch.Generator()).blocks) == 10 * 9 // 2  # every pair
+
+
+def test_users_can_pass_their_own_graph():
+    t = with_skips((8, 8, 8, 8), [(0, 2), (1, 3)])
+    assert _pairs(t) == {(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)}
+    for bad, msg in (([(2, 2)], "self-loops"), ([(3, 1)], "lower"), ([(0, 1)], "twice"), ([(0, 9)], "outside")):
+        with pytest.raises(ValueError, match=msg):
+            with_skips((8, 8, 8, 8), bad)
+    cfg = NetConfig(hidden=(8, 8, 8, 8), topology="custom", skips=((0, 2), (1, 3)), beta=0.1)
+    assert len(cfg.beta) == 5 and _pairs(cfg.graph()) == _pairs(t)
+    with pytest.raises(ConfigError, match="skips"):
+        NetConfig(hidden=(8, 8, 8), topology="custom", skips=((2, 0),))
+    with pytest.raises(ConfigError, match="custom"):
+        NetConfig(hidden=(8, 8, 8), skips=((0, 2),))

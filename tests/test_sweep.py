@@ -8,7 +8,8 @@ import pytest
 
 from frecore import sweep
 from frecore.experiments import plan
-from frecore.results import load_runs
+from frecore.data import MissingDataError
+from frecore.results import load_runs, markdown_table
 from tests.conftest import REPO
 
 ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
@@ -69,3 +70,16 @@ def test_a_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path, mni
     expected = {p.run_id for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root)}
     assert sorted(runs["run_id"]) == sorted(expected)  # each exactly once
     assert (runs["status"] == "ok").all()
+
+
+def test_rows_without_data_are_reported_not_run_and_the_rest_go_on(tmp_path, mnist_root):
+    rows = ["MNIST 5-symm BP", "CIFAR-10 5-symm BP"]  # the test machine has MNIST only
+    out = sweep.run_experiment("table2", "smoke", rows=rows, device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path), progress=False)
+    s = out.summary.set_index("row")
+    assert s.loc["MNIST 5-symm BP", "n"] == 1 and s.loc["MNIST 5-symm BP", "note"] == ""
+    assert s.loc["CIFAR-10 5-symm BP", "n"] == 0 and s.loc["CIFAR-10 5-symm BP", "note"] == "not run: no data"
+    assert "not run: no data" in markdown_table(out.summary)
+    with pytest.raises(MissingDataError):  # nothing at all to run on: the set-up is wrong, say so
+        sweep.run_experiment("table2", "smoke", rows=rows[1:], device="cpu", data_root=mnist_root,
+                             out_dir=str(tmp_path), progress=False)

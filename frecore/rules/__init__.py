@@ -5,6 +5,7 @@ from frecore.rules.base import BatchStats, LearningRule
 from frecore.rules.bp import Backprop
 from frecore.rules.ep import EquilibriumPropagation
 from frecore.rules.fa import FeedbackAlignment
+from frecore.rules.lra import LocalRepresentationAlignment
 from frecore.rules.pep import PrototypicalEP
 
 RULES: dict[str, type] = {
@@ -12,6 +13,7 @@ RULES: dict[str, type] = {
     "bp": Backprop,
     "fa": FeedbackAlignment,
     "pep": PrototypicalEP,
+    "lra": LocalRepresentationAlignment,
 }
 
 

@@ -1,0 +1,63 @@
+"""Local representation alignment (LRA, paper Algorithm S1; Ororbia et al. 2023) on layered nets.
+
+One feedforward pass (no feedback), then targets from the top down, each from the error just
+below the layer above it:
+
+    e_p = s_tar - softmax(W_f s_L)
+    s_L^beta = rho(h_L + beta_LRA B_f e_p),            e_L = s_L^beta - s_L^0
+    s_i^beta = rho(h_i + beta_LRA B_i e_{i+1}),        e_i = s_i^beta - s_i^0   (i = L-1 .. 1)
+
+and updates dW_i = e_{i+1} (s_i^0)^T (s_0 = x), dW_f = e_p (s_L^0)^T: the activation derivative
+omitted, as LRA does. beta_LRA is RuleConfig.beta_f (0.1). The feedback matrices B are the net's
+(tied W^T or fixed random) and do not learn.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.nets import LayeredFRENet, State
+from frecore.rules.base import BatchStats, batch_stats
+
+
+class LocalRepresentationAlignment:
+    name = "lra"
+    model = "fre"
+
+    def __init__(self, cfg: RuleConfig) -> None:
+        self.cfg = cfg
+
+    def check(self, net_cfg: NetConfig) -> None:
+        if net_cfg.arch != "layered" or net_cfg.topology != "layered":
+            raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch and topology 'layered'")
+
+    @torch.no_grad()
+    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+        return net.feedforward(x)[1]
+
+    @torch.no_grad()
+    def targets(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor
+                ) -> tuple[State, list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(s^0, errors e_1..e_L, e_p, logits) of Algorithm S1 for one batch."""
+        beta = self.cfg.beta_f
+        s0, logits = net.feedforward(x)
+        pre = [net.input_drive(x)] + [s0[k] @ net.w_blocks[k].t() for k in range(len(s0) - 1)]  # h_i^0
+        e_p = F.one_hot(y, logits.shape[1]).to(logits.dtype) - torch.softmax(logits, dim=1)
+        errors: list[torch.Tensor] = [None] * len(s0)  # type: ignore[list-item]
+        above = e_p @ net.output_feedback_operand()  # B_f e_p, (B, n_L)
+        for i in reversed(range(len(s0))):
+            errors[i] = net.rho.fn(pre[i] + beta * above) - s0[i]
+            if i > 0:
+                above = errors[i] @ net.feedback_operand(i - 1)  # B_i e_{i+1}, into layer i-1
+        return s0, errors, e_p, logits
+
+    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        s0, errors, e_p, logits = self.targets(net, x, y)
+        scale = -1.0 / x.shape[0]
+        with torch.no_grad():
+            net.w_in.grad = (errors[0].t() @ x).mul_(scale)
+            for k in range(len(net.w_blocks)):
+                net.w_blocks[k].grad = (errors[k + 1].t() @ s0[k]).mul_(scale)
+            net.w_out.grad = (e_p.t() @ s0[-1]).mul_(scale)
+        return batch_stats(logits, y)
