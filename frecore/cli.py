@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, ConfigError,
-                            DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
+from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, TOPOLOGIES,
+                            ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.data import MissingDataError
 from frecore.experiments import PROFILES, list_experiments
 
@@ -44,6 +44,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="conv layers' output channels (arch conv; default: %(default)s)")
     g.add_argument("--kernel", type=int, default=d.net.kernel, help="conv kernel size (default: %(default)s)")
     g.add_argument("--padding", type=int, default=d.net.padding, help="conv zero padding (default: %(default)s)")
+    g.add_argument("--topology", default=d.net.topology, help=f"one of {', '.join(TOPOLOGIES)} (default: %(default)s)")
+    g.add_argument("--skip-every", type=int, default=d.net.skip_every, help="residual: skip span (default: %(default)s)")
+    g.add_argument("--agt-p", type=float, default=d.net.agt_p, help="agt: connection probability (default: %(default)s)")
+    g.add_argument("--topology-seed", type=int, default=d.net.topology_seed, help="agt: graph seed (default: %(default)s)")
+    g.add_argument("--skips", nargs="+", default=[], metavar="SRC:DST",
+                   help="custom: extra forward blocks between hidden layers, 0-indexed, e.g. 0:3 3:6")
     g = p.add_argument_group("learning rule")
     g.add_argument("--rule", default=d.rule.name, help=f"one of {', '.join(RULES)} (default: %(default)s)")
     g.add_argument("-T", "--free-steps", type=int, default=d.rule.free_steps, help="T, free-phase steps (default: %(default)s)")
@@ -82,9 +88,18 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _skips(items: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple(tuple(int(v) for v in item.split(":")) for item in items)  # type: ignore[misc]
+    except ValueError:
+        raise ConfigError(f"--skips takes SRC:DST pairs of layer indices, got {' '.join(items)!r}") from None
+
+
 def config_from_args(a: argparse.Namespace) -> RunConfig:
     net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype,
-                  arch=a.arch, channels=tuple(a.channels), kernel=a.kernel, padding=a.padding)
+                  arch=a.arch, channels=tuple(a.channels), kernel=a.kernel, padding=a.padding,
+                  topology=a.topology, skip_every=a.skip_every, agt_p=a.agt_p, topology_seed=a.topology_seed,
+                  skips=_skips(a.skips))
     if a.alpha is not None:
         net_kw["alpha"] = _scalar_or_list(a.alpha)
     if a.beta is not None:

@@ -31,10 +31,21 @@ from torch import nn
 
 from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.conv import conv_init, conv_shapes
-from frecore.nets import DTYPES, GaussianNoise, glorot_uniform
+from frecore.conv import conv_shapes
+from frecore.nets import DTYPES, GaussianNoise
 
 PState = list[torch.Tensor]  # hidden layers, then the output layer o (B, n_out)
+
+
+def torch_default_init(shape: tuple[int, ...], fan_in: int, generator: torch.Generator, dtype: torch.dtype
+                       ) -> torch.Tensor:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch.nn's default for Linear/Conv2d weights and biases,
+    which Ernoult et al.'s P-EP code uses. (Glorot's larger bound makes the synchronous conv
+    dynamics oscillate between the top conv layer and the output instead of settling.)"""
+    bound = 1.0 / math.sqrt(fan_in)
+    w = torch.empty(shape, dtype=torch.float64)
+    w.uniform_(-bound, bound, generator=generator)
+    return w.to(dtype)
 
 
 def _primitive_inverse(activation: str, s: torch.Tensor) -> torch.Tensor:
@@ -114,9 +125,10 @@ class LayeredPrototypicalNet(_PrototypicalBase):
         self._setup(cfg)
         dtype = DTYPES[cfg.dtype]
         sizes = (n_in, *cfg.hidden, n_out)
-        self.ws = nn.ParameterList([nn.Parameter(glorot_uniform(o, i, generator, dtype))
+        self.ws = nn.ParameterList([nn.Parameter(torch_default_init((o, i), i, generator, dtype))
                                     for i, o in zip(sizes[:-1], sizes[1:])])  # W_{j-1}: (n_j, n_{j-1})
-        self.bs = nn.ParameterList([nn.Parameter(torch.zeros(o, dtype=dtype)) for o in sizes[1:]])
+        self.bs = nn.ParameterList([nn.Parameter(torch_default_init((o,), i, generator, dtype))
+                                    for i, o in zip(sizes[:-1], sizes[1:])])
         self.sizes = sizes[1:]
         self.n_layers = len(self.sizes)
 
@@ -157,11 +169,14 @@ class ConvPrototypicalNet(_PrototypicalBase):
         self.pre_pool = conv_shapes(cfg, self.input_shape)  # conv outputs, before pooling
         self.shapes = [(c, h // 2, w // 2) for c, h, w in self.pre_pool]  # the states
         in_ch = (self.input_shape[0], *cfg.channels[:-1])
-        convs = [nn.Parameter(conv_init(o, i, cfg.kernel, generator, dtype)) for i, o in zip(in_ch, cfg.channels)]
+        k2 = cfg.kernel * cfg.kernel
+        convs = [nn.Parameter(torch_default_init((o, i, cfg.kernel, cfg.kernel), i * k2, generator, dtype))
+                 for i, o in zip(in_ch, cfg.channels)]
         n_top = math.prod(self.shapes[-1])
-        self.ws = nn.ParameterList([*convs, nn.Parameter(glorot_uniform(n_out, n_top, generator, dtype))])
-        self.bs = nn.ParameterList([nn.Parameter(torch.zeros(c, 1, 1, dtype=dtype)) for c in cfg.channels]
-                                   + [nn.Parameter(torch.zeros(n_out, dtype=dtype))])
+        self.ws = nn.ParameterList([*convs, nn.Parameter(torch_default_init((n_out, n_top), n_top, generator, dtype))])
+        self.bs = nn.ParameterList([nn.Parameter(torch_default_init((o, 1, 1), i * k2, generator, dtype))
+                                    for i, o in zip(in_ch, cfg.channels)]
+                                   + [nn.Parameter(torch_default_init((n_out,), n_top, generator, dtype))])
         self.n_out = n_out
         self.n_layers = len(cfg.channels) + 1
 

@@ -102,8 +102,9 @@ def test_conv_prototypical_net_settles_and_nudges_its_output():
         s_beta = net.relax(drive, 50, state=s, target=target, beta=0.1)  # Ernoult's nudge, after sigma
         s_inside = net.relax(drive, 50, state=s, target=target, beta=0.1, nudge="preactivation")
     assert float((s_beta[-1] * target).sum()) > float((s[-1] * target).sum())  # the nudge pulls o towards y,
-    assert float((s_beta[-1] * (1 - target)).sum()) < float((s[-1] * (1 - target)).sum())
-    assert torch.equal(s_inside[-1], s[-1])  # which a nudge inside sigma cannot do for saturated outputs
+    assert float((s_beta[-1] * (1 - target)).sum()) <= float((s[-1] * (1 - target)).sum())
+    # inside sigma the same beta moves saturated outputs less (or not at all)
+    assert float((s_inside[-1] * target).sum()) < float((s_beta[-1] * target).sum())
     rule = build_rule(RuleConfig(name="pep", free_steps=100, nudge_steps=50, beta_f=0.5))
     rule.compute_gradients(net, x, y)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.weights())
@@ -121,3 +122,15 @@ def test_pep_builds_its_own_nets_and_checks_its_settings():
         rule.check(NetConfig(activation="sigmoid-s", feedback="random"))
     with pytest.raises(ConfigError, match="beta_f"):
         build_rule(RuleConfig(name="pep", beta_f=0.0)).check(NetConfig(activation="sigmoid-s"))
+
+
+def test_mnist_sized_conv_pep_settles_from_its_initialisation():
+    """Regression: with Glorot's bound the synchronous dynamics of this net flip the output between
+    0 and 1 forever (and P-EP learns nothing); torch's default init, Ernoult et al.'s, settles."""
+    cfg = NetConfig(arch="conv", channels=(32, 64), kernel=5, activation="hard-sigmoid")
+    net = build_net(cfg, (1, 28, 28), 10, torch.Generator().manual_seed(0), model="prototypical")
+    x = torch.rand(4, 784, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        drive = net.input_drive(x)
+        s = net.relax(drive, 100)
+        assert _change(net.relax(drive, 1, state=s), s) < 1e-4
