@@ -59,9 +59,10 @@ test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
 
-bench: $(STAMP) ## EP vs BP epoch time, and Table 1's conv EP/BP and P-EP/ours ratios, same process each
+bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's conv and P-EP pairs, graph steps
 	$(BIN)/python bench/ep_vs_bp.py
 	$(BIN)/python bench/table1_ratios.py
+	$(BIN)/python bench/graph_step.py
 
 lab: $(STAMP) ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

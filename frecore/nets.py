@@ -89,9 +89,9 @@ class LayeredFRENet(nn.Module):
         self.alpha = cfg.alpha
         self.beta = cfg.beta
         self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
-        # One batched matmul over all blocks per step instead of a Python loop over them: possible
-        # when every layer has the same width (bench/graph_step.py measures both; see use_batched).
-        self.batched = use_batched(self.topology)
+        # One batched matmul over all blocks per step instead of a Python loop (equal widths only):
+        # build_net decides per device (use_batched); bench/graph_step.py measures both.
+        self.batched = False
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -240,13 +240,12 @@ class LayeredFRENet(nn.Module):
         return states, logits
 
 
-def use_batched(topology: Topology) -> bool:
-    """Batched steps for equal-width nets with more blocks than a short chain; bench/graph_step.py
-    measured the loop faster below that (see README, 'Performance')."""
-    return len(set(topology.sizes)) == 1 and len(topology.blocks) >= BATCHED_MIN_BLOCKS
-
-
-BATCHED_MIN_BLOCKS = 4
+def use_batched(topology: Topology, device: torch.device | str) -> bool:
+    """One bmm over all blocks per step, or a Python loop over them? On this project's 2-core CPU
+    the loop was as fast or faster at 5-20 layers of 64 (bench/graph_step.py: loop/batched 0.76-1.01,
+    see README 'Speed'), so CPUs loop; CUDA batches equal-width nets, where one kernel launch
+    instead of dozens per step is the usual win (not yet measured: no GPU has been lent)."""
+    return torch.device(device).type == "cuda" and len(set(topology.sizes)) == 1 and len(topology.blocks) > 1
 
 
 def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,
@@ -268,4 +267,5 @@ def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, ge
         net = ConvFRENet(cfg, input_shape, n_out, generator)
     else:
         net = LayeredFRENet(cfg, n_in, n_out, generator)
+        net.batched = use_batched(net.topology, device)
     return net.to(device)
