@@ -23,7 +23,7 @@ from torch import nn
 
 from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.graph import Topology, layered
+from frecore.graph import Topology
 
 State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
 Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matrix)
