@@ -183,8 +183,7 @@ def prototypical(hidden: tuple[int, ...] | None, T: int, K: int, lrs_output_to_i
     (reversed here into our input -> output order), sigmoid-s (dense) or hard-sigmoid (conv)."""
     optim = OptimConfig(name="sgd", lr=tuple(reversed(lrs_output_to_input)), batch_size=20, epochs=epochs)
     if hidden is None:
-        return replace(conv_mnist("pep", "hard-sigmoid", T, K, optim, beta_f=beta), net=NetConfig(
-            arch="conv", channels=(32, 64), kernel=5, padding=0, activation="hard-sigmoid"))
+        return conv_mnist("pep", "hard-sigmoid", T, K, optim, beta_f=beta)
     return RunConfig(net=NetConfig(hidden=hidden, activation="sigmoid-s"),
                      rule=RuleConfig(name="pep", free_steps=T, nudge_steps=K, beta_f=beta),
                      optim=optim, data=DataConfig(dataset="mnist"))

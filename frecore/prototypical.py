@@ -60,16 +60,23 @@ def _primitive_inverse(activation: str, s: torch.Tensor) -> torch.Tensor:
     return g.flatten(1).sum(1)
 
 
+def check_prototypical(cfg: NetConfig) -> None:
+    """ConfigError unless P-EP can run this net: symmetric weights, sigmoid-s or hard-sigmoid."""
+    if cfg.feedback != "symmetric":
+        raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
+    if cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
+        raise ConfigError(f"P-EP uses sigmoid-s (dense) or hard-sigmoid (conv), got activation={cfg.activation!r}")
+    if cfg.topology != "layered":
+        raise ConfigError(f"P-EP nets are chains; got topology={cfg.topology!r}")
+
+
 class _PrototypicalBase(nn.Module):
     """What the dense and conv P-EP nets share: relaxation, energy, the contrastive update."""
 
     n_layers: int  # dynamical layers, the output included
 
     def _setup(self, cfg: NetConfig) -> None:
-        if cfg.feedback != "symmetric":
-            raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
-        if cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
-            raise ConfigError(f"P-EP uses sigmoid-s (dense) or hard-sigmoid (conv), got activation={cfg.activation!r}")
+        check_prototypical(cfg)
         self.cfg = cfg
         self.rho = get_activation(cfg.activation)
         self.state_noise: GaussianNoise | None = None

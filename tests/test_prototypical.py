@@ -120,6 +120,8 @@ def test_pep_builds_its_own_nets_and_checks_its_settings():
         rule.check(NetConfig(activation="tanh"))
     with pytest.raises(ConfigError, match="symmetric"):
         rule.check(NetConfig(activation="sigmoid-s", feedback="random"))
+    with pytest.raises(ConfigError, match="chains"):
+        rule.check(NetConfig(hidden=(8, 8, 8), activation="sigmoid-s", topology="agt"))
     with pytest.raises(ConfigError, match="beta_f"):
         build_rule(RuleConfig(name="pep", beta_f=0.0)).check(NetConfig(activation="sigmoid-s"))
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.prototypical import check_prototypical
 from frecore.rules.base import BatchStats, batch_stats
 
 
@@ -24,10 +25,7 @@ class PrototypicalEP:
     def check(self, net_cfg: NetConfig) -> None:
         if self.cfg.beta_f <= 0:
             raise ConfigError(f"P-EP divides by its nudging strength: beta_f must be > 0, got {self.cfg.beta_f!r}")
-        if net_cfg.feedback != "symmetric":
-            raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
-        if net_cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
-            raise ConfigError(f"P-EP uses sigmoid-s or hard-sigmoid, got activation={net_cfg.activation!r}")
+        check_prototypical(net_cfg)
 
     @torch.no_grad()
     def predict(self, net, x: torch.Tensor) -> torch.Tensor:
