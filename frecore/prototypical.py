@@ -12,7 +12,7 @@ s <- sigma(dPhi/ds), and the nudged phase pulls the output towards y with streng
 two places (RuleConfig.pep_nudge):
 
 * "activation" (default; Ernoult et al.'s code): o <- sigma(dPhi/do) + beta (y - o). Saturated
-  outputs still feel the target, which matters with hard-sigmoid.
+  outputs still feel the target.
 * "preactivation": o <- sigma(dPhi/do + beta (y - o)). Fixed points are then exactly the
   stationary points of E + beta C with E = sum G(s) - Phi, G' = sigma^-1, so the contrastive update
 
