@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The checks to run when a GPU is at hand, in one go, within about nine minutes:
+#   OUT=results/gpu FRECORE_DATA=../shared/data bash bench/gpu_check.sh
+# 1. CUDA speed, each bench alone on the GPU (ratios measured in one process).
+# 2. Paper-profile learning curves of the rows the CPU quick profile cannot finish, trained side
+#    by side (each is launch-bound, the GPU mostly idle): their accuracies are the check, their
+#    times are not clean timings. Every epoch is appended to $OUT/<name>.jsonl as it ends, so
+#    rows cut off by TRAIN_S still show how far they got.
+set -u
+OUT=${OUT:?set OUT to the folder for the results}
+TRAIN_S=${TRAIN_S:-420}
+export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-.}
+mkdir -p "$OUT"
+nvidia-smi -L | tee "$OUT/device.txt"
+python3 -c "import torch; print('torch', torch.__version__)" | tee -a "$OUT/device.txt"
+git rev-parse HEAD 2>/dev/null | tee -a "$OUT/device.txt"
+
+for b in ep_vs_bp table1_ratios graph_step; do
+  echo "== bench/$b.py --device cuda" | tee -a "$OUT/bench.txt"
+  timeout 120 python3 bench/$b.py --device cuda 2>&1 | tee -a "$OUT/bench.txt"
+done
+
+run_row() {  # name experiment row
+  timeout "$TRAIN_S" python3 bench/paper_row.py "$2" "$3" --device cuda --out "$OUT/$1.jsonl" > "$OUT/$1.log" 2>&1
+}
+run_row conv_ours table1 "Conv Ours (hard-sigmoid)" &
+run_row res10 table2 "MNIST 10-symm Ours-Residual" &
+run_row plain10 table2 "MNIST 10-symm Ours" &
+wait
+for f in "$OUT"/*.jsonl; do echo "== $f"; tail -n 3 "$f" | cut -c1-300; done
