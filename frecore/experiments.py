@@ -169,6 +169,9 @@ ADAM_MNIST = OptimConfig(name="adam", lr=1e-3, batch_size=500, epochs=50)
 DLR_RATES_OUTPUT_TO_INPUT = (0.002, 0.01, 0.05, 0.2)
 
 
+CONV_OURS_RATES_OUTPUT_TO_INPUT = (0.15, 0.35, 0.9)  # Table S3, conv Ours (hard-sigmoid)
+
+
 def conv_mnist(rule: str, activation: str, T: int, K: int, optim: OptimConfig, beta_f: float = 0.25) -> RunConfig:
     """The paper's MNIST conv net (Figure S14): conv 1->32 5x5, pool, conv 32->64 5x5, pool, fc 1024->10."""
     return RunConfig(
@@ -226,13 +229,15 @@ def table1() -> list[Row]:
             PaperResult(98.98, 0.04, 99.46, 538 * 60, "40/20-200/10"), quick_epochs=1, quick_fraction=0.05,
             quick_seeds=(0,), note=PEP_NOTE + "; quick profile: 5% of one epoch (22 min per epoch on 2 CPU cores)"),
         Row("Conv Ours (hard-sigmoid)", "Conv", "Ours (hard-sigmoid)",
-            conv_mnist("ep", "hard-sigmoid", 20, 10, replace(sgd128, lr=(0.15, 0.35, 0.9))),
+            # Rates read output -> input, as P-EP's: over 31 paper-profile epochs on a GPU the other
+            # reading (W_f 0.9) oscillated near 98% and decayed, this one climbed steadily (README).
+            conv_mnist("ep", "hard-sigmoid", 20, 10, replace(sgd128, lr=tuple(reversed(CONV_OURS_RATES_OUTPUT_TO_INPUT)))),
             PaperResult(99.14, 0.02, 99.78, 12 * 60 + 28, "40/128-20/10"), quick_epochs=3, quick_seeds=(0,),
-            note="rates [0.15, 0.35, 0.9] read input -> readout (conv1, conv2, W_f); beta_f 0.25 (the paper's)"),
+            note="rates [0.15, 0.35, 0.9] read output -> input (W_f 0.15, conv1 0.9); beta_f 0.25 (the paper's)"),
         Row("Conv BP (hard-sigmoid)", "Conv", "BP (hard-sigmoid)",
             conv_mnist("bp", "hard-sigmoid", 1, 1, replace(sgd128, lr=(0.001, 0.02, 0.4))),
             PaperResult(98.93, 0.18, 99.43, 61, "40/128-1/1"), quick_epochs=5,
-            note="rates [0.001, 0.02, 0.4] read input -> readout, as for Ours"),
+            note="rates [0.001, 0.02, 0.4] read input -> readout (conv1 0.001, W_f 0.4)"),
     ]
 
 

@@ -46,6 +46,7 @@ def test_table1_conv_and_pep_rows_follow_table_s3():
     assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == ("conv", (32, 64), 5, "hard-sigmoid")
     assert (conv.rule.free_steps, conv.rule.nudge_steps, conv.rule.beta_f, conv.net.beta) == (20, 10, 0.25, (0.01,))
     assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == ("sgd", 128, 40, 1e-5)
+    assert conv.optim.lr == (0.9, 0.35, 0.15)  # [0.15, 0.35, 0.9] read output -> input: W_f gets 0.15
     pep2 = rows["2HL P-EP (sigmoid-s)"]
     assert (pep2.rule.name, pep2.net.activation, pep2.optim.batch_size, pep2.optim.epochs) == ("pep", "sigmoid-s", 20, 50)
     assert pep2.optim.lr == (0.2, 0.05, 0.005)  # Table S3's [0.005, 0.05, 0.2] is output -> input
