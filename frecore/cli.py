@@ -151,11 +151,12 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def cmd_list(a: argparse.Namespace) -> int:
     from frecore.experiments import get_rows
+    from frecore.results import format_mean_std
 
     for name in list_experiments():
         print(name)
         for row in get_rows(name):
-            paper = f"paper {row.paper.test_acc:.2f} ± {row.paper.test_std:.2f} ({row.paper.protocol})" \
+            paper = f"paper {format_mean_std(row.paper.test_acc, row.paper.test_std)} ({row.paper.protocol})" \
                 if row.paper else "no paper value (a figure point)"
             print(f"  {row.label!r}: {paper}")
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -484,7 +485,7 @@ def tableS1() -> list[Row]:
             conv = arch == "conv-symm"
             depth = 0 if conv else int(arch.split("HL")[0])
             rows.append(Row(f"{arch} beta={beta:g}", arch, f"{beta:g}", _s1_config(arch, beta),
-                            PaperResult(paper, 0.0, None, None, "mean of 5, no std given"),
+                            PaperResult(paper, math.nan, None, None, "mean of 5, no std given"),
                             quick_epochs=1 if conv else 2, quick_seeds=(0,), quick_fraction=0.25 if conv else 1.0,
                             note=("conv: quick profile trains a quarter of one epoch" if conv else
                                   AGT_NOTE if "AGT" in arch else "")))

@@ -186,7 +186,8 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     _atomic_write_csv(table, Path(path))
 
 
-def _fmt(mean: float, std: float, missing: str = "not run") -> str:
+def format_mean_std(mean: float, std: float, missing: str = "not run") -> str:
+    """'mean ± std', or the mean alone where no std exists (one run; a paper value given without one)."""
     if math.isnan(mean):
         return missing
     return f"{mean:.2f}" + ("" if math.isnan(std) else f" ± {std:.2f}")
@@ -211,7 +212,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
         n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
-        paper = "-" if math.isnan(s["paper_test"]) else f"{s['paper_test']:.2f} ± {s['paper_std']:.2f}"
+        paper = format_mean_std(s["paper_test"], s["paper_std"], missing="-")
         fraction = s.get("epoch_fraction", 1.0)
         fraction = 1.0 if fraction is None or math.isnan(fraction) else fraction
         epochs = f"{s['epochs']}" if fraction >= 1.0 else f"{fraction:g} of {s['epochs']}"
@@ -219,9 +220,9 @@ def markdown_table(summary: pd.DataFrame) -> str:
         note = s.get("note", "")
         missing = note if isinstance(note, str) and note else "not run"
         lines.append(
-            f"| {s['arch']} | {s['approach']} | {_fmt(s['best_test_mean'], s['best_test_std'], missing)} "
-            f"| {_fmt(s['final_test_mean'], s['final_test_std'])} | {paper} "
-            f"| {diff} | {_fmt(s['best_train_mean'], math.nan)} / {_fmt(s['paper_train'], math.nan).replace('not run', '-')} "
+            f"| {s['arch']} | {s['approach']} | {format_mean_std(s['best_test_mean'], s['best_test_std'], missing)} "
+            f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} "
+            f"| {diff} | {format_mean_std(s['best_train_mean'], math.nan)} / {format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
             f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
             f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s.get('device', '') or '-'} |"
             + "".join(f" {s[c]:.3g} |" for c in probes))

@@ -72,3 +72,10 @@ def test_reindex_recomputes_ids_from_the_stored_config(tmp_path):
     assert finished_ids(path) == {p.run_id}
     assert reindex_run_ids(path) == 0
     assert load_runs(path).iloc[0]["best_test_acc"] == 50.0
+
+
+def test_a_mean_without_std_prints_no_plus_minus():
+    from frecore.results import format_mean_std
+    assert format_mean_std(97.5, float("nan")) == "97.50"
+    assert format_mean_std(97.5, 0.123) == "97.50 ± 0.12"
+    assert format_mean_std(float("nan"), 0.1, missing="-") == "-"
