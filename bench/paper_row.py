@@ -6,9 +6,8 @@
 For a lent GPU with minutes to spare: a sweep writes a run's row only when the run ends, so a
 run cut short by a time limit leaves nothing; here every epoch is printed and appended to --out
 as it finishes (one JSON object per line, the first line the run's config and device), so a
-killed run still shows how far it got. Settings are the row's paper settings; only --epochs
-(default: the paper's), the seed and, to test
-another reading of the rates, --lr change.
+killed run still shows how far it got. Settings are the row's paper settings; only the seed,
+--epochs (default: the paper's) and, to test another reading of the rates, --lr change.
 """
 from __future__ import annotations
 

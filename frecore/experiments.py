@@ -19,7 +19,7 @@ from frecore.config import (ConfigError, DataConfig, NetConfig, NoiseConfig, Opt
 @dataclass(frozen=True)
 class PaperResult:
     test_acc: float  # mean best test accuracy over 5 runs, %
-    test_std: float
+    test_std: float  # NaN where the paper gives no std (Table S1)
     train_acc: float | None  # best training accuracy, %
     wct_s: float | None  # wall-clock time of one whole run (authors: RTX A5000), seconds
     protocol: str  # "epochs/batch-T/K" as printed in the table
