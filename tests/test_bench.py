@@ -1,4 +1,4 @@
-"""bench/paper_row.py: the GPU-check script's curve file survives as JSON lines, bad input exits 2."""
+"""bench/: paper_row.py's curve file survives as JSON lines and bad input exits 2; the conv diagnostic runs."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,11 +7,15 @@ import json
 from conftest import REPO
 
 
-def _paper_row():
-    spec = importlib.util.spec_from_file_location("paper_row", REPO / "bench" / "paper_row.py")
+def _bench(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _paper_row():
+    return _bench("paper_row")
 
 
 def test_paper_row_writes_each_epoch_as_it_ends(tmp_path, mnist_root):
@@ -37,3 +41,9 @@ def test_paper_row_bad_input_is_one_message(capsys):
     assert "unknown row" in capsys.readouterr().err
     assert _paper_row().main(["table2", "MNIST 5-symm BP", "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_conv_nudged_cycle_reports_both_nudges(capsys, mnist_root):
+    _bench("conv_nudged_cycle").main(["--batch", "4", "--nudge-steps", "4", "--data-root", mnist_root])
+    out = capsys.readouterr().out
+    assert "free phase (T=20)" in out and "error recomputed" in out and "error held" in out
