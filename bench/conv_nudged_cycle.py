@@ -7,7 +7,7 @@ The nudge enters the top conv layer through max-unpooling with the *current* poo
 instead, and so on: the state can end on a cycle rather than a fixed point, and then s^beta
 depends on K's parity. Printed for the free phase and for the nudged phase (error recomputed each
 step, as Algorithm 1, and held at its free value, as the authors' layered code): the largest change
-of each layer in the last step, the share of top-layer units still changing, how far the state is
+of any layer in the free phase's last step, the share of top-layer units still changing, how far the state is
 from the one two steps earlier (0: a period-2 cycle), and the mean step-to-step change against the
 mean of s^beta - s^0.
 """
