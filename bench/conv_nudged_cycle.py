@@ -30,7 +30,7 @@ def nudged_cycle(net: ConvFRENet, x: torch.Tensor, y: torch.Tensor, free_steps: 
                  beta_f: float, hold_error: bool) -> dict[str, float]:
     """Step-by-step nudged phase from the free state, with the error as rules/ep.py forms it."""
     drive = net.input_drive(x)
-    s0 = net.relax(drive, free_steps)
+    s0 = net.relax(drive, free_steps).state
     target = F.one_hot(y, net.w_out.shape[0]).to(x.dtype)
     e0 = target - torch.softmax(net.logits(s0[-1]), 1)
 
@@ -39,10 +39,10 @@ def nudged_cycle(net: ConvFRENet, x: torch.Tensor, y: torch.Tensor, free_steps: 
 
     states = [s0]
     for _ in range(nudge_steps):
-        states.append(net.relax(drive, 1, state=states[-1], error=error, beta_f=beta_f))
+        states.append(net.step(states[-1], drive, error(states[-1]), beta_f))
     top = [s[-1] for s in states]
     step = (top[-1] - top[-2]).abs()
-    return {"free_last_change": float(max((u - v).abs().max() for u, v in zip(net.relax(drive, 1, state=s0), s0))),
+    return {"free_last_change": float(max((u - v).abs().max() for u, v in zip(net.step(s0, drive), s0))),
             "share_changing": float((step > 1e-6).float().mean()),
             "period2_residual": float((top[-1] - top[-3]).abs().max()),
             "mean_step_change": float(step.mean()),

@@ -16,7 +16,13 @@ ARCHS = ("layered", "conv")
 TOPOLOGIES = ("layered", "residual", "agt", "custom")
 FEEDBACK = ("symmetric", "random")
 DATASETS = ("mnist", "cifar10")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+INITS = ("glorot", "torch")  # Glorot uniform (the paper's text) or torch's default U(+-1/sqrt(fan_in))
+POOL_INDICES = ("current", "previous", "free")  # conv unpooling: this step's, the step before's, the free phase's
+AGT_DRAWS = ("unordered", "ordered")  # agt: one draw per pair, both directions; or one per direction
+NUDGES = ("constant", "accumulating")  # beta_f B_f e each nudged step; or k beta_f B_f e_p^0 after k steps
+READOUT_ERRORS = ("free", "nudged")  # which e_p W_f's update uses: the free phase's or the nudged phase's end
+STATE_NOISE_MODELS = ("fresh", "batch")  # a new draw at every step; or one draw per batch, kept through both phases
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -76,6 +82,11 @@ class NetConfig:
     agt_p: float = 0.2  # agt: probability of each non-adjacent pair (paper default 0.2)
     topology_seed: int = 0  # agt: seed of the generator that draws the graph (not the run's seed)
     skips: tuple[tuple[int, int], ...] = ()  # custom: extra forward blocks (src, dst), 0-indexed, src < dst
+    agt_draw: str = "unordered"  # agt: each non-adjacent pair once, both directions; "ordered": each direction apart
+    init: str = "glorot"  # weight init: Glorot uniform, zero biases; "torch": U(+-1/sqrt(fan_in)) for weights and biases
+    readout_bias: bool = False  # a learned bias on the readout W_f s_L + b_f (the authors' conv code has one)
+    pool_indices: str = "current"  # conv: unpool at this step's argmax, the previous step's, or the free phase's
+    readout_lag: int = 0  # conv: 1 reads the logits (and the nudge's error) from the state one step back
 
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
@@ -92,6 +103,15 @@ class NetConfig:
         _check_choice("feedback", self.feedback, FEEDBACK)
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("topology", self.topology, TOPOLOGIES)
+        _check_choice("agt_draw", self.agt_draw, AGT_DRAWS)
+        _check_choice("init", self.init, INITS)
+        _check_choice("pool_indices", self.pool_indices, POOL_INDICES)
+        if not isinstance(self.readout_bias, bool):
+            raise ConfigError(f"readout_bias must be true or false, got {self.readout_bias!r}")
+        if self.readout_lag not in (0, 1) or isinstance(self.readout_lag, bool):
+            raise ConfigError(f"readout_lag must be 0 or 1 (steps), got {self.readout_lag!r}")
+        if self.arch != "conv" and (self.pool_indices != "current" or self.readout_lag):
+            raise ConfigError("pool_indices and readout_lag are conv settings (arch 'conv')")
         if self.topology != "layered" and self.arch != "layered":
             raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
         object.__setattr__(self, "skips", tuple(tuple(int(v) for v in pair) for pair in self.skips))
@@ -118,7 +138,8 @@ class NetConfig:
         if self.topology == "residual":
             return graph.residual(self.hidden, self.skip_every)
         if self.topology == "agt":
-            return graph.agt(self.hidden, self.agt_p, torch.Generator().manual_seed(self.topology_seed))
+            return graph.agt(self.hidden, self.agt_p, torch.Generator().manual_seed(self.topology_seed),
+                             ordered=self.agt_draw == "ordered")
         if self.topology == "custom":
             return graph.with_skips(self.hidden, self.skips)
         return graph.layered(self.hidden)
@@ -139,6 +160,8 @@ class RuleConfig:
     beta_f: float = 0.1  # nudging strength: of the output error (ep: 0.1 layered, 0.25 conv), of the cost (pep: beta)
     hold_error: bool = False  # True: keep e_p at its free-phase value (authors' code); False: Algorithm 1
     pep_nudge: str = "activation"  # pep: beta (y - o) added after sigma (Ernoult et al.) or inside it ("preactivation")
+    nudge: str = "constant"  # ep: beta_f B_f e each step (Algorithm 1); "accumulating": k beta_f B_f e_p^0 after k steps (graph code)
+    readout_error: str = "free"  # ep: W_f learns from e_p^0 (Algorithm 1) or from e_p at the end of the nudged phase (graph code)
 
     def __post_init__(self) -> None:
         from frecore.rules import RULES  # local import: rules import config
@@ -151,6 +174,10 @@ class RuleConfig:
                 raise ConfigError(f"{name} ({symbol}) must be an integer >= 1, got {v!r}")
         _check_scale("beta_f", self.beta_f)
         _check_choice("pep_nudge", self.pep_nudge, ("activation", "preactivation"))
+        _check_choice("nudge", self.nudge, NUDGES)
+        _check_choice("readout_error", self.readout_error, READOUT_ERRORS)
+        if self.nudge == "accumulating" and self.hold_error:
+            raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop hold_error")
 
 
 def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
@@ -232,10 +259,12 @@ class NoiseConfig:
     weight_std: float = 0.0  # added to every weight after each update (training)
     state_std: float = 0.0  # added to every hidden pre-activation at every step, like the bias b
     state_noise_in_training: bool = True  # False: state noise at test time only (Figure S13)
+    state_noise_model: str = "fresh"  # a new draw at every step (the text); "batch": one draw per batch, both phases
 
     def __post_init__(self) -> None:
         _check_scale("weight_std", self.weight_std)
         _check_scale("state_std", self.state_std)
+        _check_choice("state_noise_model", self.state_noise_model, STATE_NOISE_MODELS)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,16 @@ Hidden layer i holds the activated output of conv i at full resolution, `s_i = r
 
 ConvT_i is the transposed convolution with the forward kernel of Conv_i (symmetric feedback),
 and every unpooling uses the indices of the pooling of the *current* state, computed in the
-same step. `Conv_0(x)` is constant in a phase and computed once. Conv layers have biases (the
-feedback paths do not); the readout has none, like the layered nets'.
+same step (NetConfig.pool_indices: or the step before's, as Table 2's conv code does, or the free
+phase's, frozen through the nudged phase). `Conv_0(x)` is constant in a phase and computed once.
+Conv layers have biases (the feedback paths do not); the readout has one with
+NetConfig.readout_bias. With NetConfig.readout_lag = 1 the logits, the nudge's error and the
+presynaptic inputs of the updates read the state one step back, as the authors' conv code holds them.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -23,9 +27,18 @@ from torch import nn
 
 from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.nets import DTYPES, GaussianNoise, glorot_uniform
+from frecore.init import init_bias, init_matrix, torch_default_init
+from frecore.nets import DTYPES, GaussianNoise
 
 ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
+
+
+@dataclass
+class ConvRelaxation:
+    """A settled conv state and the state one step before it (what a lagged readout sees)."""
+
+    state: ConvState
+    previous: ConvState | None  # None after a single step from zero
 
 
 def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
@@ -45,8 +58,12 @@ def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int,
     return shapes
 
 
-def conv_init(c_out: int, c_in: int, k: int, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
-    """Glorot uniform over receptive fields (fan_in = c_in k^2, fan_out = c_out k^2), drawn in float64."""
+def conv_init(c_out: int, c_in: int, k: int, generator: torch.Generator, dtype: torch.dtype,
+              scheme: str = "glorot") -> torch.Tensor:
+    """Glorot uniform over receptive fields (fan_in = c_in k^2, fan_out = c_out k^2), or torch's
+    default U(+-1/sqrt(c_in k^2)); drawn in float64."""
+    if scheme == "torch":
+        return torch_default_init((c_out, c_in, k, k), c_in * k * k, generator, dtype)
     bound = math.sqrt(6.0 / ((c_in + c_out) * k * k))
     w = torch.empty(c_out, c_in, k, k, dtype=torch.float64)
     w.uniform_(-bound, bound, generator=generator)
@@ -67,12 +84,17 @@ class ConvFRENet(nn.Module):
         dtype = DTYPES[cfg.dtype]
         self.shapes = conv_shapes(cfg, self.input_shape)
         in_channels = (self.input_shape[0], *cfg.channels[:-1])
-        self.convs = nn.ParameterList(
-            [nn.Parameter(conv_init(o, i, cfg.kernel, generator, dtype)) for i, o in zip(in_channels, cfg.channels)])
-        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(o, dtype=dtype)) for o in cfg.channels])
+        k2 = cfg.kernel * cfg.kernel
+        convs, biases = [], []
+        for i, o in zip(in_channels, cfg.channels):  # torch.nn's order: each layer's kernel, then its bias
+            convs.append(nn.Parameter(conv_init(o, i, cfg.kernel, generator, dtype, cfg.init)))
+            biases.append(nn.Parameter(init_bias(cfg.init, o, i * k2, generator, dtype)))
+        self.convs, self.biases = nn.ParameterList(convs), nn.ParameterList(biases)
         c, h, w = self.shapes[-1]
         self.pooled_top = (c, h // 2, w // 2)
-        self.w_out = nn.Parameter(glorot_uniform(n_out, c * (h // 2) * (w // 2), generator, dtype))  # W_f
+        n_top = c * (h // 2) * (w // 2)
+        self.w_out = nn.Parameter(init_matrix(cfg.init, n_out, n_top, generator, dtype))  # W_f
+        self.b_out = nn.Parameter(init_bias(cfg.init, n_out, n_top, generator, dtype)) if cfg.readout_bias else None
         self.alpha = cfg.alpha
         self.beta = cfg.beta
         self.state_noise: GaussianNoise | None = None
@@ -82,8 +104,9 @@ class ConvFRENet(nn.Module):
         return [p for group in self.layer_params() for p in group]
 
     def layer_params(self) -> list[list[nn.Parameter]]:
-        """Per learning layer, input -> readout: [kernel_i, bias_i] for each conv, then [W_f]."""
-        return [[w, b] for w, b in zip(self.convs, self.biases)] + [[self.w_out]]
+        """Per learning layer, input -> readout: [kernel_i, bias_i] for each conv, then [W_f (, b_f)]."""
+        readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
+        return [[w, b] for w, b in zip(self.convs, self.biases)] + [readout]
 
     def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
         return F.conv2d(inp, self.convs[i], self.biases[i], padding=self.cfg.padding)
@@ -108,11 +131,17 @@ class ConvFRENet(nn.Module):
         """Conv_0(x) with its bias, once per phase. (B, features) -> (B, C_1, H_1, W_1)"""
         return self._conv(0, x.view(x.shape[0], *self.input_shape))
 
+    def pool_indices_of(self, state: ConvState) -> list[torch.Tensor]:
+        """The argmax indices of each layer's 2x2 max-pool."""
+        return [F.max_pool2d(s, 2, return_indices=True)[1] for s in state]
+
     def step(self, state: ConvState | None, drive: torch.Tensor,
-             error: torch.Tensor | None = None, beta_f: float = 0.0) -> ConvState:
+             error: torch.Tensor | None = None, beta_f: float = 0.0,
+             indices: list[torch.Tensor] | None = None) -> ConvState:
         """One synchronous update of every conv layer; `state=None` means s = 0.
 
         `error` (B, n_out), when given, nudges the top layer by beta_f MaxUnpool(W_f^T e).
+        `indices`, when given, replace the current pooling's argmax in every unpooling.
         """
         n = len(self.convs)
         if state is None:  # s = 0: pooled zeros send only the biases upward, nothing comes back
@@ -120,44 +149,75 @@ class ConvFRENet(nn.Module):
                            for i in range(1, n)]
         else:
             pooled = [F.max_pool2d(s, 2, return_indices=True) for s in state]  # the current pooling
+            idx = [p[1] for p in pooled] if indices is None else indices
             h = []
             for i in range(n):
                 hi = drive if i == 0 else self._forward(i, pooled[i - 1][0])
                 if i + 1 < n and self.beta[i] != 0.0:
-                    hi = hi + self.beta[i] * self._feedback(i + 1, state[i + 1], pooled[i][1], state[i].shape)
+                    hi = hi + self.beta[i] * self._feedback(i + 1, state[i + 1], idx[i], state[i].shape)
                 if i + 1 == n and error is not None and beta_f != 0.0:
-                    hi = hi + beta_f * self._readout_feedback(error, pooled[i][1], state[i].shape)
+                    hi = hi + beta_f * self._readout_feedback(error, idx[i], state[i].shape)
                 h.append(hi)
         if self.state_noise is not None:
-            h = [hi + self.state_noise.like(hi) for hi in h]
+            h = [hi + self.state_noise.for_layer(i, hi) for i, hi in enumerate(h)]
         return [self.rho.fn(hi) for hi in h]
 
-    def relax(self, drive: torch.Tensor, steps: int, state: ConvState | None = None,
-              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0) -> ConvState:
-        """`steps` synchronous updates from `state` (None: zeros); `error(s)` gives e_p for the nudge."""
+    def relax(self, drive: torch.Tensor, steps: int, start: ConvRelaxation | None = None,
+              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0,
+              frozen_indices: list[torch.Tensor] | None = None) -> ConvRelaxation:
+        """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
+        read from the state the step starts from (or the one before it, with readout_lag 1).
+
+        Unpooling indices per NetConfig.pool_indices: 'current' pools the state the step starts
+        from, 'previous' the state before it, 'free' uses `frozen_indices` (the free phase's).
+        """
+        state, previous = (start.state, start.previous) if start is not None else (None, None)
+        lag, mode = self.cfg.readout_lag, self.cfg.pool_indices
         for _ in range(steps):
-            e = error(state) if error is not None and state is not None else None
-            state = self.step(state, drive, e, beta_f)
+            e = None
+            read = previous if lag else state
+            if error is not None and read is not None:
+                e = error(read)
+            indices = None
+            if state is not None:
+                if mode == "previous" and previous is not None:
+                    indices = self.pool_indices_of(previous)
+                elif mode == "free" and frozen_indices is not None:
+                    indices = frozen_indices
+            previous, state = state, self.step(state, drive, e, beta_f, indices)
         assert state is not None, "relax needs steps >= 1"
-        return state
+        return ConvRelaxation(state, previous)
+
+    def readout_state(self, relaxation: ConvRelaxation) -> torch.Tensor:
+        """The top layer the readout sees: the last state's, or the one before (readout_lag 1)."""
+        if self.cfg.readout_lag and relaxation.previous is not None:
+            return relaxation.previous[-1]
+        return relaxation.state[-1]
 
     def logits(self, s_top: torch.Tensor) -> torch.Tensor:
-        """W_f Flatten(MaxPool(s_L)). (B, C, H, W) -> (B, n_out)"""
-        return F.max_pool2d(s_top, 2).flatten(1) @ self.w_out.t()
+        """W_f Flatten(MaxPool(s_L)) (+ b_f). (B, C, H, W) -> (B, n_out)"""
+        out = F.max_pool2d(s_top, 2).flatten(1) @ self.w_out.t()
+        return out if self.b_out is None else out + self.b_out
 
     # -- EP's local updates ----------------------------------------------------------------------
     @torch.no_grad()
-    def set_ep_gradients(self, x: torch.Tensor, s0: ConvState, s_beta: ConvState, e0: torch.Tensor) -> None:
+    def set_ep_gradients(self, x: torch.Tensor, free: ConvRelaxation, nudged: ConvRelaxation,
+                         e_readout: torch.Tensor) -> None:
         """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
-        bias i from ds_{i+1} summed over positions, W_f from e_p^0 and the pooled free top layer."""
+        bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
+        layer. With readout_lag 1 the presynaptic inputs are the free state one step back."""
         scale = -1.0 / x.shape[0]
-        inputs = [x.view(x.shape[0], *self.input_shape)] + [F.max_pool2d(s, 2) for s in s0[:-1]]
+        s0, s_beta = free.state, nudged.state
+        pre = free.previous if self.cfg.readout_lag and free.previous is not None else s0
+        inputs = [x.view(x.shape[0], *self.input_shape)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
         for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
             ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
             self.convs[i].grad = torch.nn.grad.conv2d_weight(inp, self.convs[i].shape, ds,
                                                              padding=self.cfg.padding).mul_(scale)
             self.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
-        self.w_out.grad = torch.mm(e0.t(), F.max_pool2d(s0[-1], 2).flatten(1)).mul_(scale)
+        self.w_out.grad = torch.mm(e_readout.t(), F.max_pool2d(pre[-1], 2).flatten(1)).mul_(scale)
+        if self.b_out is not None:
+            self.b_out.grad = e_readout.sum(0).mul_(scale)
 
     # -- feedforward twin (BP) -------------------------------------------------------------------
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,

@@ -18,10 +18,15 @@ import torch
 
 @dataclass(frozen=True)
 class Block:
-    """A forward connection src -> dst between hidden layers (dst > src) and its feedback twin."""
+    """A forward connection src -> dst between hidden layers (dst > src) and its feedback twin.
+
+    The authors' AGT code draws each direction apart, so a block may carry only one of the two.
+    """
 
     src: int
     dst: int
+    forward: bool = True  # a learned W: src -> dst, scaled by alpha
+    feedback: bool = True  # a feedback matrix dst -> src, scaled by beta (W^T when tied)
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,16 @@ class Topology:
         """Layer adjacency (row = receiving layer): 1 forward, 2 feedback, 0 none."""
         a = [[0] * self.n_layers for _ in range(self.n_layers)]
         for b in self.blocks:
-            a[b.dst][b.src] = 1
-            a[b.src][b.dst] = 2
+            if b.forward:
+                a[b.dst][b.src] = 1
+            if b.feedback:
+                a[b.src][b.dst] = 2
         return a
+
+    @property
+    def one_way(self) -> bool:
+        """True when some block lacks its forward or its feedback half (an ordered AGT draw)."""
+        return any(not (b.forward and b.feedback) for b in self.blocks)
 
 
 def layered(sizes: tuple[int, ...]) -> Topology:
@@ -75,10 +87,19 @@ def residual(sizes: tuple[int, ...], every: int = 3) -> Topology:
     return with_skips(sizes, [(i, i + every) for i in range(0, n - every, every)])
 
 
-def agt(sizes: tuple[int, ...], p: float, generator: torch.Generator) -> Topology:
+def agt(sizes: tuple[int, ...], p: float, generator: torch.Generator, ordered: bool = False) -> Topology:
     """Arbitrary graph topology: the chain plus each non-adjacent pair (i < j - 1) with probability p,
-    drawn from `generator` in a fixed pair order (no global RNG)."""
+    drawn from `generator` in a fixed pair order (no global RNG).
+
+    `ordered` draws the forward half (i -> j) and the feedback half (j -> i) of each pair apart, as
+    the authors' `make_W_conn_random` does; a pair may then carry one direction only.
+    """
     n = len(sizes)
     pairs = [(i, j) for i in range(n) for j in range(i + 2, n)]
-    draws = torch.rand(len(pairs), generator=generator, dtype=torch.float64).tolist()
-    return with_skips(sizes, [pair for pair, u in zip(pairs, draws) if u < p])
+    draws = torch.rand((len(pairs), 2 if ordered else 1), generator=generator, dtype=torch.float64).tolist()
+    if not ordered:
+        return with_skips(sizes, [pair for pair, (u,) in zip(pairs, draws) if u < p])
+    chain = layered(sizes).blocks
+    extra = tuple(Block(i, j, forward=uf < p, feedback=ub < p) for (i, j), (uf, ub) in zip(pairs, draws)
+                  if uf < p or ub < p)
+    return Topology(tuple(sizes), chain + extra)

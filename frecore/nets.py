@@ -15,7 +15,7 @@ a feedback block uses `F_b = B_b^T` with shape (n_dst, n_src), which for a tied 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
@@ -24,6 +24,7 @@ from torch import nn
 from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
 from frecore.graph import Topology
+from frecore.init import init_bias, init_matrix
 
 State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
 Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matrix)
@@ -31,24 +32,47 @@ Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matri
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def glorot_uniform(fan_out: int, fan_in: int, generator: torch.Generator,
-                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """U(-1, 1) * sqrt(6 / (fan_in + fan_out)), drawn from an explicit generator."""
-    bound = math.sqrt(6.0 / (fan_in + fan_out))
-    w = torch.empty(fan_out, fan_in, dtype=torch.float64)
-    w.uniform_(-bound, bound, generator=generator)  # draw in float64: same numbers in both dtypes
-    return w.to(dtype)
-
-
 @dataclass
 class GaussianNoise:
-    """N(0, std^2) samples from an explicit generator (on the tensors' device)."""
+    """N(0, std^2) samples from an explicit generator (on the tensors' device): a fresh draw each
+    call, i.e. at every step of every phase (the paper's "time-varying noise")."""
 
     std: float
     generator: torch.Generator
 
     def like(self, t: torch.Tensor) -> torch.Tensor:
         return torch.randn(t.shape, generator=self.generator, device=t.device, dtype=t.dtype).mul_(self.std)
+
+    def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        """The noise added to layer `layer`'s pre-activation `h` at this step."""
+        return self.like(h)
+
+    def new_batch(self) -> None:
+        """Called before each batch; nothing to do for noise drawn afresh every step."""
+
+
+@dataclass
+class BatchNoise(GaussianNoise):
+    """One draw per layer and batch, added at every step of both phases of that batch
+    (NoiseConfig.state_noise_model 'batch'): a fixed perturbation of the bias during a batch."""
+
+    _draws: dict = field(default_factory=dict, repr=False)
+
+    def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        d = self._draws.get(layer)
+        if d is None or d.shape != h.shape:
+            d = self._draws[layer] = self.like(h)
+        return d
+
+    def new_batch(self) -> None:
+        self._draws = {}
+
+
+def state_noise(std: float, generator: torch.Generator, model: str = "fresh") -> GaussianNoise | None:
+    """The state noise of NoiseConfig (None when std is 0)."""
+    if std <= 0:
+        return None
+    return BatchNoise(std, generator) if model == "batch" else GaussianNoise(std, generator)
 
 
 class _FeedbackAlignedLinear(torch.autograd.Function):
@@ -76,16 +100,22 @@ class LayeredFRENet(nn.Module):
         self.rho = get_activation(cfg.activation)
         dtype = DTYPES[cfg.dtype]
         sizes = self.topology.sizes
-        self.w_in = nn.Parameter(glorot_uniform(sizes[0], n_in, generator, dtype))  # W_0
-        self.w_blocks = nn.ParameterList(
-            [nn.Parameter(glorot_uniform(sizes[b.dst], sizes[b.src], generator, dtype))
-             for b in self.topology.blocks])  # W_i: (n_dst, n_src)
-        self.w_out = nn.Parameter(glorot_uniform(n_out, sizes[-1], generator, dtype))  # W_f
         self.symmetric = cfg.feedback == "symmetric"
+        if self.symmetric and self.topology.one_way:
+            raise ConfigError("a block with only a forward or only a feedback half (agt_draw 'ordered') needs "
+                              "feedback='random': tied feedback is the forward weight's transpose")
+        init = cfg.init
+        self.w_in = nn.Parameter(init_matrix(init, sizes[0], n_in, generator, dtype))  # W_0
+        self.w_blocks = nn.ParameterList(
+            [nn.Parameter(init_matrix(init, sizes[b.dst], sizes[b.src], generator, dtype))
+             for b in self.topology.blocks])  # W_i: (n_dst, n_src)
+        self.w_out = nn.Parameter(init_matrix(init, n_out, sizes[-1], generator, dtype))  # W_f
+        # b_f: drawn after every weight, so a net without one starts from the same weights
+        self.b_out = nn.Parameter(init_bias(init, n_out, sizes[-1], generator, dtype)) if cfg.readout_bias else None
         if not self.symmetric:  # fixed random feedback, same init as the forward weights
             for k, b in enumerate(self.topology.blocks):
-                self.register_buffer(f"fb_block{k}", glorot_uniform(sizes[b.dst], sizes[b.src], generator, dtype))
-            self.register_buffer("fb_out", glorot_uniform(n_out, sizes[-1], generator, dtype))
+                self.register_buffer(f"fb_block{k}", init_matrix(init, sizes[b.dst], sizes[b.src], generator, dtype))
+            self.register_buffer("fb_out", init_matrix(init, n_out, sizes[-1], generator, dtype))
         self.alpha = cfg.alpha
         self.beta = cfg.beta
         self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
@@ -99,12 +129,13 @@ class LayeredFRENet(nn.Module):
         return self.topology.sizes
 
     def weights(self) -> list[nn.Parameter]:
-        """The learnable matrices in input -> readout order: W_0, W_1.., W_f."""
-        return [self.w_in, *self.w_blocks, self.w_out]
+        """The learnable tensors in input -> readout order: W_0, W_1.., W_f (then b_f, if any)."""
+        return [p for group in self.layer_params() for p in group]
 
     def layer_params(self) -> list[list[nn.Parameter]]:
-        """Per learning layer (one optimizer group each), input -> readout."""
-        return [[w] for w in self.weights()]
+        """Per learning layer (one optimizer group each), input -> readout; b_f learns with W_f."""
+        readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
+        return [[self.w_in], *([w] for w in self.w_blocks), readout]
 
     def feedback_operand(self, k: int) -> torch.Tensor:
         """F_k = B_k^T, (n_dst, n_src): the tied W_k itself, or the fixed random matrix."""
@@ -121,9 +152,9 @@ class LayeredFRENet(nn.Module):
         """
         terms: list[list[Term]] = [[] for _ in self.sizes]
         for k, b in enumerate(self.topology.blocks):
-            if self.alpha[k] != 0.0:
+            if b.forward and self.alpha[k] != 0.0:
                 terms[b.dst].append((self.alpha[k], b.src, self.w_blocks[k].t()))
-            if self.beta[k] != 0.0:
+            if b.feedback and self.beta[k] != 0.0:
                 terms[b.src].append((self.beta[k], b.dst, self.feedback_operand(k)))
         return terms
 
@@ -158,7 +189,7 @@ class LayeredFRENet(nn.Module):
             if h is None:  # no input reaches this layer yet: rho(0)
                 h = external[0].new_zeros(external[0].shape[0], n)
             if self.state_noise is not None:
-                h = h + self.state_noise.like(h)  # time-varying noise, entering like the bias b
+                h = h + self.state_noise.for_layer(j, h)  # noise entering like the bias b
             if differentiable:
                 new.append(self.rho.fn(h))
             else:
@@ -170,11 +201,11 @@ class LayeredFRENet(nn.Module):
         reads (src) and writes (dst). Forward terms alpha_b W_b^T, feedback terms beta_b F_b."""
         mats, src, dst = [], [], []
         for k, b in enumerate(self.topology.blocks):
-            if self.alpha[k] != 0.0:
+            if b.forward and self.alpha[k] != 0.0:
                 mats.append(self.w_blocks[k].t() * self.alpha[k])
                 src.append(b.src)
                 dst.append(b.dst)
-            if self.beta[k] != 0.0:
+            if b.feedback and self.beta[k] != 0.0:
                 mats.append(self.feedback_operand(k) * self.beta[k])
                 src.append(b.dst)
                 dst.append(b.src)
@@ -193,7 +224,7 @@ class LayeredFRENet(nn.Module):
             if e is not None:
                 h[j] += e
         if self.state_noise is not None:
-            h = h + self.state_noise.like(h)
+            h = h + self.state_noise.for_layer(-1, h)  # all layers at once
         return list(self.rho.inplace(h).unbind(0))
 
     def recurrent_matrix(self) -> torch.Tensor:
@@ -205,13 +236,16 @@ class LayeredFRENet(nn.Module):
         w = self.w_in.new_zeros(offsets[-1], offsets[-1])
         for k, b in enumerate(self.topology.blocks):
             d0, d1, s0, s1 = offsets[b.dst], offsets[b.dst + 1], offsets[b.src], offsets[b.src + 1]
-            w[d0:d1, s0:s1] = self.alpha[k] * self.w_blocks[k].detach()
-            w[s0:s1, d0:d1] = self.beta[k] * self.feedback_operand(k).detach().t()
+            if b.forward:
+                w[d0:d1, s0:s1] = self.alpha[k] * self.w_blocks[k].detach()
+            if b.feedback:
+                w[s0:s1, d0:d1] = self.beta[k] * self.feedback_operand(k).detach().t()
         return w
 
     def logits(self, s_last: torch.Tensor) -> torch.Tensor:
-        """W_f s_L. (B, n_L) -> (B, n_out)"""
-        return s_last @ self.w_out.t()
+        """W_f s_L (+ b_f). (B, n_L) -> (B, n_out)"""
+        out = s_last @ self.w_out.t()
+        return out if self.b_out is None else out + self.b_out
 
     # -- feedforward twin (BP, FA) -------------------------------------------------------------
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
@@ -230,14 +264,14 @@ class LayeredFRENet(nn.Module):
         for j in range(len(self.sizes)):
             h = self.input_drive(x) if j == 0 else 0.0
             for k, b in enumerate(self.topology.blocks):
-                if b.dst == j:
+                if b.dst == j and b.forward:
                     f = self.feedback_operand(k) if fa else None
                     h = h + self.alpha[k] * linear(states[b.src], self.w_blocks[k], f)
             if offsets is not None:
                 h = h + offsets[j]
             states.append(self.rho.fn(h))
         logits = linear(states[-1], self.w_out, self.output_feedback_operand() if fa else None)
-        return states, logits
+        return states, logits if self.b_out is None else logits + self.b_out
 
 
 def use_batched(topology: Topology, device: torch.device | str) -> bool:

@@ -32,20 +32,10 @@ from torch import nn
 from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
 from frecore.conv import conv_shapes
+from frecore.init import torch_default_init  # Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
 from frecore.nets import DTYPES, GaussianNoise
 
 PState = list[torch.Tensor]  # hidden layers, then the output layer o (B, n_out)
-
-
-def torch_default_init(shape: tuple[int, ...], fan_in: int, generator: torch.Generator, dtype: torch.dtype
-                       ) -> torch.Tensor:
-    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch.nn's default for Linear/Conv2d weights and biases,
-    which Ernoult et al.'s P-EP code uses. (Glorot's larger bound makes the synchronous conv
-    dynamics oscillate between the top conv layer and the output instead of settling.)"""
-    bound = 1.0 / math.sqrt(fan_in)
-    w = torch.empty(shape, dtype=torch.float64)
-    w.uniform_(-bound, bound, generator=generator)
-    return w.to(dtype)
 
 
 def _primitive_inverse(activation: str, s: torch.Tensor) -> torch.Tensor:
@@ -100,7 +90,7 @@ class _PrototypicalBase(nn.Module):
             if nudged and nudge == "preactivation":
                 h[-1] = h[-1] + beta * (target - state[-1])
             if self.state_noise is not None:
-                h = [hj + self.state_noise.like(hj) for hj in h]
+                h = [hj + self.state_noise.for_layer(j, hj) for j, hj in enumerate(h)]
             new = [self.rho.inplace(hj) for hj in h]
             if nudged and nudge == "activation":
                 new[-1] = new[-1] + beta * (target - state[-1])

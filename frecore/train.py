@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from frecore.config import ConfigError, RunConfig
 from frecore.data import Dataset, Split, batch_indices, load_dataset
-from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net
+from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net, state_noise
 from frecore.rules import LearningRule, build_rule
 
 CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
@@ -72,7 +72,8 @@ def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimiz
         raise ConfigError(f"train_last={cfg.optim.train_last} but the net has only {n} weight matrices")
     groups = [{"params": params, "lr": lr, "weight_decay": wd}
               for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
-    return (torch.optim.Adam if cfg.optim.name == "adam" else torch.optim.SGD)(groups)
+    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    return optimizers[cfg.optim.name](groups)
 
 
 @torch.no_grad()
@@ -83,6 +84,8 @@ def evaluate(rule: LearningRule, net: LayeredFRENet, split: Split, batch_size: i
     correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
     for start in range(0, len(split), batch_size):
         x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
+        if net.state_noise is not None:
+            net.state_noise.new_batch()
         logits = rule.predict(net, x)
         loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
@@ -116,6 +119,8 @@ def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim
         idx = idx.to(device)
         x, y = train.x[idx], train.y[idx]
         optimizer.zero_grad(set_to_none=True)
+        if net.state_noise is not None:
+            net.state_noise.new_batch()  # a per-batch draw (state_noise_model 'batch') is redrawn here
         stats = rule.compute_gradients(net, x, y)
         optimizer.step()
         if weight_noise is not None:
@@ -164,7 +169,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
     n = cfg.noise
     weight_noise = GaussianNoise(n.weight_std, noise_gen) if n.weight_std > 0 else None
-    test_state_noise = GaussianNoise(n.state_std, noise_gen) if n.state_std > 0 else None
+    test_state_noise = state_noise(n.state_std, noise_gen, n.state_noise_model)
     train_state_noise = test_state_noise if n.state_noise_in_training else None
     for epoch in range(1, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()

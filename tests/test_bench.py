@@ -54,7 +54,7 @@ def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
     from frecore.experiments import get_rows
     from frecore.nets import build_net
 
-    cfg = {r.label: r.config for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]
+    cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]  # Table S3
     data = load_dataset(DataConfig(dataset="mnist", root=mnist_root, train_subset=8, test_subset=8))
     net = build_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
     for hold in (False, True):

@@ -96,7 +96,7 @@ def test_unpooling_uses_the_current_pooling_indices():
 def test_zero_feedback_free_phase_is_the_feedforward_pass():
     net = _net("hard-sigmoid", beta=0.0)
     x, _ = _batch()
-    s = net.relax(net.input_drive(x), 5)
+    s = net.relax(net.input_drive(x), 5).state
     ff_states, logits = net.feedforward(x)
     for a, b in zip(s, ff_states):
         assert torch.allclose(a, b)

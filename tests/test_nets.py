@@ -4,7 +4,8 @@ import torch
 
 from frecore.config import NetConfig
 from frecore.dynamics import relax
-from frecore.nets import build_net, glorot_uniform
+from frecore.init import glorot_uniform
+from frecore.nets import build_net
 from tests.conftest import make_batch, make_net
 
 

@@ -29,7 +29,7 @@ class Backprop:
         with torch.enable_grad():
             _, logits = net.feedforward(x, feedback_alignment=self.feedback_alignment)
             loss = F.cross_entropy(logits, y)  # batch mean
-            grads = torch.autograd.grad(loss, weights)
+            grads = torch.autograd.grad(loss, weights, allow_unused=True)  # a feedback-only AGT block has no use
         for w, g in zip(weights, grads):
-            w.grad = g
+            w.grad = torch.zeros_like(w) if g is None else g
         return batch_stats(logits.detach(), y)

@@ -60,4 +60,6 @@ class LocalRepresentationAlignment:
             for k in range(len(net.w_blocks)):
                 net.w_blocks[k].grad = (errors[k + 1].t() @ s0[k]).mul_(scale)
             net.w_out.grad = (e_p.t() @ s0[-1]).mul_(scale)
+            if net.b_out is not None:
+                net.b_out.grad = e_p.sum(0).mul_(scale)
         return batch_stats(logits, y)
