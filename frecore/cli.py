@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, OPTIMIZERS, TOPOLOGIES,
-                            ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
+from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, INITS, NUDGES,
+                            OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.data import MissingDataError
-from frecore.experiments import PROFILES, list_experiments
+from frecore.experiments import PROFILES, READINGS, list_experiments
 
 EXIT_USAGE = 2
 
@@ -50,6 +50,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--topology-seed", type=int, default=d.net.topology_seed, help="agt: graph seed (default: %(default)s)")
     g.add_argument("--skips", nargs="+", default=[], metavar="SRC:DST",
                    help="custom: extra forward blocks between hidden layers, 0-indexed, e.g. 0:3 3:6")
+    g.add_argument("--agt-draw", default=d.net.agt_draw,
+                   help=f"agt: one draw per pair or per direction, one of {', '.join(AGT_DRAWS)} (default: %(default)s)")
+    g.add_argument("--init", default=d.net.init,
+                   help=f"weight init, one of {', '.join(INITS)} (torch: U(+-1/sqrt(fan_in)); default: %(default)s)")
+    g.add_argument("--readout-bias", action="store_true", help="a learned bias on the readout (the authors' conv code)")
+    g.add_argument("--pool-indices", default=d.net.pool_indices,
+                   help=f"conv unpooling indices, one of {', '.join(POOL_INDICES)} (default: %(default)s)")
+    g.add_argument("--readout-lag", type=int, default=d.net.readout_lag,
+                   help="conv: 1 reads logits and the nudge's error one step back (default: %(default)s)")
     g = p.add_argument_group("learning rule")
     g.add_argument("--rule", default=d.rule.name, help=f"one of {', '.join(RULES)} (default: %(default)s)")
     g.add_argument("-T", "--free-steps", type=int, default=d.rule.free_steps, help="T, free-phase steps (default: %(default)s)")
@@ -57,6 +66,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta-f", type=float, default=d.rule.beta_f, help="beta_f, nudging strength (default: %(default)s)")
     g.add_argument("--pep-nudge", default=d.rule.pep_nudge,
                    help="pep: add beta (y - o) after sigma ('activation', Ernoult et al.) or inside it ('preactivation')")
+    g.add_argument("--nudge", default=d.rule.nudge,
+                   help=f"ep nudge, one of {', '.join(NUDGES)} (accumulating: the authors' graph code; default: %(default)s)")
+    g.add_argument("--readout-error", default=d.rule.readout_error,
+                   help=f"ep: the e_p W_f learns from, one of {', '.join(READOUT_ERRORS)} (default: %(default)s)")
     g.add_argument("--hold-error", action="store_true",
                    help="hold e_p at its free-phase value during the nudged phase (authors' code); "
                         "default: recompute it each step (Algorithm 1)")
@@ -76,6 +89,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-noise", type=float, default=0.0, help="std of Gaussian noise added to every weight after each update")
     g.add_argument("--state-noise", type=float, default=0.0, help="std of Gaussian noise added to every pre-activation each step")
     g.add_argument("--state-noise-test-only", action="store_true", help="state noise at test time only")
+    g.add_argument("--state-noise-model", default=d.noise.state_noise_model,
+                   help=f"one of {', '.join(STATE_NOISE_MODELS)}: a new draw every step, or one per batch "
+                        "kept through both phases (default: %(default)s)")
     g = p.add_argument_group("data and run")
     g.add_argument("--dataset", default=d.data.dataset, help=f"one of {', '.join(DATASETS)} (default: %(default)s)")
     g.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
@@ -99,7 +115,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype,
                   arch=a.arch, channels=tuple(a.channels), kernel=a.kernel, padding=a.padding,
                   topology=a.topology, skip_every=a.skip_every, agt_p=a.agt_p, topology_seed=a.topology_seed,
-                  skips=_skips(a.skips))
+                  skips=_skips(a.skips), agt_draw=a.agt_draw, init=a.init, readout_bias=a.readout_bias,
+                  pool_indices=a.pool_indices, readout_lag=a.readout_lag)
     if a.alpha is not None:
         net_kw["alpha"] = _scalar_or_list(a.alpha)
     if a.beta is not None:
@@ -113,12 +130,14 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     return RunConfig(
         net=NetConfig(**net_kw),
         rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
-                        beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge),
+                        beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge, nudge=a.nudge,
+                        readout_error=a.readout_error),
         optim=OptimConfig(**optim_kw),
         data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
                         train_subset=a.train_subset, test_subset=a.test_subset),
         noise=NoiseConfig(weight_std=a.weight_noise, state_std=a.state_noise,
-                          state_noise_in_training=not a.state_noise_test_only),
+                          state_noise_in_training=not a.state_noise_test_only,
+                          state_noise_model=a.state_noise_model),
         seed=a.seed, device=a.device)
 
 
@@ -143,7 +162,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     from frecore.sweep import run_experiment
 
     out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
-                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress)
+                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress, variant=a.variant)
     print(markdown_table(out.summary))
     print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
     return 0
@@ -205,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
     r.add_argument("--rows", nargs="+", default=None, help="only these row labels")
     r.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
+    r.add_argument("--variant", default=None,
+                   help=f"which reading of each row: default (what produced the paper's number), "
+                        f"{', '.join(READINGS)} (rows without that reading run their default)")
     r.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
     r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
     r.add_argument("--out-dir", default="results")

@@ -22,6 +22,19 @@ def _save(fig: "plt.Figure", out_png: str | os.PathLike, dpi: int = 120) -> Path
     return out
 
 
+def _line_runs(runs: pd.DataFrame, line: pd.Series) -> pd.DataFrame:
+    """The runs behind one summary line (a row in one reading)."""
+    return runs[runs["run_id"].isin(str(line.get("run_ids", "") or "").split())]
+
+
+def _authors_mean_curve(experiment: str, label: str, epochs: int) -> np.ndarray | None:
+    """The authors' printed test curve for a row, mean over their runs, first `epochs` epochs."""
+    from frecore.authors import curves_for
+
+    curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if len(c.test_acc) >= epochs]
+    return np.array(curves).mean(0) if curves else None
+
+
 def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
     """The runs the summary was computed from (its `run_ids`), so stale rows never leak in."""
     runs = pd.read_csv(runs_csv)
@@ -31,7 +44,9 @@ def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                     profile: str, experiment: str) -> Path:
-    """Test accuracy vs epoch per table row (mean over seeds, band = min..max), paper value dashed."""
+    """Test accuracy vs epoch per table row and reading (mean over seeds, band = min..max), the
+    paper's value dashed, and the authors' printed curve (mean of their runs, dotted, 'x') over the
+    epochs we ran: epoch by epoch, whether we track the code that made the paper."""
     summary = pd.read_csv(summary_csv)
     runs = _runs(runs_csv, summary)
     archs = list(dict.fromkeys(summary["arch"]))
@@ -39,15 +54,20 @@ def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike,
     for ax, arch in zip(axes[0], archs):
         for k, (_, s) in enumerate(summary[summary["arch"] == arch].iterrows()):
             color = f"C{k}"
-            curves = [[e["test_acc"] for e in json.loads(h)] for h in runs.loc[runs["row"] == s["row"], "history"]]
+            default = bool(s.get("default_reading", True))
+            curves = [[e["test_acc"] for e in json.loads(h)] for h in _line_runs(runs, s)["history"]]
             if curves:
                 n = min(len(c) for c in curves)
                 acc = np.array([c[:n] for c in curves])
                 epochs = np.arange(1, n + 1)
-                ax.plot(epochs, acc.mean(0), color=color, marker="o", ms=3,
-                        label=f"{s['approach']} (ours, n={len(curves)})")
+                ax.plot(epochs, acc.mean(0), color=color, marker="o" if default else "^", ms=3,
+                        ls="-" if default else "-.", label=f"{s['approach']} (ours, n={len(curves)})")
                 ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.2)
-            ax.axhline(s["paper_test"], color=color, ls="--", lw=1, label=f"{s['approach']} (paper)")
+                theirs = _authors_mean_curve(experiment, s["row"], n) if default else None
+                if theirs is not None:
+                    ax.plot(epochs, theirs, color=color, marker="x", ls=":", label=f"{s['approach']} (authors' code)")
+            if default:
+                ax.axhline(s["paper_test"], color=color, ls="--", lw=1, label=f"{s['approach']} (paper)")
         ax.set_title(f"{experiment}: {arch} ({profile} profile)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
@@ -105,7 +125,7 @@ def error_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         for k, (_, s) in enumerate(summary[summary["arch"] == panel].iterrows()):
-            curves = [[100 - e["test_acc"] for e in json.loads(h)] for h in runs.loc[runs["row"] == s["row"], "history"]]
+            curves = [[100 - e["test_acc"] for e in json.loads(h)] for h in _line_runs(runs, s)["history"]]
             if not curves:
                 continue
             n = min(len(c) for c in curves)
@@ -218,8 +238,11 @@ def grouped_bars(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
 
 def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                  profile: str, experiment: str) -> Path:
-    """Table S1: accuracy over architecture (rows) x beta_i (columns), ours and the paper's side by side."""
+    """Table S1: accuracy over architecture (rows) x beta_i (columns), ours and the paper's side by side
+    (each cell's default reading)."""
     s = pd.read_csv(summary_csv)
+    if "default_reading" in s:
+        s = s[s["default_reading"].astype(bool)]
     archs = list(dict.fromkeys(s["arch"]))
     betas = sorted(set(s["approach"].astype(float)))
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(archs) + 2))
@@ -248,14 +271,28 @@ def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
 def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                   profile: str, experiment: str) -> Path:
     """Figure S8: best and final test accuracy vs the AGT connection probability P (mean, min..max)."""
-    s = pd.read_csv(summary_csv)
-    runs = _runs(runs_csv, s)
-    p = s["approach"].astype(float)
+    from frecore.authors import curves_for
+
+    summary = pd.read_csv(summary_csv)
+    runs = _runs(runs_csv, summary)
+    if "reading" not in summary:
+        summary["reading"], summary["default_reading"] = "", True
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3, label="best epoch")
-    ax.plot(p, s["final_test_mean"], "s:", label="final epoch")
-    for _, r in runs.iterrows():
-        ax.plot(float(s.loc[s["row"] == r["row"], "approach"].iloc[0]), r["best_test_acc"], ".", color="C0", alpha=0.4)
+    for k, (default, s) in enumerate(summary.groupby(summary["default_reading"].astype(bool), sort=False)):
+        p = s["row"].str.removeprefix("P=").astype(float)
+        reading = s["reading"].iloc[0]
+        color = f"C{2 * k}"
+        ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3, color=color,
+                    ls="-" if default else "-.", label=f"ours, best epoch ({reading} reading)")
+        ax.plot(p, s["final_test_mean"], "s:", color=color, label=f"ours, final epoch ({reading} reading)")
+        for _, line in s.iterrows():
+            for acc in _line_runs(runs, line)["best_test_acc"]:
+                ax.plot(float(line["row"].removeprefix("P=")), acc, ".", color=color, alpha=0.4)
+    epochs = int(summary["epochs"].max()) if len(summary) else 0
+    theirs = [(float(label.removeprefix("P=")), np.mean([max(c.test_acc[:epochs]) for c in curves]))
+              for label in dict.fromkeys(summary["row"]) if (curves := curves_for(experiment, label)) and epochs]
+    if theirs:
+        ax.plot(*zip(*theirs), "x--", color="k", label=f"authors' code, best of their first {epochs} epochs")
     ax.set_xlabel("AGT connection probability P")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{experiment}: 10HL-64 asymmetric ({profile} profile)")

@@ -17,7 +17,7 @@ from frecore.experiments import PlannedRun, Row
 from frecore.train import RunResult
 
 RUN_COLUMNS = [
-    "run_id", "experiment", "row", "arch", "rule", "seed", "profile", "epochs", "epochs_run",
+    "run_id", "experiment", "row", "reading", "arch", "rule", "seed", "profile", "epochs", "epochs_run",
     "best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc", "wall_s", "epoch_s",
     "device", "torch", "git_commit", "status", "message", "config", "history", "probe_before",
 ]
@@ -55,7 +55,7 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
     h = result.history if result is not None else []
     return {
         "run_id": planned.run_id, "experiment": planned.experiment, "row": planned.row.label,
-        "arch": planned.row.arch, "rule": cfg.rule.name, "seed": planned.seed, "profile": planned.profile,
+        "reading": planned.reading, "arch": planned.row.arch, "rule": cfg.rule.name, "seed": planned.seed, "profile": planned.profile,
         "epochs": cfg.optim.epochs, "epochs_run": len(h),
         "best_test_acc": result.best_test_acc if result else math.nan,
         "final_test_acc": result.final_test_acc if result else math.nan,
@@ -145,12 +145,22 @@ def _probe_means(ok: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataFrame:
-    """Per table row: ours (best-over-epochs and final) beside the paper's value (NaN if none)."""
+def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
+              variants: Sequence[tuple[Row, str, set[str]]] = (), recorded: pd.DataFrame | None = None
+              ) -> pd.DataFrame:
+    """Per table row: ours (best-over-epochs and final) beside the paper's value (NaN if none).
+
+    `runs` holds the default readings' runs; each (row, reading, run ids) of `variants` adds a line
+    for that reading from `recorded` (all recorded runs), its approach marked "[reading]"."""
     out = []
     nan = math.nan
-    for row in rows:
-        r = runs[(runs["row"] == row.label) & (runs["profile"] == profile)]
+    lines = [(row, row.reading, runs[(runs["row"] == row.label) & (runs["profile"] == profile)], True)
+             for row in rows]
+    if variants:
+        rec = runs if recorded is None else recorded
+        lines += [(row, reading, rec[rec["run_id"].isin(ids) & (rec["profile"] == profile)], False)
+                  for row, reading, ids in variants]
+    for row, reading, r, default in lines:
         ok = r[r["status"] == "ok"]
         best_mean = _mean(ok["best_test_acc"])
         epoch_s = _mean(ok["epoch_s"])
@@ -159,7 +169,8 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str) -> pd.DataF
         full_epoch_s = epoch_s / fraction  # a partial epoch's time scaled to the whole epoch
         paper = row.paper
         out.append({
-            "row": row.label, "arch": row.arch, "approach": row.approach, "profile": profile,
+            "row": row.label, "arch": row.arch, "approach": row.approach if default else f"{row.approach} [{reading}]",
+            "reading": reading, "default_reading": default, "profile": profile,
             "n": len(ok), "n_diverged": int((r["status"] == "diverged").sum()),
             "n_failed": int((r["status"] == "failed").sum()),
             "epochs": int(ok["epochs"].max()) if len(ok) else 0,
@@ -203,11 +214,13 @@ def _hms(seconds: float | None) -> str:
 def markdown_table(summary: pd.DataFrame) -> str:
     """The README table: ours (best and final) beside the paper, with times and any probe values."""
     probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
+    authors = "authors_same_epochs" in summary and summary["authors_same_epochs"].notna().any()
     lines = [
         "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | Train best: ours / paper (%) "
-        "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | Paper WCT "
+        + ("| Authors' code, same epochs (%) " if authors else "")
+        + "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | Paper WCT "
         "| Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(probes),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(probes) + authors),
     ]
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
@@ -223,7 +236,8 @@ def markdown_table(summary: pd.DataFrame) -> str:
             f"| {s['arch']} | {s['approach']} | {format_mean_std(s['best_test_mean'], s['best_test_std'], missing)} "
             f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} "
             f"| {diff} | {format_mean_std(s['best_train_mean'], math.nan)} / {format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
-            f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
+            + (f"| {format_mean_std(s['authors_same_epochs'], math.nan, missing='-')} " if authors else "")
+            + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
             f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s.get('device', '') or '-'} |"
             + "".join(f" {s[c]:.3g} |" for c in probes))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ and retried next time; a failure never stops the sweep.
 """
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,16 @@ class SweepOutput:
 
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
-                   out_dir: str = "results", progress: bool = True) -> SweepOutput:
-    """Run what is missing, then write <name>.csv, <name>_summary.csv and <name>.png in out_dir."""
+                   out_dir: str = "results", progress: bool = True, variant: str | None = None) -> SweepOutput:
+    """Run what is missing, then write <name>.csv, <name>_summary.csv and <name>.png in out_dir.
+
+    `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
+    the summary shows every reading recorded for the profile, the default first."""
     experiment = get_experiment(name)
     probe = PROBES[experiment.probe] if experiment.probe else None
     out = Path(out_dir)
     runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
-    planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
+    planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
     done = results.finished_ids(runs_csv)
     todo = [p for p in planned if p.run_id not in done]
     if progress:
@@ -78,24 +82,45 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                                 out_dir=out_dir)
 
 
+def authors_best_within(experiment: str, label: str, epochs: int) -> float:
+    """The authors' printed runs of a row: best test accuracy within their first `epochs` epochs,
+    mean over runs (NaN when they printed no curve or we ran nothing): ours at equal training."""
+    from frecore.authors import curves_for
+
+    curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if epochs and len(c.test_acc) >= epochs]
+    return sum(max(c) for c in curves) / len(curves) if curves else math.nan
+
+
 def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = None,
                          seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                          out_dir: str = "results") -> SweepOutput:
     """(Re)write <name>_summary.csv and <name>.png from the runs recorded in <name>.csv.
 
     Only the runs of the current plan count: a row recorded under an older config is not one.
+    Each row's default reading gets a line; another reading gets one where it has runs.
     """
     experiment = get_experiment(name)
     out = Path(out_dir)
     runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
-    runs = results.load_runs(runs_csv)
-    runs = runs[runs["run_id"].isin({p.run_id for p in planned})]
+    recorded = results.load_runs(runs_csv)
+    runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
     chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
-    summary = results.summarise(runs, chosen, profile)
+    variant_lines = []
+    for variant in sorted({v for r in chosen for v in r.variants}):
+        ids: dict[str, set[str]] = {}
+        for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant):
+            if p.reading == variant:
+                ids.setdefault(p.row.label, set()).add(p.run_id)
+        variant_lines += [(r, variant, ids[r.label]) for r in chosen
+                          if r.label in ids and recorded["run_id"].isin(ids[r.label]).any()]
+    summary = results.summarise(runs, chosen, profile, variants=variant_lines, recorded=recorded)
+    lines = chosen + [r for r, _, _ in variant_lines]
     summary["note"] = ["" if n else "not run: no data" if not data_available(override(r.config, data={
-        "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(chosen, summary["n"])]
+        "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(lines, summary["n"])]
+    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d else math.nan
+                                      for r, e, d in zip(summary["row"], summary["epochs"], summary["default_reading"])]
     results.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)

@@ -43,13 +43,25 @@ def test_profiles_change_scale_not_settings(profile):
         assert all(r.config.optim.epoch_fraction == 1.0 for r in runs)
 
 
-def test_table1_conv_and_pep_rows_follow_table_s3():
+def test_table1_conv_ours_runs_cnn_ep_mnist_and_keeps_table_s3_as_the_text_variant():
+    row = {r.label: r for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]
+    code, text = row.config, row.variants["text"]
+    assert row.reading == "code" and row.reading_config("text") == ("text", text)
+    for conv in (code, text):
+        assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == ("conv", (32, 64), 5, "hard-sigmoid")
+        assert (conv.rule.free_steps, conv.rule.nudge_steps, conv.net.beta) == (20, 10, (0.01,))
+        assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == ("sgd", 128, 40, 1e-5)
+    # CNN_EP_MNIST cells 1 and 3: rates input -> readout, nudge 0.1, torch init, fc bias, lagged readout
+    assert code.optim.lr == (0.15, 0.35, 0.9) and code.rule.beta_f == 0.1
+    assert (code.net.init, code.net.readout_bias, code.net.readout_lag, code.net.pool_indices) == ("torch", True, 1, "current")
+    # Table S3: [0.15, 0.35, 0.9] read output -> input (W_f 0.15), beta_f 0.25, Glorot, no fc bias
+    assert text.optim.lr == (0.9, 0.35, 0.15) and text.rule.beta_f == 0.25
+    assert (text.net.init, text.net.readout_bias, text.net.readout_lag) == ("glorot", False, 0)
+    assert {s.name for s in row.provenance} >= {"nudge beta_f", "init", "readout bias", "readout timing"}
+
+
+def test_table1_pep_rows_follow_table_s3():
     rows = {r.label: r.config for r in get_rows("table1")}
-    conv = rows["Conv Ours (hard-sigmoid)"]
-    assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == ("conv", (32, 64), 5, "hard-sigmoid")
-    assert (conv.rule.free_steps, conv.rule.nudge_steps, conv.rule.beta_f, conv.net.beta) == (20, 10, 0.25, (0.01,))
-    assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == ("sgd", 128, 40, 1e-5)
-    assert conv.optim.lr == (0.9, 0.35, 0.15)  # [0.15, 0.35, 0.9] read output -> input: W_f gets 0.15
     pep2 = rows["2HL P-EP (sigmoid-s)"]
     assert (pep2.rule.name, pep2.net.activation, pep2.optim.batch_size, pep2.optim.epochs) == ("pep", "sigmoid-s", 20, 50)
     assert pep2.optim.lr == (0.2, 0.05, 0.005)  # Table S3's [0.005, 0.05, 0.2] is output -> input
@@ -67,9 +79,27 @@ def test_table1_settings_follow_table_s3():
     ours3 = rows["3HL Ours (tanh)"].config
     assert (ours3.optim.name, ours3.optim.lr, ours3.optim.batch_size, ours3.optim.epochs) == ("sgd", 0.1, 20, 100)
     assert (ours3.rule.free_steps, ours3.rule.nudge_steps) == (18, 10)
-    dlr = rows["3HL Ours-DLR (tanh)"].config
-    assert dlr.optim.lr == (0.2, 0.05, 0.01, 0.002)  # input -> readout: the paper's list reversed
+    dlr = rows["3HL Ours-DLR (tanh)"]
+    assert dlr.reading == "code" and dlr.config.optim.lr == (0.002, 0.2, 0.05, 0.01)  # models_LN lr[-iL]
+    assert dlr.variants["text"].optim.lr == (0.2, 0.05, 0.01, 0.002)  # Table S3's list read output -> input
     assert rows["2HL BP (tanh, Adam)"].config.rule.name == "bp"
+    two = rows["2HL Ours (tanh, Adam)"]  # the code's K = 5 prints 98.30, not the paper's 98.39: the text stays
+    assert two.reading == "text" and two.config.rule.nudge_steps == 10 and two.variants["code"].rule.nudge_steps == 5
+    conv_bp = rows["Conv BP (tanh, Adam)"]  # the value is the 3HL-512 layered BP of Layered_BP_EP_com_MNIST_512
+    assert (conv_bp.config.net.arch, conv_bp.config.net.hidden, conv_bp.config.rule.name) == ("layered", (512,) * 3, "bp")
+    assert (conv_bp.variants["text"].net.arch, conv_bp.variants["text"].net.activation) == ("conv", "tanh")
+
+
+def test_variants_plan_their_reading_and_fall_back_to_the_default():
+    code = {p.row.label: p for p in plan("table1", "quick")}
+    text = {p.row.label: p for p in plan("table1", "quick", variant="text")}
+    assert code["3HL Ours-DLR (tanh)"].reading == "code" and text["3HL Ours-DLR (tanh)"].reading == "text"
+    assert code["3HL Ours-DLR (tanh)"].run_id != text["3HL Ours-DLR (tanh)"].run_id
+    assert text["2HL BP (tanh, Adam)"].reading == "paper"  # no variant: text and code agree
+    assert text["2HL BP (tanh, Adam)"].run_id == code["2HL BP (tanh, Adam)"].run_id
+    assert plan("table1", "quick", variant="default")[0].run_id == plan("table1", "quick")[0].run_id
+    with pytest.raises(ConfigError, match="unknown variant 'best'"):
+        plan("table1", "quick", variant="best")
 
 
 def test_run_ids_are_stable_and_distinct():
@@ -102,10 +132,27 @@ def test_table2_s1_s8_rows_follow_the_paper():
     rows = {r.label: r for r in get_rows("table2")}
     res = rows["MNIST 10-symm Ours-Residual"].config
     assert (res.net.topology, res.net.hidden, res.rule.free_steps, res.rule.nudge_steps) == ("residual", (64,) * 10, 100, 50)
-    assert res.optim.lr == 5e-4 and set(res.net.beta) == {0.1}  # halved above 5 layers
-    assert rows["MNIST 20-symm Ours-Residual"].config.optim.lr == 2.5e-4  # and again above 19
+    # Layered_LN+_res / models_LN_G: no halving, the accumulating nudge, W_f from the nudged error
+    assert res.optim.lr == 1e-3 and set(res.net.beta) == {0.1}
+    assert (res.rule.nudge, res.rule.readout_error) == ("accumulating", "nudged")
+    res_text = rows["MNIST 10-symm Ours-Residual"].variants["text"]
+    assert res_text.optim.lr == 5e-4 and (res_text.rule.nudge, res_text.rule.readout_error) == ("constant", "free")
+    assert rows["MNIST 20-symm Ours-Residual"].config.optim.lr == 1e-3
+    assert rows["MNIST 20-symm Ours-Residual"].variants["text"].optim.lr == 2.5e-4  # halved twice in the text reading
+    assert rows["CIFAR-10 10-symm Ours-Residual"].config.optim.lr == 2e-4
     agt = rows["MNIST 10-asymm Ours-AGT"].config
-    assert (agt.net.topology, agt.net.feedback, agt.net.agt_p) == ("agt", "random", 0.2)
+    assert (agt.net.topology, agt.net.feedback, agt.net.agt_p, agt.net.agt_draw) == ("agt", "random", 0.2, "ordered")
+    assert rows["MNIST 10-asymm Ours-AGT"].variants["text"].net.agt_draw == "unordered"
+    assert rows["MNIST 10-symm Ours"].reading == "paper" and rows["MNIST 10-symm Ours"].config.optim.lr == 5e-4
+    conv = rows["MNIST Conv Ours"].config  # CNN_MNIST_comBP_c2fc1benchmark cells 4 and 9
+    assert (conv.optim.name, conv.optim.lr, conv.optim.weight_decay, conv.rule.beta_f) == ("adamw", 2e-4, 1e-6, 0.25)
+    assert (conv.net.pool_indices, conv.net.readout_lag, conv.net.init, conv.net.readout_bias) == ("previous", 1, "torch", True)
+    conv_text = rows["MNIST Conv Ours"].variants["text"]
+    assert (conv_text.optim.name, conv_text.net.pool_indices, conv_text.net.init) == ("adam", "current", "glorot")
+    assert rows["MNIST Conv BP"].config.optim.name == "adamw" and rows["MNIST Conv BP"].config.net.readout_lag == 0
+    s8 = {r.label: r for r in get_rows("figS8")}["P=0.2"]  # Layered_LN+_AGT_P halves the rate
+    assert (s8.config.optim.lr, s8.config.rule.nudge, s8.config.net.agt_draw) == (5e-4, "accumulating", "ordered")
+    assert (s8.variants["text"].rule.nudge, s8.variants["text"].net.agt_draw) == ("constant", "unordered")
     assert rows["CIFAR-10 5-symm BP"].config.data.dataset == "cifar10"
     assert rows["CIFAR-10 5-symm BP"].config.optim.lr == 2e-4
     cifar_conv = rows["CIFAR-10 Conv Ours"].config
