@@ -16,7 +16,7 @@ endif
 EXPERIMENTS := table1 table2 tableS1 figS8 fig4 fig5 fig6 figS11 figS12 figS13
 FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: no summary
 
-.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab clean-smoke
+.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's 
 	$(BIN)/python bench/ep_vs_bp.py
 	$(BIN)/python bench/table1_ratios.py
 	$(BIN)/python bench/graph_step.py
+
+docs: $(STAMP) ## regenerate docs/provenance.md (paper text vs the authors' code, per row) from the registry
+	$(BIN)/python -m frecore provenance --out docs/provenance.md
 
 lab: $(STAMP) ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

@@ -1,6 +1,14 @@
-"""Does the conv FRE-RNN's nudged phase settle? A diagnostic for one batch of Table 1's conv net.
+"""Does the conv FRE-RNN's nudged phase settle? A diagnostic for one batch of Table 1's conv net,
+and a training study of Table 2's conv net with the cycle probed as it learns.
 
     python bench/conv_nudged_cycle.py            # full-size net at init, first 128 MNIST images
+    python bench/conv_nudged_cycle.py study --epochs 2 --epoch-fraction 0.25 --out results/conv_cycle.csv
+
+The study trains Table 2's MNIST conv Ours row (the authors' code reading) as it is, with a
+damped step s <- (1 - g) s + g rho(h) (g = 0.5), with the unpooling indices frozen at the free
+phase's, and in the text's reading; `frecore.probes.conv_cycle_probe` is measured before training
+and after every (partial) epoch: the share of cycling top units, max |s[K] - s[K-2]|, and the
+cosine of EP's update with BP's gradient after K and K + 1 nudged steps.
 
 The nudge enters the top conv layer through max-unpooling with the *current* pooling indices
 (Algorithm S2). Nudging a pooling winner can hand the win to a neighbour, whose next step is nudged
@@ -14,6 +22,7 @@ mean of s^beta - s^0.
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
 import torch.nn.functional as F
@@ -49,14 +58,71 @@ def nudged_cycle(net: ConvFRENet, x: torch.Tensor, y: torch.Tensor, free_steps: 
             "mean_delta": float((top[-1] - top[0]).abs().mean())}
 
 
+STUDY_SETTINGS = {  # name -> changes to Table 2's MNIST conv Ours row (its default reading), or its text variant
+    "as is (code reading)": {},
+    "damped step g=0.5": {"net": {"damping": 0.5}},
+    "indices frozen at the free phase": {"net": {"pool_indices": "free"}},
+    "text reading": None,
+}
+
+
+def study(argv: list[str]) -> None:
+    """Train each setting on a share of MNIST with the cycle probe; print and write a CSV per epoch."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from frecore.config import override
+    from frecore.probes import conv_cycle_probe
+    from frecore.train import fit
+
+    p = argparse.ArgumentParser(prog="conv_nudged_cycle.py study")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epoch-fraction", type=float, default=0.25)
+    p.add_argument("--train-subset", type=int, default=None)
+    p.add_argument("--test-subset", type=int, default=None)
+    p.add_argument("--settings", nargs="+", default=list(STUDY_SETTINGS), choices=list(STUDY_SETTINGS))
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--out", default=None, help="CSV of one row per setting and epoch (0: before training)")
+    a = p.parse_args(argv)
+    row = {r.label: r for r in get_rows("table2")}["MNIST Conv Ours"]
+    records = []
+    for name in a.settings:
+        changes = STUDY_SETTINGS[name]
+        cfg = row.variants["text"] if changes is None else override(row.config, **changes)
+        cfg = override(cfg, optim={"epochs": a.epochs, "epoch_fraction": a.epoch_fraction}, device="cpu",
+                       data={"root": a.data_root, "train_subset": a.train_subset,
+                                                                "test_subset": a.test_subset})
+        result = fit(cfg, progress=False, probe=conv_cycle_probe)
+        probes = [(0, math.nan, result.probe_before)] + [(h.epoch, h.test_acc, h.probe) for h in result.history]
+        for epoch, acc, pr in probes:
+            records.append({"setting": name, "epoch": epoch, "epoch_fraction": a.epoch_fraction, "test_acc": acc,
+                            **pr, "status": result.status, "config": json.dumps(cfg.to_dict(), sort_keys=True)})
+            print(f"{name:34s} epoch {epoch} ({a.epoch_fraction:g} of the data each): test {acc:6.2f}%  "
+                  f"cos(EP, BP) K {pr['cosine_ep_bp_K']:.3f} / K+1 {pr['cosine_ep_bp_K+1']:.3f}  "
+                  f"top units changing {pr['share_changing']:.1%}  max|s[K]-s[K-2]| {pr['period2_residual']:.1e}",
+                  flush=True)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(records).to_csv(a.out, index=False)
+        print(f"wrote {a.out}")
+
+
 def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["study"]:
+        return study(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--row", default="Conv Ours (hard-sigmoid)", help="a Table 1 conv row")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--nudge-steps", type=int, default=12)
     p.add_argument("--data-root", default=None)
+    p.add_argument("--variant", default="text", help="the row's reading (text: Table S3's, where the cycle was found)")
     a = p.parse_args(argv)
-    cfg = {r.label: r.config for r in get_rows("table1")}[a.row]
+    cfg = {r.label: r.reading_config(a.variant)[1] for r in get_rows("table1")}[a.row]
     data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=torch.device("cpu"), dtype=torch.float32)
     x, y = data.train.x[: a.batch], data.train.y[: a.batch]
     net = build_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))

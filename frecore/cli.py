@@ -204,6 +204,19 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provenance(a: argparse.Namespace) -> int:
+    from frecore.provenance import provenance_markdown
+
+    text = provenance_markdown()
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+        print(f"wrote {a.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_reindex(a: argparse.Namespace) -> int:
     from frecore.results import reindex_run_ids
 
@@ -242,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resummarise", action="store_true",
                      help="first recompute the summary and plot from the recorded runs (after a code update)")
     rep.set_defaults(func=cmd_report)
+    pv = sub.add_parser("provenance", help="the settings-provenance page (paper text vs the authors' code per row)")
+    pv.add_argument("--out", default=None, help="write it here (default: print it)")
+    pv.set_defaults(func=cmd_provenance)
     rx = sub.add_parser("reindex", help="recompute run ids in results CSVs from their stored configs")
     rx.add_argument("csv", nargs="+")
     rx.set_defaults(func=cmd_reindex)

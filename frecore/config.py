@@ -87,6 +87,7 @@ class NetConfig:
     readout_bias: bool = False  # a learned bias on the readout W_f s_L + b_f (the authors' conv code has one)
     pool_indices: str = "current"  # conv: unpool at this step's argmax, the previous step's, or the free phase's
     readout_lag: int = 0  # conv: 1 reads the logits (and the nudge's error) from the state one step back
+    damping: float = 1.0  # conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's update
 
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
@@ -110,8 +111,11 @@ class NetConfig:
             raise ConfigError(f"readout_bias must be true or false, got {self.readout_bias!r}")
         if self.readout_lag not in (0, 1) or isinstance(self.readout_lag, bool):
             raise ConfigError(f"readout_lag must be 0 or 1 (steps), got {self.readout_lag!r}")
-        if self.arch != "conv" and (self.pool_indices != "current" or self.readout_lag):
-            raise ConfigError("pool_indices and readout_lag are conv settings (arch 'conv')")
+        _check_scale("damping", self.damping, positive=True)
+        if self.damping > 1:
+            raise ConfigError(f"damping g mixes s <- (1 - g) s + g rho(h): it must be in (0, 1], got {self.damping!r}")
+        if self.arch != "conv" and (self.pool_indices != "current" or self.readout_lag or self.damping != 1.0):
+            raise ConfigError("pool_indices, readout_lag and damping are conv settings (arch 'conv')")
         if self.topology != "layered" and self.arch != "layered":
             raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
         object.__setattr__(self, "skips", tuple(tuple(int(v) for v in pair) for pair in self.skips))

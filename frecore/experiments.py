@@ -42,6 +42,7 @@ class Setting:
     code: str  # what the authors' code does
     source: str  # file and cell (or function) of the authors' repository, Zero0Hero/FRE-RNN-EP
     evidence: str = ""  # why the default is the reading it is (a saved output, a measurement)
+    ours: str = ""  # which reading we run for this setting when it is not the row's default reading ('text', 'code')
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ HELD_ERROR = Setting(
     "nudge error", "Algorithm 1: e_p recomputed from the current prediction at every nudged step",
     "e_p held at its free-phase value for all K steps", "models_LN.py, backward_EP",
     "not adopted: REPRODUCTION_NOTES keeps Algorithm 1 as the default of the layered rows; "
-    "both are offered (RuleConfig.hold_error, --hold-error)")
+    "both are offered (RuleConfig.hold_error, --hold-error)", ours="text")
 
 DLR_PROVENANCE = (
     Setting("learning rates (W_0, W_1, W_2, W_f)",
@@ -275,9 +276,10 @@ CONV_PROVENANCE = (
             "CNN_EP_MNIST.ipynb, cell 1 (forward: x3 computed from the pooling at the step's start)",
             "same run; NetConfig.readout_lag = 1"),
     Setting("transposed-conv bias", "none", "deconv2 keeps its own default-initialised bias (not learned), scaled by beta_i",
-            "CNN_EP_MNIST.ipynb, cell 1", "not reproduced: adds at most 0.01/sqrt(800) = 3.5e-4 per unit"),
+            "CNN_EP_MNIST.ipynb, cell 1", "not reproduced: adds at most 0.01/sqrt(800) = 3.5e-4 per unit", ours="text"),
     Setting("first free step", "from s = 0", "from rho(conv1(0)) and its feedforward image, i.e. the biases",
-            "CNN_EP_MNIST.ipynb, cell 1 (t == 0)", "not reproduced: the free phase forgets its start in T = 20 steps"),
+            "CNN_EP_MNIST.ipynb, cell 1 (t == 0)", "not reproduced: the free phase forgets its start in T = 20 steps",
+            ours="text"),
 )
 
 
@@ -459,7 +461,8 @@ STATE_NOISE_TEXT = Setting(
     "state noise model", "'time-varying noise ... at each state update': a fresh draw at every step of both phases",
     "unknown: the figure's notebooks are unreadable in the repository", "(Figure S12's notebooks)",
     "measured here: fresh noise at every step costs 2-layer nets ~22 points at std 0.1; one draw per batch kept "
-    "through both phases keeps the paper's tolerance. Both run: the '2HL-64 (one draw per batch)' panel")
+    "through both phases keeps the paper's tolerance. Both run: the '2HL-64 (one draw per batch)' panel",
+    ours="text")
 
 
 def _noise_rows(in_training: bool) -> list[Row]:

@@ -41,3 +41,69 @@ def dynamics_probe(net: LayeredFRENet, data: Dataset, cfg: RunConfig) -> dict[st
 
 
 PROBES: dict[str, Probe] = {"dynamics": dynamics_probe}
+
+
+def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    """Cosine of two lists of tensors as one flat vector each, in float64."""
+    u = torch.cat([t.detach().flatten().double() for t in a])
+    v = torch.cat([t.detach().flatten().double() for t in b])
+    return float(u @ v / (u.norm() * v.norm()))
+
+
+@torch.no_grad()
+def conv_cycle_probe(net, data: Dataset, cfg: RunConfig) -> dict[str, float]:
+    """Does the conv nudged phase settle, and how well does EP's update follow BP's gradient?
+
+    On the fixed probe batch: the share of top-layer units still changing at the nudged phase's
+    last step, max |s[K] - s[K-2]| (0 with change: a period-2 cycle), and the cosine of EP's update
+    (all weights, one vector) with BP's -gradient of the feedforward twin, after K and K + 1 nudged
+    steps: a cycle makes s^beta, hence the update, depend on K's parity.
+    """
+    from dataclasses import replace
+
+    import torch.nn.functional as F
+
+    from frecore.rules.ep import EquilibriumPropagation
+
+    x, y = data.test.x[:PROBE_SAMPLES].to(net.w_out.dtype), data.test.y[:PROBE_SAMPLES]
+    weights = net.weights()
+    with torch.enable_grad():
+        loss = F.cross_entropy(net.feedforward(x)[1], y)
+        bp = torch.autograd.grad(loss, weights)
+    out: dict[str, float] = {}
+    for k, name in ((cfg.rule.nudge_steps, "K"), (cfg.rule.nudge_steps + 1, "K+1")):
+        rule = EquilibriumPropagation(replace(cfg.rule, nudge_steps=k))
+        free, nudged, _, e = rule.conv_phases(net, x, y)
+        net.set_ep_gradients(x, free, nudged, e)
+        out[f"cosine_ep_bp_{name}"] = _cosine([w.grad for w in weights], bp)
+        for w in weights:
+            w.grad = None
+        if name == "K":
+            top, before = nudged.state[-1], nudged.previous[-1]
+            out["share_changing"] = float(((top - before).abs() > 1e-6).float().mean())
+            out["mean_step_change"] = float((top - before).abs().mean())
+            out["mean_delta"] = float((top - free.state[-1]).abs().mean())
+            tops = _nudged_tops(net, rule, x, y, free, k)
+            out["period2_residual"] = float((tops[-1] - tops[-3]).abs().max()) if k >= 2 else math.nan
+    return out
+
+
+def _nudged_tops(net, rule, x: torch.Tensor, y: torch.Tensor, free, steps: int) -> list[torch.Tensor]:
+    """The top layer after each nudged step (the free state first), with the error rules/ep forms."""
+    import torch.nn.functional as F
+
+    drive = net.input_drive(x)
+    target = F.one_hot(y, net.w_out.shape[0]).to(x.dtype)
+    frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
+
+    def error(s):
+        return target - torch.softmax(net.logits(s[-1]), dim=1)
+
+    tops, state = [free.state[-1]], free
+    for _ in range(steps):
+        state = net.relax(drive, 1, start=state, error=error, beta_f=rule.cfg.beta_f, frozen_indices=frozen)
+        tops.append(state.state[-1])
+    return tops
+
+
+PROBES["conv_cycle"] = conv_cycle_probe

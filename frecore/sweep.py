@@ -111,7 +111,7 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     for variant in sorted({v for r in chosen for v in r.variants}):
         ids: dict[str, set[str]] = {}
         for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant):
-            if p.reading == variant:
+            if p.reading == variant != p.row.reading:
                 ids.setdefault(p.row.label, set()).add(p.run_id)
         variant_lines += [(r, variant, ids[r.label]) for r in chosen
                           if r.label in ids and recorded["run_id"].isin(ids[r.label]).any()]

@@ -68,3 +68,17 @@ def test_conv_nudged_cycle_prints_both_nudges(capsys, mnist_root):
     _bench("conv_nudged_cycle").main(["--batch", "4", "--nudge-steps", "4", "--data-root", mnist_root])
     out = capsys.readouterr().out
     assert "error recomputed" in out and "error held" in out and "s^beta - s^0" in out
+
+
+def test_conv_cycle_study_probes_each_setting_per_epoch(tmp_path, mnist_root):
+    import pandas as pd
+
+    out = tmp_path / "cycle.csv"
+    _bench("conv_nudged_cycle").main(["study", "--epochs", "1", "--epoch-fraction", "0.5", "--train-subset", "500", "--test-subset", "200",
+                                      "--settings", "as is (code reading)", "indices frozen at the free phase",
+                                      "--data-root", mnist_root, "--out", str(out)])
+    t = pd.read_csv(out)
+    assert list(t["epoch"]) == [0, 1, 0, 1]
+    frozen = t[t["setting"] == "indices frozen at the free phase"]
+    assert (frozen["share_changing"] == 0).all() and (frozen["period2_residual"] < 1e-6).all()  # frozen indices settle
+    assert t["cosine_ep_bp_K"].between(-1, 1).all()

@@ -163,3 +163,26 @@ def test_table2_s1_s8_rows_follow_the_paper():
     assert len(s1) == 65 and s1["2HL-symm beta=4"].paper.test_acc == 40.92
     assert s1["conv-symm beta=1"].config.net.beta == (1.0,)
     assert [r.config.net.agt_p for r in get_rows("figS8")] == [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+
+
+def test_provenance_page_is_generated_from_the_registry_and_current():
+    from pathlib import Path
+
+    from frecore.provenance import provenance_markdown
+
+    page = provenance_markdown()
+    committed = Path(__file__).resolve().parents[1] / "docs" / "provenance.md"
+    assert committed.read_text() == page, "docs/provenance.md is stale: run `make docs`"
+    for label in ("3HL Ours-DLR (tanh)", "Conv Ours (hard-sigmoid)", "MNIST 10-symm Ours-Residual", "MNIST Conv Ours"):
+        assert label in page
+    assert "lr[-iL]: W_0 0.002, W_1 0.2, W_2 0.05, W_f 0.01" in page
+
+
+@pytest.mark.parametrize("name", list_experiments())
+def test_every_variant_differs_from_its_default_and_every_code_reading_cites_its_source(name):
+    for row in get_rows(name):
+        for variant, cfg in row.variants.items():
+            assert variant in ("code", "text") and variant != row.reading
+            assert cfg != row.config, f"{row.label}: variant {variant!r} is the default"
+        if row.reading == "code":
+            assert row.provenance and all(s.source for s in row.provenance)
