@@ -253,3 +253,16 @@ def update_readme_block(readme: str | os.PathLike, name: str, text: str) -> None
     head, rest = content.split(start, 1)
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
+def reading_lines(summary: pd.DataFrame, variant: str | None = None) -> pd.DataFrame:
+    """One summary line per row, indexed by row label: the `variant` reading's line where the row
+    has one, else its default line (what a notebook's checks should read)."""
+    if "default_reading" not in summary:
+        return summary.set_index("row")
+    default = summary["default_reading"].astype(bool)
+    lines = summary[default].set_index("row")
+    if variant not in (None, "default"):
+        chosen = summary[~default & (summary["reading"] == variant)].set_index("row")
+        lines = pd.concat([chosen, lines[~lines.index.isin(chosen.index)]]).reindex(lines.index)
+    return lines
