@@ -40,12 +40,14 @@ figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, fig
 fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
 
 # One rule for every experiment: run its notebook with papermill, keep the executed copy beside
-# the results (named by profile), then regenerate the README's block from the summary.
+# the results (named by profile), then regenerate its page docs/results/<experiment>.md from the
+# summary (and the README's headline block, for the experiments that have one: Table 1).
 $(EXPERIMENTS): %: $(STAMP)
 	mkdir -p $(RESULTS)
 	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
-	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --update-readme README.md
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --page docs/results/$@.md \
+		$(if $(shell grep -l '<!-- $@:start -->' README.md),--update-readme README.md)
 
 fig2: ## Figure 2, state evolution at weak and strong feedback -> results/fig2.csv, fig2.png
 figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png
