@@ -110,3 +110,63 @@ def test_conv_net_rejects_what_it_cannot_do():
         build_net(NetConfig(arch="conv"), 784, 10, torch.Generator())
     with pytest.raises(ConfigError, match="layered"):
         build_rule(RuleConfig(name="fa")).check(NetConfig(arch="conv", feedback="random"))
+
+
+def _code_net(**net):
+    cfg = NetConfig(arch="conv", channels=(4, 6), kernel=3, padding=1, beta=0.05, dtype="float64", **net)
+    return ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(0))
+
+
+def test_torch_init_and_readout_bias_follow_torch_nn_defaults():
+    net = _code_net(init="torch", readout_bias=True)
+    for w, b, fan_in in zip(net.convs, net.biases, (1 * 9, 4 * 9)):
+        assert float(w.abs().max()) <= 1 / math.sqrt(fan_in) and float(b.abs().max()) <= 1 / math.sqrt(fan_in)
+        assert float(b.abs().max()) > 0  # drawn, not zero as under Glorot
+    assert float(net.b_out.abs().max()) <= 1 / math.sqrt(net.w_out.shape[1])
+    assert net.layer_params()[-1] == [net.w_out, net.b_out]
+    glorot = _code_net()
+    assert all(float(b.abs().max()) == 0 for b in glorot.biases) and glorot.b_out is None
+    x, _ = _batch()
+    logits = net.feedforward(x)[1]
+    torch.testing.assert_close(logits - net.b_out, F.max_pool2d(net.feedforward(x)[0][-1], 2).flatten(1) @ net.w_out.t())
+
+
+def test_readout_lag_reads_the_state_one_step_back_and_the_nudge_error_with_it():
+    net = _code_net(readout_lag=1)
+    x, y = _batch()
+    drive = net.input_drive(x)
+    r = net.relax(drive, 5)
+    assert torch.equal(net.readout_state(r), r.previous[-1])
+    seen = []
+    net.relax(drive, 3, start=r, error=lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype), beta_f=0.1)
+    assert seen[0] is r.previous  # the first nudged step reads the state before the free phase's last
+
+
+def test_pool_indices_previous_and_free_unpool_where_asked():
+    x, _ = _batch()
+    err = torch.ones(x.shape[0], 3, dtype=torch.float64)
+    for mode in ("previous", "free"):
+        net = _code_net(pool_indices=mode)
+        drive = net.input_drive(x)
+        free = net.relax(drive, 4)
+        frozen = net.pool_indices_of(free.state)
+        got = net.relax(drive, 2, start=free, error=lambda s: err, beta_f=0.2, frozen_indices=frozen)
+        idx1 = net.pool_indices_of(free.previous) if mode == "previous" else frozen
+        s1 = net.step(free.state, drive, err, 0.2, idx1)
+        idx2 = net.pool_indices_of(free.state) if mode == "previous" else frozen
+        s2 = net.step(s1, drive, err, 0.2, idx2)
+        for a, b in zip(got.state, s2):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_damped_step_mixes_the_old_state_and_is_validated():
+    net, full = _code_net(damping=0.5), _code_net()
+    x, _ = _batch()
+    drive = net.input_drive(x)
+    s = full.relax(drive, 3).state
+    for a, b, c in zip(net.step(s, drive), full.step(s, drive), s):
+        torch.testing.assert_close(a, 0.5 * c + 0.5 * b)
+    with pytest.raises(ConfigError, match="damping"):
+        NetConfig(arch="conv", damping=1.5)
+    with pytest.raises(ConfigError, match="conv settings"):
+        NetConfig(damping=0.5)

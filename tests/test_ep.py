@@ -146,3 +146,48 @@ def test_uniform_skip_feedback_weights_the_short_paths():
     g_ep = net.w_in.grad.clone()
     build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
     assert _cos(g_ep, net.w_in.grad) < 0.95
+
+
+def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
+    """models_LN_G.py: hb += beta_f B_f e_p^0 inside the K loop, so step k sees k beta_f B_f e_p^0."""
+    import torch.nn.functional as F
+
+    from frecore.dynamics import relax
+
+    net = make_net(dtype="float64")
+    x, y = make_batch(dtype=torch.float64)
+    rule = build_rule(RuleConfig(free_steps=6, nudge_steps=3, beta_f=0.3, nudge="accumulating"))
+    s0, s_beta, logits0, e_w = rule.phases(net, x, y)
+    e0 = F.one_hot(y, 4).double() - torch.softmax(logits0, 1)
+    unit = 0.3 * (e0 @ net.output_feedback_operand())
+    s = s0
+    for k in (1, 2, 3):
+        s = relax(net, net.input_drive(x), 1, state=s, last_input=k * unit).state
+    for a, b in zip(s, s_beta):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(e_w, e0)  # readout_error defaults to the free phase's error
+
+
+def test_readout_error_nudged_trains_w_f_on_the_nudged_readout_and_the_bias_learns_with_it():
+    import torch.nn.functional as F
+
+    net = make_net(dtype="float64", readout_bias=True)
+    x, y = make_batch(dtype=torch.float64)
+    rule = build_rule(RuleConfig(free_steps=6, nudge_steps=4, beta_f=0.5, nudge="accumulating",
+                                 readout_error="nudged"))
+    rule.compute_gradients(net, x, y)
+    s0, s_beta, _, e_w = rule.phases(net, x, y)
+    e_end = F.one_hot(y, 4).double() - torch.softmax(net.logits(s_beta[-1]), 1)
+    torch.testing.assert_close(e_w, e_end)
+    torch.testing.assert_close(net.w_out.grad, -(e_end.t() @ s0[-1]) / x.shape[0])
+    torch.testing.assert_close(net.b_out.grad, -e_end.mean(0))
+
+
+def test_readout_bias_is_bp_s_gradient_under_ep_in_the_weak_limit():
+    net = make_net(dtype="float64", readout_bias=True, beta=1e-4)
+    x, y = make_batch(dtype=torch.float64)
+    build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
+    bp = net.b_out.grad.clone()
+    build_rule(RuleConfig(free_steps=40, nudge_steps=40, beta_f=1e-4)).compute_gradients(net, x, y)
+    # e_p^0 is read at the free fixed point, which differs from the feedforward pass by O(beta_i)
+    torch.testing.assert_close(net.b_out.grad, bp, rtol=1e-2, atol=1e-5)

@@ -52,3 +52,27 @@ def test_users_can_pass_their_own_graph():
         NetConfig(hidden=(8, 8, 8), topology="custom", skips=((2, 0),))
     with pytest.raises(ConfigError, match="custom"):
         NetConfig(hidden=(8, 8, 8), skips=((0, 2),))
+
+
+def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
+    from frecore.nets import build_net
+
+    sizes = (8,) * 10
+    t = agt(sizes, 0.3, torch.Generator().manual_seed(3), ordered=True)
+    assert t == agt(sizes, 0.3, torch.Generator().manual_seed(3), ordered=True)  # seeded
+    assert t.one_way and not agt(sizes, 0.3, torch.Generator().manual_seed(3)).one_way
+    a = t.adjacency()
+    skips = [b for b in t.blocks if b.dst - b.src > 1]
+    assert any(b.forward and not b.feedback for b in skips) and any(b.feedback and not b.forward for b in skips)
+    for b in skips:
+        assert (a[b.dst][b.src] == 1) == b.forward and (a[b.src][b.dst] == 2) == b.feedback
+    cfg = NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered", feedback="random")
+    net = build_net(cfg, 5, 3, torch.Generator().manual_seed(0))
+    w = net.recurrent_matrix()
+    for k, b in enumerate(net.topology.blocks):  # a one-way block puts nothing in the missing direction
+        fwd = w[8 * b.dst:8 * b.dst + 8, 8 * b.src:8 * b.src + 8]
+        back = w[8 * b.src:8 * b.src + 8, 8 * b.dst:8 * b.dst + 8]
+        assert bool(fwd.abs().sum() > 0) == b.forward and bool(back.abs().sum() > 0) == b.feedback
+    with pytest.raises(ConfigError, match="feedback='random'"):
+        build_net(NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered"), 5, 3,
+                  torch.Generator())

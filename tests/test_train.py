@@ -94,3 +94,25 @@ def test_noise_changes_results_only_where_asked_and_is_seeded(mnist_root, small_
                     small_mnist, progress=False)
     assert test_only.history[0].train_loss == quiet.history[0].train_loss  # training untouched
     assert test_only.history[0].test_loss != quiet.history[0].test_loss
+
+
+def test_batch_state_noise_is_one_draw_per_batch_through_both_phases():
+    from frecore.nets import BatchNoise, GaussianNoise, state_noise
+
+    g = torch.Generator().manual_seed(0)
+    noise = state_noise(0.1, g, "batch")
+    assert isinstance(noise, BatchNoise) and state_noise(0.0, g, "batch") is None
+    h = torch.zeros(4, 3)
+    first = noise.for_layer(0, h)
+    assert torch.equal(noise.for_layer(0, h), first) and not torch.equal(noise.for_layer(1, h), first)
+    noise.new_batch()
+    assert not torch.equal(noise.for_layer(0, h), first)
+    fresh = state_noise(0.1, g, "fresh")
+    assert type(fresh) is GaussianNoise and not torch.equal(fresh.for_layer(0, h), fresh.for_layer(0, h))
+
+
+def test_adamw_is_decoupled_weight_decay():
+    cfg = RunConfig(net=NetConfig(hidden=(5,)), optim=OptimConfig(name="adamw", lr=1e-3, weight_decay=1e-2))
+    net = build_net(cfg.net, 4, 3, torch.Generator().manual_seed(0))
+    opt = build_optimizer(cfg, net)
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 1e-2
