@@ -6,8 +6,11 @@
 For a lent GPU with minutes to spare: a sweep writes a run's row only when the run ends, so a
 run cut short by a time limit leaves nothing; here every epoch is printed and appended to --out
 as it finishes (one JSON object per line, the first line the run's config and device), so a
-killed run still shows how far it got. Settings are the row's paper settings; only the seed,
---epochs (default: the paper's) and, to test another reading of the rates, --lr change.
+killed run still shows how far it got. Settings are the row's default reading (what produced the
+paper's number; `--variant text` for the paper's text); only the seed, --epochs (default: the
+paper's) and, to test another reading of the rates, --lr change. On CUDA, TF32 matmuls and
+convolutions are off (full float32, as on the CPU) unless --tf32 asks for them; the config line
+records which.
 """
 from __future__ import annotations
 
@@ -32,13 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="default: the paper's")
     p.add_argument("--lr", type=float, nargs="+", default=None,
                    help="replace the row's rates (input -> readout) to test another reading; logged in the config line")
+    p.add_argument("--variant", default=None, help="the row's reading: default, code or text")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default: full float32)")
     p.add_argument("--device", default="auto")
     p.add_argument("--data-root", default=None)
     p.add_argument("--subset", type=int, default=None, help="first N training and test samples only (tests)")
     p.add_argument("--out", default=None, help="append the curve here as JSON lines")
     a = p.parse_args(argv)
     try:
-        (run,) = plan(a.experiment, "paper", rows=[a.row], seeds=[a.seed], device=a.device, data_root=a.data_root)
+        (run,) = plan(a.experiment, "paper", rows=[a.row], seeds=[a.seed], device=a.device, data_root=a.data_root,
+                      variant=a.variant)
         cfg = run.config
         if a.epochs is not None:
             cfg = override(cfg, optim={"epochs": a.epochs})
@@ -49,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
     out = Path(a.out) if a.out else None
     device = device_name(str(resolve_device(cfg.device)))
 
@@ -59,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             with out.open("a") as f:
                 f.write(line + "\n")
 
-    emit({"experiment": a.experiment, "row": a.row, "seed": a.seed, "device": device,
-          "epochs": cfg.optim.epochs, "config": cfg.to_dict()})
+    emit({"experiment": a.experiment, "row": a.row, "reading": run.reading, "seed": a.seed, "device": device,
+          "tf32": a.tf32, "epochs": cfg.optim.epochs, "config": cfg.to_dict()})
 
     def on_epoch(r: EpochRecord) -> None:
         emit({k: v for k, v in asdict(r).items() if k != "probe"})

@@ -36,6 +36,18 @@ def test_paper_row_rate_override_is_logged(tmp_path, mnist_root):
     assert json.loads(out.read_text().splitlines()[0])["config"]["optim"]["lr"] == 0.01
 
 
+def test_paper_row_runs_a_reading_and_records_it_with_tf32_off(tmp_path, mnist_root):
+    import torch
+
+    out = tmp_path / "curve.jsonl"
+    _paper_row().main(["table2", "MNIST 10-symm Ours-Residual", "--variant", "text", "--epochs", "1", "--subset", "50",
+                       "--device", "cpu", "--data-root", mnist_root, "--out", str(out)])
+    header = json.loads(out.read_text().splitlines()[0])
+    assert (header["reading"], header["tf32"], header["config"]["optim"]["lr"]) == ("text", False, 5e-4)
+    assert header["config"]["rule"]["nudge"] == "constant"
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+
+
 def test_paper_row_bad_input_is_one_message(capsys):
     assert _paper_row().main(["table2", "no such row"]) == 2
     assert "unknown row" in capsys.readouterr().err
