@@ -216,17 +216,22 @@ def accuracy_vs_trained_layers(runs_csv: str | os.PathLike, summary_csv: str | o
 def grouped_bars(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                  profile: str, experiment: str) -> Path:
     """Table 2: best test accuracy per architecture (groups) and approach (bars), ours beside the
-    paper's (hatched); one panel per dataset. Rows that did not run show no bar."""
+    paper's (hatched) and the authors' printed runs at our number of epochs (x); one panel per
+    dataset. Rows that did not run show no bar."""
     s = pd.read_csv(summary_csv)
     s["dataset"] = s["arch"].str.extract(r"\((.*)\)$")[0].fillna("")
     datasets = list(dict.fromkeys(s["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(8 * len(datasets), 4.2), squeeze=False)
+    width = max(8.0, 0.5 * max(int((s["dataset"] == ds).sum()) for ds in datasets))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(width * len(datasets), 4.8), squeeze=False)
     for ax, ds in zip(axes[0], datasets):
         d = s[s["dataset"] == ds].reset_index(drop=True)
         x = np.arange(len(d))
         ax.bar(x - 0.2, d["best_test_mean"], 0.4, yerr=d["best_test_std"].fillna(0), label="ours (best epoch)")
         ax.bar(x + 0.2, d["paper_test"], 0.4, hatch="//", alpha=0.5, label="paper")
-        ax.set_xticks(x, [f"{a.split(' (')[0]}\n{b}" for a, b in zip(d["arch"], d["approach"])], fontsize=7)
+        if "authors_same_epochs" in d and d["authors_same_epochs"].notna().any():
+            ax.plot(x - 0.2, d["authors_same_epochs"], "kx", ms=7, label="authors' code, best within our epochs")
+        ax.set_xticks(x, [f"{a.split(' (')[0]} {b}" for a, b in zip(d["arch"], d["approach"])], fontsize=7,
+                      rotation=50, ha="right")
         finite = pd.concat([d["best_test_mean"], d["paper_test"]]).dropna()
         ax.set_ylim(max(0, finite.min() - 5) if len(finite) else 0, 100)
         ax.set_ylabel("test accuracy (%)")
