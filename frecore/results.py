@@ -1,14 +1,16 @@
 """Results on disk: one row per finished run (atomic append, resume), summaries vs the paper."""
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import platform
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import pandas as pd
 import torch
@@ -80,9 +82,24 @@ def load_runs(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"run_id": str, "git_commit": str, "message": str})
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (a sidecar `.name.lock` file, flock) for one read-modify-write:
+    processes that append to one results CSV at once take turns instead of losing rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _atomic_write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, mode)  # mkstemp makes 0600: keep the file's mode (or the umask's default)
     try:
         with os.fdopen(fd, "w", newline="") as f:
             df.to_csv(f, index=False)
@@ -94,14 +111,22 @@ def _atomic_write_csv(df: pd.DataFrame, path: Path) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def append_run(path: str | os.PathLike, record: dict) -> None:
-    """Add one run's row, replacing an earlier row of the same run_id (a retried failure)."""
+    """Add one run's row, replacing an earlier row of the same run_id (a retried failure). Holds
+    the file's lock from read to rename, so concurrent sweeps on one folder lose no row."""
     path = Path(path)
-    runs = load_runs(path)
-    runs = runs[runs["run_id"] != record["run_id"]]
-    new = pd.DataFrame([record], columns=RUN_COLUMNS)
-    runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
-    _atomic_write_csv(runs, path)
+    with locked(path):
+        runs = load_runs(path)
+        runs = runs[runs["run_id"] != record["run_id"]]
+        new = pd.DataFrame([record], columns=RUN_COLUMNS)
+        runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
+        _atomic_write_csv(runs, path)
 
 
 def reindex_run_ids(path: str | os.PathLike) -> int:
@@ -193,8 +218,9 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a whole table atomically (summaries, figure data)."""
-    _atomic_write_csv(table, Path(path))
+    """Write a whole table atomically (summaries, figure data), under the file's lock."""
+    with locked(Path(path)):
+        _atomic_write_csv(table, Path(path))
 
 
 def format_mean_std(mean: float, std: float, missing: str = "not run") -> str:

@@ -79,3 +79,35 @@ def test_a_mean_without_std_prints_no_plus_minus():
     assert format_mean_std(97.5, float("nan")) == "97.50"
     assert format_mean_std(97.5, 0.123) == "97.50 ± 0.12"
     assert format_mean_std(float("nan"), 0.1, missing="-") == "-"
+
+
+def _append_many(path: str, worker: int, n: int) -> None:
+    from frecore.experiments import plan
+    from frecore.results import append_run, run_record
+
+    p = plan("table1", "smoke")[0]
+    for i in range(n):
+        record = run_record(p, None, status="failed", message="concurrency test", commit="abc")
+        record["run_id"] = f"w{worker}-{i}"
+        append_run(path, record)
+
+
+def test_concurrent_writers_lose_no_row_and_the_mode_is_kept(tmp_path):
+    import multiprocessing as mp
+    import os
+    import stat
+
+    path = tmp_path / "runs.csv"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(path), w, 15)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    runs = load_runs(path)
+    assert sorted(runs["run_id"]) == sorted(f"w{w}-{i}" for w in range(3) for i in range(15))
+    os.chmod(path, 0o644)
+    _append_many(str(path), 9, 1)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
