@@ -177,7 +177,9 @@ def cmd_list(a: argparse.Namespace) -> int:
         for row in get_rows(name):
             paper = f"paper {format_mean_std(row.paper.test_acc, row.paper.test_std)} ({row.paper.protocol})" \
                 if row.paper else "no paper value (a figure point)"
-            print(f"  {row.label!r}: {paper}")
+            readings = f"; reading {row.reading}" + (f" (variants: {', '.join(sorted(row.variants))})"
+                                                     if row.variants else "")
+            print(f"  {row.label!r}: {paper}{readings}")
     return 0
 
 

@@ -119,7 +119,9 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     lines = chosen + [r for r, _, _ in variant_lines]
     summary["note"] = ["" if n else "not run: no data" if not data_available(override(r.config, data={
         "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(lines, summary["n"])]
-    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d else math.nan
+    # the authors' printed runs are a check of a row's default only where that default is their setting
+    coded = {r.label for r in lines if r.reading != "text"}
+    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded else math.nan
                                       for r, e, d in zip(summary["row"], summary["epochs"], summary["default_reading"])]
     results.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
