@@ -161,8 +161,10 @@ class ConvFRENet(nn.Module):
         if self.state_noise is not None:
             h = [hi + self.state_noise.for_layer(i, hi) for i, hi in enumerate(h)]
         g = self.cfg.damping
-        if g == 1.0 or state is None:
+        if g == 1.0:
             return [self.rho.fn(hi) for hi in h]
+        if state is None:  # damped from s = 0
+            return [self.rho.fn(hi) * g for hi in h]
         return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]  # damped: s <- (1-g) s + g rho(h)
 
     def relax(self, drive: torch.Tensor, steps: int, start: ConvRelaxation | None = None,

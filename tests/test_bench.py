@@ -56,9 +56,9 @@ def test_paper_row_bad_input_is_one_message(capsys):
 
 
 def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
-    """Pins the README's measured oddity (Not yet here): with the nudge placed through the current
-    pooling indices, the top layer flips between two states instead of settling; should a change
-    make it settle, this fails and the README's note must go."""
+    """Pins the measured oddity in docs/reproduction.md (Not yet here), for the text reading: with
+    the nudge placed through the current pooling indices, the top layer flips between two states
+    instead of settling; should a change make it settle, this fails and that note must go."""
     import torch
 
     from frecore.config import DataConfig
