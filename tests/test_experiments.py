@@ -151,8 +151,9 @@ def test_table2_s1_s8_rows_follow_the_paper():
     assert (conv_text.optim.name, conv_text.net.pool_indices, conv_text.net.init) == ("adam", "current", "glorot")
     assert rows["MNIST Conv BP"].config.optim.name == "adamw" and rows["MNIST Conv BP"].config.net.readout_lag == 0
     s8 = {r.label: r for r in get_rows("figS8")}["P=0.2"]  # Layered_LN+_AGT_P halves the rate
-    assert (s8.config.optim.lr, s8.config.rule.nudge, s8.config.net.agt_draw) == (5e-4, "accumulating", "ordered")
-    assert (s8.variants["text"].rule.nudge, s8.variants["text"].net.agt_draw) == ("constant", "unordered")
+    code8 = s8.variants["code"]
+    assert (code8.optim.lr, code8.rule.nudge, code8.net.agt_draw) == (5e-4, "accumulating", "ordered")
+    assert s8.reading == "text" and (s8.config.rule.nudge, s8.config.net.agt_draw) == ("constant", "unordered")
     assert rows["CIFAR-10 5-symm BP"].config.data.dataset == "cifar10"
     assert rows["CIFAR-10 5-symm BP"].config.optim.lr == 2e-4
     cifar_conv = rows["CIFAR-10 Conv Ours"].config
