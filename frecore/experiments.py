@@ -714,7 +714,7 @@ FIG_S8_PS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 FIG_S8_DEFAULT = Setting(
     "default reading", "the text's (the figure has no number to match)", "Layered_LN+_AGT_P's graph model",
     "Layered_LN+_AGT_P.ipynb, cell 6",
-    "the figure was drawn from the code; its quick rerun here was cut for time after 5 of 14 runs, so the "
+    "the figure was drawn from the code; its quick rerun here was cut for time after 6 of 14 runs, so the "
     "text stays the default until it completes (`python -m frecore run figS8 --variant code`)", ours="text")
 
 
