@@ -121,8 +121,10 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
         "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(lines, summary["n"])]
     # the authors' printed runs are a check of a row's default only where that default is their setting
     coded = {r.label for r in lines if r.reading != "text"}
-    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded else math.nan
-                                      for r, e, d in zip(summary["row"], summary["epochs"], summary["default_reading"])]
+    # (a partial epoch has no counterpart in their per-epoch curves)
+    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded and f >= 1.0 else math.nan
+                                      for r, e, d, f in zip(summary["row"], summary["epochs"], summary["default_reading"],
+                                                            summary["epoch_fraction"])]
     results.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)
