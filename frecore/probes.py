@@ -44,10 +44,10 @@ PROBES: dict[str, Probe] = {"dynamics": dynamics_probe}
 
 
 def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    """Cosine of two lists of tensors as one flat vector each, in float64."""
-    u = torch.cat([t.detach().flatten().double() for t in a])
-    v = torch.cat([t.detach().flatten().double() for t in b])
-    return float(u @ v / (u.norm() * v.norm()))
+    """Cosine of two lists of tensors as one flat vector each (alignment.cosine: float64, no clamping)."""
+    from frecore.alignment import cosine
+
+    return cosine(torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b]))
 
 
 @torch.no_grad()
