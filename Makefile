@@ -6,6 +6,9 @@ PROFILE ?= quick
 DEVICE  ?= auto
 RESULTS ?= results
 STAMP   := $(VENV)/.frecore-installed
+# Files of the quick profile (the committed reference) keep bare names; any other profile's carry
+# its name, so a smoke or paper run never overwrites them (and only quick rewrites the README).
+SUFFIX  := $(if $(filter quick,$(PROFILE)),,_$(PROFILE))
 BIN     := $(VENV)/bin
 
 # Notebooks run with notebooks/ as their working directory: hand them an absolute data root.
@@ -46,8 +49,8 @@ $(EXPERIMENTS): %: $(STAMP)
 	mkdir -p $(RESULTS)
 	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
-	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --page docs/results/$@.md \
-		$(if $(shell grep -l '<!-- $@:start -->' README.md),--update-readme README.md)
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page docs/results/$@$(SUFFIX).md \
+		$(if $(and $(filter quick,$(PROFILE)),$(shell grep -l '<!-- $@:start -->' README.md)),--update-readme README.md)
 
 fig2: ## Figure 2, state evolution at weak and strong feedback -> results/fig2.csv, fig2.png
 figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png

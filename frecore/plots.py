@@ -37,7 +37,9 @@ def _authors_mean_curve(experiment: str, label: str, epochs: int) -> np.ndarray 
 
 def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
     """The runs the summary was computed from (its `run_ids`), so stale rows never leak in."""
-    runs = pd.read_csv(runs_csv)
+    from frecore.results import load_runs
+
+    runs = load_runs(runs_csv)
     ids = {i for cell in summary["run_ids"].fillna("") for i in str(cell).split()}
     return runs[runs["run_id"].isin(ids)]
 

@@ -1,12 +1,14 @@
 """Results on disk: one row per finished run (atomic append, resume), summaries vs the paper."""
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,11 +77,125 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
     }
 
 
-def load_runs(path: str | os.PathLike) -> pd.DataFrame:
+class ResultsFileError(ValueError):
+    """A results or summary file that cannot be read as one (wrong header, not a CSV)."""
+
+
+STATUSES = (*FINAL_STATUSES, "failed")
+INT_COLUMNS = ("seed", "epochs", "epochs_run")
+FLOAT_COLUMNS = ("best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc", "wall_s", "epoch_s")
+
+
+def _valid_record(rec: dict) -> bool:
+    """A row as run_record writes it: a 12-hex run id, a known status, integer counts, numbers."""
+    try:
+        rec = {c: rec.get(c, "") for c in RUN_COLUMNS}
+        int(rec["run_id"], 16)
+        for c in INT_COLUMNS:
+            int(rec[c])
+        for c in FLOAT_COLUMNS:
+            float(rec[c] or "nan")
+        json.loads(rec["config"])
+        json.loads(rec["history"] or "[]")
+    except (ValueError, TypeError, KeyError):
+        return False
+    return len(rec["run_id"]) == 12 and rec["status"] in STATUSES
+
+
+def read_runs(path: str | os.PathLike) -> tuple[pd.DataFrame, list[list[str]]]:
+    """(the valid rows, the raw records that are not valid rows) of a runs CSV.
+
+    A damaged line (truncated, garbage, wrong field count) is set aside, never padded into the
+    table; a file whose header is not a runs CSV's raises ResultsFileError naming it."""
     path = Path(path)
     if not path.exists():
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    return pd.read_csv(path, dtype={"run_id": str, "git_commit": str, "message": str})
+        return pd.DataFrame(columns=RUN_COLUMNS), []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            records = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ResultsFileError(f"{path} is not a readable CSV ({exc}); move it aside to start afresh") from None
+    if not records:
+        return pd.DataFrame(columns=RUN_COLUMNS), []
+    header, body = records[0], records[1:]
+    missing = [c for c in RUN_COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
+    if missing:
+        raise ResultsFileError(f"{path} is not a frecore runs CSV: its header lacks {', '.join(missing)}")
+    good, bad = [], []
+    for rec in body:
+        if rec:
+            ok = len(rec) == len(header) and _valid_record(dict(zip(header, rec)))
+            (good if ok else bad).append(rec)
+    df = pd.DataFrame(good, columns=header)
+    df = df.reindex(columns=[*RUN_COLUMNS, *[c for c in header if c not in RUN_COLUMNS]])
+    for c in INT_COLUMNS:
+        df[c] = df[c].astype("int64")
+    for c in FLOAT_COLUMNS:
+        df[c] = pd.to_numeric(df[c].replace("", None), errors="coerce").astype("float64")
+    for c in ("message", "probe_before", "git_commit", "reading"):
+        df[c] = df[c].fillna("")
+    return df, bad
+
+
+OPTIONAL_COLUMNS = ("reading", "probe_before")  # added after the first results were recorded
+
+
+def load_runs(path: str | os.PathLike) -> pd.DataFrame:
+    """The valid rows of a runs CSV (damaged lines are reported on stderr and left out)."""
+    runs, bad = read_runs(path)
+    if bad:
+        print(f"warning: {path}: {len(bad)} damaged line(s) left out (kept in {Path(path).name}.rejected "
+              f"at the next write)", file=sys.stderr)
+    return runs
+
+
+class RunClaims:
+    """One lock file per run being trained, held (flock) from the run's start until its row is
+    recorded: sweeps in several processes on one folder skip each other's runs. The kernel drops
+    a process's locks when it dies, so a killed sweep leaves no claim behind. (The files stay:
+    removing a lock file while another process may open it would let two processes hold it.)"""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.held: dict[str, object] = {}
+
+    def take(self, run_id: str) -> bool:
+        if run_id in self.held:
+            return True
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / f"{run_id}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self.held[run_id] = handle
+        return True
+
+    def release(self, run_id: str) -> None:
+        handle = self.held.pop(run_id, None)
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def release_all(self) -> None:
+        for run_id in list(self.held):
+            self.release(run_id)
+
+
+def clean_stale_temp_files(folder: Path) -> int:
+    """Remove temp files left by writes that were killed (`.<name>.<random>.tmp`). Each is removed
+    under its target's lock: a live writer holds that lock while its temp file exists."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for tmp in folder.glob(".*.tmp"):
+        target = tmp.name[1:].rsplit(".", 2)[0]
+        with locked(folder / target):
+            if tmp.exists():
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 @contextmanager
@@ -119,31 +235,19 @@ def _umask() -> int:
 
 def append_run(path: str | os.PathLike, record: dict) -> None:
     """Add one run's row, replacing an earlier row of the same run_id (a retried failure). Holds
-    the file's lock from read to rename, so concurrent sweeps on one folder lose no row."""
+    the file's lock from read to rename, so concurrent sweeps on one folder lose no row. Damaged
+    lines found on the way are moved, raw, to <name>.rejected rather than dropped unseen."""
     path = Path(path)
     with locked(path):
-        runs = load_runs(path)
+        runs, bad = read_runs(path)
+        if bad:
+            with open(path.with_name(path.name + ".rejected"), "a", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows(bad)
+            print(f"warning: {path}: {len(bad)} damaged line(s) moved to {path.name}.rejected", file=sys.stderr)
         runs = runs[runs["run_id"] != record["run_id"]]
         new = pd.DataFrame([record], columns=RUN_COLUMNS)
         runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
         _atomic_write_csv(runs, path)
-
-
-def reindex_run_ids(path: str | os.PathLike) -> int:
-    """Recompute every row's run_id from its stored config (after the identity scheme changed);
-    returns how many changed. Results themselves are untouched."""
-    from frecore.config import run_config_from_dict
-    from frecore.experiments import run_id
-
-    path = Path(path)
-    runs = load_runs(path)
-    new = [run_id(r.experiment, r.row, r.profile, run_config_from_dict(json.loads(r.config)))
-           for r in runs.itertuples()]
-    changed = int((runs["run_id"] != pd.Series(new, index=runs.index)).sum())
-    if changed:
-        runs["run_id"] = new
-        _atomic_write_csv(runs, path)
-    return changed
 
 
 def finished_ids(path: str | os.PathLike) -> set[str]:
@@ -161,7 +265,7 @@ def _std(s: pd.Series) -> float:
 
 def _probe_means(ok: pd.DataFrame) -> dict[str, float]:
     """Mean of each probe value over runs: before training and after the last epoch."""
-    before = [json.loads(p) for p in ok.get("probe_before", pd.Series(dtype=str)).dropna()]
+    before = [json.loads(p) for p in ok.get("probe_before", pd.Series(dtype=str)).dropna() if p]
     after = [h[-1].get("probe", {}) for h in (json.loads(x) for x in ok["history"]) if h]
     out = {}
     for prefix, probes in (("before", before), ("after", after)):
@@ -221,6 +325,30 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a whole table atomically (summaries, figure data), under the file's lock."""
     with locked(Path(path)):
         _atomic_write_csv(table, Path(path))
+
+
+SUMMARY_COLUMNS = ("row", "arch", "approach", "profile", "n", "best_test_mean", "final_test_mean", "paper_test")
+
+
+def load_summary(path: str | os.PathLike) -> pd.DataFrame | None:
+    """A summary CSV, or None when it is missing or damaged (a truncated line, a lost column, a
+    row without its label or count): a damaged summary is rebuilt, never printed as NaN rows."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            records = [r for r in csv.reader(f) if r]
+        if not records or any(len(r) != len(records[0]) for r in records):
+            return None
+        summary = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if summary.empty or any(c not in summary for c in SUMMARY_COLUMNS):
+        return None
+    if summary["row"].isna().any() or summary["n"].isna().any():
+        return None
+    return summary
 
 
 def format_mean_std(mean: float, std: float, missing: str = "not run") -> str:

@@ -1,15 +1,21 @@
 """Run every planned run of an experiment, resuming where an earlier sweep stopped.
 
 A finished run (ok or diverged) is never repeated; a run that raised is recorded as 'failed'
-and retried next time; a failure never stops the sweep.
+and retried next time; a failure never stops the sweep. The driver is the only writer of the
+results CSV: an executor (`InProcess` here; others in frecore.executors) trains the runs and
+hands each run's row back as it ends. A run is claimed (results.claim) before it is trained,
+so sweeps in several processes on one folder split the work instead of repeating it.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import traceback
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -17,7 +23,7 @@ from tqdm.auto import tqdm
 from frecore import plots, results
 from frecore.config import ConfigError, override
 from frecore.data import Dataset, MissingDataError, data_available, load_dataset
-from frecore.experiments import get_experiment, plan
+from frecore.experiments import PlannedRun, get_experiment, plan
 from frecore.nets import DTYPES
 from frecore.probes import PROBES
 from frecore.train import fit, resolve_device
@@ -32,55 +38,160 @@ class SweepOutput:
     plot_png: Path
 
 
+def output_paths(out_dir: str | os.PathLike, name: str, profile: str) -> tuple[Path, Path, Path]:
+    """(runs CSV, summary CSV, plot) of an experiment in a profile.
+
+    Every profile's runs share <name>.csv (each row names its profile). Summaries and plots are
+    per profile, so a smoke run never touches the committed quick files: the quick profile keeps
+    the bare names <name>_summary.csv and <name>.png, any other gets <name>_<profile>_summary.csv
+    and <name>_<profile>.png."""
+    out = Path(out_dir)
+    stem = name if profile == "quick" else f"{name}_{profile}"
+    return out / f"{name}.csv", out / f"{stem}_summary.csv", out / f"{stem}.png"
+
+
+def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
+    """Fail before any training when results could not be written: out_dir must be (or become) a
+    folder we can create files in, and each existing output file must be a writable file."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out-dir {str(out)!r} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the results folder {str(out)!r}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"the results folder {str(out)!r} is not writable")
+    for f in files:
+        if f.exists() and (f.is_dir() or not os.access(f, os.W_OK)):
+            raise ConfigError(f"cannot write {str(f)!r}: " + ("it is a folder" if f.is_dir() else "not writable"))
+
+
+@dataclass
+class RunTrainer:
+    """Trains one planned run and returns its results row; what an executor calls per run.
+
+    Holds a data cache, so one trainer per process (or per worker) loads each dataset once.
+    A `MissingDataError` or `ConfigError` is raised (the set-up is wrong, not the run); any
+    other exception becomes a 'failed' row."""
+    probe: str | None = None
+    commit: str | None = None
+    progress: bool = False
+    cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
+
+    def dataset(self, p: PlannedRun) -> Dataset:
+        dev = resolve_device(p.config.device)
+        key = (p.config.data, str(dev), p.config.net.dtype)
+        if key not in self.cache:
+            self.cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
+        return self.cache[key]
+
+    def __call__(self, p: PlannedRun) -> dict:
+        probe = PROBES[self.probe] if self.probe else None
+        data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
+        try:
+            result = fit(p.config, data, progress=self.progress, probe=probe)
+            return results.run_record(p, result, commit=self.commit)
+        except (ConfigError, FileNotFoundError):
+            raise  # the user's input is wrong: every run would fail the same way
+        except Exception as exc:  # one broken run is a result, not the end of the sweep
+            if self.progress:
+                tqdm.write(traceback.format_exc())
+            return results.run_record(p, None, status="failed", message=f"{type(exc).__name__}: {exc}",
+                                      commit=self.commit)
+
+
+class Executor(Protocol):
+    """Trains planned runs somewhere and yields (run, row) as each ends, in any order.
+
+    `skip(run)` is asked just before a run starts (the driver's view: its dataset is missing, or
+    another process claimed it); a skipped run yields nothing. An exception that the trainer
+    raises (missing data, bad config) is yielded as (run, exception) for the driver to handle."""
+
+    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
+            skip: Callable[[PlannedRun], bool]) -> Iterator[tuple[PlannedRun, dict | Exception]]: ...
+
+
+class InProcess:
+    """The default executor: one run after another in this process."""
+
+    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
+            skip: Callable[[PlannedRun], bool]) -> Iterator[tuple[PlannedRun, dict | Exception]]:
+        for p in runs:
+            if skip(p):
+                continue
+            try:
+                yield p, trainer(p)
+            except (ConfigError, MissingDataError) as exc:
+                yield p, exc
+
+
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
-                   out_dir: str = "results", progress: bool = True, variant: str | None = None) -> SweepOutput:
-    """Run what is missing, then write <name>.csv, <name>_summary.csv and <name>.png in out_dir.
+                   out_dir: str = "results", progress: bool = True, variant: str | None = None,
+                   executor: Executor | None = None) -> SweepOutput:
+    """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
     the summary shows every reading recorded for the profile, the default first."""
     experiment = get_experiment(name)
-    probe = PROBES[experiment.probe] if experiment.probe else None
-    out = Path(out_dir)
-    runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
+    runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
+    check_writable(out_dir, runs_csv, summary_csv, plot_png)
+    results.clean_stale_temp_files(Path(out_dir))
     done = results.finished_ids(runs_csv)
     todo = [p for p in planned if p.run_id not in done]
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
-    commit = results.git_commit()
-    cache: dict[tuple, Dataset] = {}
-    missing: dict[str, MissingDataError] = {}  # dataset -> why it could not be loaded
-    for i, p in enumerate(todo, 1):
+    trainer = RunTrainer(probe=experiment.probe, commit=results.git_commit(), progress=progress)
+    missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
+    claims = results.RunClaims(Path(out_dir) / ".claims")
+
+    def skip(p: PlannedRun) -> bool:
         if p.config.data.dataset in missing:
-            continue
-        if progress:
-            tqdm.write(f"[{i}/{len(todo)}] {p.row.label} seed {p.seed}")
-        try:
-            dev = resolve_device(p.config.device)
-            key = (p.config.data, str(dev), p.config.net.dtype)
-            if key not in cache:
-                try:
-                    cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
-                except MissingDataError as exc:  # its rows are reported "not run: no data", the rest go on
-                    missing[p.config.data.dataset] = exc
-                    tqdm.write(f"skipping every {p.config.data.dataset} run: {exc}")
-                    continue
-            result = fit(p.config, cache[key], progress=progress, probe=probe)
-            record = results.run_record(p, result, commit=commit)
-        except (ConfigError, FileNotFoundError):
-            raise  # the user's input is wrong: every run would fail the same way
-        except Exception as exc:  # one broken run is a result, not the end of the sweep
-            record = results.run_record(p, None, status="failed",
-                                        message=f"{type(exc).__name__}: {exc}", commit=commit)
+            return True
+        if not claims.take(p.run_id):  # another process is training it
             if progress:
-                tqdm.write(traceback.format_exc())
-        results.append_run(runs_csv, record)
+                tqdm.write(f"skipping {p.row.label} seed {p.seed}: another sweep is training it")
+            return True
+        if p.run_id in results.finished_ids(runs_csv):  # finished by another process since we planned
+            claims.release(p.run_id)
+            return True
+        if progress:
+            tqdm.write(f"{p.row.label} seed {p.seed}")
+        return False
+
+    try:
+        for p, outcome in (executor or InProcess()).map(todo, trainer, skip):
+            if isinstance(outcome, MissingDataError):  # its rows are reported "not run: no data", the rest go on
+                missing[p.config.data.dataset] = outcome
+                tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
+            elif isinstance(outcome, Exception):
+                raise outcome
+            else:
+                results.append_run(runs_csv, outcome)
+            claims.release(p.run_id)
+    finally:
+        claims.release_all()
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
     return summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
                                 out_dir=out_dir)
 
+
+def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutput | None:
+    """Rebuild a profile's summary and plot from the runs recorded for it, with the seeds and
+    data roots actually present (not the profile's defaults); None when it has no recorded runs."""
+    runs_csv, _, _ = output_paths(out_dir, name, profile)
+    runs = results.load_runs(runs_csv)
+    runs = runs[runs["profile"] == profile]
+    if runs.empty:
+        return None
+    seeds = sorted({int(s) for s in runs["seed"]})
+    # the data root and device are part of a run's identity: take those most runs were recorded with
+    configs = [json.loads(c) for c in runs["config"]]
+    (root, device), _ = Counter((c["data"].get("root"), c.get("device", "auto")) for c in configs).most_common(1)[0]
+    return summarise_experiment(name, profile, seeds=seeds, device=device, data_root=root, out_dir=out_dir)
 
 def authors_best_within(experiment: str, label: str, epochs: int) -> float:
     """The authors' printed runs of a row: best test accuracy within their first `epochs` epochs,
@@ -94,14 +205,14 @@ def authors_best_within(experiment: str, label: str, epochs: int) -> float:
 def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = None,
                          seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                          out_dir: str = "results") -> SweepOutput:
-    """(Re)write <name>_summary.csv and <name>.png from the runs recorded in <name>.csv.
+    """(Re)write the profile's summary and plot from the runs recorded in <name>.csv.
 
     Only the runs of the current plan count: a row recorded under an older config is not one.
     Each row's default reading gets a line; another reading gets one where it has runs.
     """
     experiment = get_experiment(name)
     out = Path(out_dir)
-    runs_csv, summary_csv, plot_png = out / f"{name}.csv", out / f"{name}_summary.csv", out / f"{name}.png"
+    runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
     recorded = results.load_runs(runs_csv)
     runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]

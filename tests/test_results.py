@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from frecore.experiments import get_rows, plan
-from frecore.results import (append_run, finished_ids, load_runs, markdown_table, reindex_run_ids, run_record,
+from frecore.results import (append_run, finished_ids, load_runs, markdown_table, run_record,
                              summarise, update_readme_block)
 from frecore.train import EpochRecord, RunResult
 
@@ -63,17 +63,6 @@ def test_update_readme_block(tmp_path):
         update_readme_block(readme, "fig9", "x")
 
 
-def test_reindex_recomputes_ids_from_the_stored_config(tmp_path):
-    path = tmp_path / "t.csv"
-    p = plan("table1", "smoke")[0]
-    record = run_record(p, _result(p, [50.0]), commit="abc")
-    append_run(path, {**record, "run_id": "old-scheme"})
-    assert reindex_run_ids(path) == 1
-    assert finished_ids(path) == {p.run_id}
-    assert reindex_run_ids(path) == 0
-    assert load_runs(path).iloc[0]["best_test_acc"] == 50.0
-
-
 def test_a_mean_without_std_prints_no_plus_minus():
     from frecore.results import format_mean_std
     assert format_mean_std(97.5, float("nan")) == "97.50"
@@ -88,7 +77,7 @@ def _append_many(path: str, worker: int, n: int) -> None:
     p = plan("table1", "smoke")[0]
     for i in range(n):
         record = run_record(p, None, status="failed", message="concurrency test", commit="abc")
-        record["run_id"] = f"w{worker}-{i}"
+        record["run_id"] = f"{worker:06x}{i:06x}"
         append_run(path, record)
 
 
@@ -106,7 +95,7 @@ def test_concurrent_writers_lose_no_row_and_the_mode_is_kept(tmp_path):
         p.join()
         assert p.exitcode == 0
     runs = load_runs(path)
-    assert sorted(runs["run_id"]) == sorted(f"w{w}-{i}" for w in range(3) for i in range(15))
+    assert sorted(runs["run_id"]) == sorted(f"{w:06x}{i:06x}" for w in range(3) for i in range(15))
     os.chmod(path, 0o644)
     _append_many(str(path), 9, 1)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
