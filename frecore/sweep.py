@@ -77,6 +77,7 @@ class RunTrainer:
     probe: str | None = None
     commit: str | None = None
     progress: bool = False
+    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
     def dataset(self, p: PlannedRun) -> Dataset:
@@ -90,7 +91,8 @@ class RunTrainer:
         probe = PROBES[self.probe] if self.probe else None
         data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
         try:
-            result = fit(p.config, data, progress=self.progress, probe=probe)
+            checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
+            result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint)
             return results.run_record(p, result, commit=self.commit)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way
@@ -143,7 +145,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     todo = [p for p in planned if p.run_id not in done]
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
-    trainer = RunTrainer(probe=experiment.probe, commit=results.git_commit(), progress=progress)
+    trainer = RunTrainer(probe=experiment.probe, commit=results.git_commit(), progress=progress,
+                         checkpoint_dir=Path(out_dir) / ".checkpoints")
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = results.RunClaims(Path(out_dir) / ".claims")
 

@@ -1,10 +1,15 @@
-"""fit(run_config) -> per-epoch metrics: optimiser, timing, divergence guard, progress bar."""
+"""fit(run_config) -> per-epoch metrics: optimiser, timing, divergence guard, progress bar,
+per-epoch checkpoints that let a cut run continue."""
 from __future__ import annotations
 
+import json
 import math
+import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -15,6 +20,11 @@ from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net, state_
 from frecore.rules import LearningRule, build_rule
 
 CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
+# A finite run diverged when its mean train or test cross-entropy exceeds this many times chance
+# level ln(n_classes): 2303 on 10 classes. No run recorded ok in results/ comes within 13x of it
+# (the largest, 175, is Table S1's conv beta_i = 1 cell), while an exploded run (lr 1e30) sits at ~1e30.
+DIVERGED_LOSS_FACTOR = 1e3
+CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -26,6 +36,7 @@ class EpochRecord:
     test_acc: float  # %
     seconds: float  # training time of the epoch (of its trained fraction), evaluation excluded
     probe: dict[str, float] = field(default_factory=dict)  # the run's probe after this epoch
+    steps: dict[str, float] = field(default_factory=dict)  # mean free/nudged steps per batch, when a tolerance stops them
 
 
 @dataclass
@@ -52,7 +63,15 @@ class RunResult:
         return max((h.train_acc for h in self.history), default=math.nan)
 
     def history_dicts(self) -> list[dict]:
-        return [asdict(h) for h in self.history]
+        """One dict per epoch; 'steps' only where it was measured, so fixed-step histories read as before."""
+        return [_record_dict(h) for h in self.history]
+
+
+def _record_dict(h: EpochRecord) -> dict:
+    d = asdict(h)
+    if not d["steps"]:
+        del d["steps"]
+    return d
 
 
 def resolve_device(name: str) -> torch.device:
@@ -140,13 +159,89 @@ def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim
     return float(loss_sum) / seen, 100.0 * float(correct) / seen
 
 
+def divergence_bound(n_classes: int) -> float:
+    """The mean cross-entropy above which a finite run counts as diverged (DIVERGED_LOSS_FACTOR x chance)."""
+    return DIVERGED_LOSS_FACTOR * math.log(n_classes)
+
+
+def _diverged(train_loss: float, test_loss: float, n_classes: int, epoch: int) -> str:
+    """Why the run diverged after `epoch` ('' when it did not): a non-finite loss, or one above the bound."""
+    if not math.isfinite(test_loss):
+        return f"non-finite test loss after epoch {epoch}"
+    bound = divergence_bound(n_classes)
+    for name, loss in (("train", train_loss), ("test", test_loss)):
+        if loss > bound:
+            return (f"{name} loss {loss:.3g} after epoch {epoch} is above the divergence bound "
+                    f"{DIVERGED_LOSS_FACTOR:g} x ln({n_classes}) = {bound:.4g}")
+    return ""
+
+
+def _generators(rule: LearningRule, net: torch.nn.Module, *gens: torch.Generator) -> list[torch.Generator]:
+    """Every distinct generator a run draws from: fit's streams, then any held by the net's, rule's
+    or noise objects' attributes (one level deep), in a fixed order."""
+    found: list[torch.Generator] = []
+    candidates: list[Any] = list(gens)
+    for owner in (net, rule, getattr(net, "state_noise", None)):
+        if owner is not None:
+            candidates += [v for _, v in sorted(vars(owner).items())]
+    for g in candidates:
+        if isinstance(g, torch.Generator) and all(g is not f for f in found):
+            found.append(g)
+    return found
+
+
+def _config_key(cfg: RunConfig) -> str:
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
+    """The checkpoint at `path` if it is a readable one of this very config; None (with a warning on
+    stderr for a damaged or foreign file) otherwise, and the run starts afresh."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+            raise ValueError("not a frecore checkpoint")
+    except Exception as exc:  # truncated, corrupted or not ours: never worth losing the run over
+        print(f"warning: ignoring damaged checkpoint {path} ({type(exc).__name__}: {exc}); starting afresh",
+              file=sys.stderr)
+        return None
+    if state.get("config") != _config_key(cfg):
+        print(f"warning: ignoring checkpoint {path}: it holds another config's run; starting afresh",
+              file=sys.stderr)
+        return None
+    return state
+
+
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
-        probe: Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]] | None = None) -> RunResult:
-    """Train one net with one rule; a run that goes non-finite stops with status 'diverged'.
+        probe: Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]] | None = None,
+        checkpoint: Path | None = None) -> RunResult:
+    """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
-    `probe(net, data, cfg)`, when given, is measured before training and after every epoch
-    (its time is not counted in the epoch's seconds).
+    Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
+    or test cross-entropy exceeds DIVERGED_LOSS_FACTOR x ln(n_classes) (2303 for 10 classes). The
+    message names which. `probe(net, data, cfg)`, when given, is measured before training and after
+    every epoch (its time is not counted in the epoch's seconds).
+
+    `checkpoint`: a file written atomically after every epoch (weights, optimiser and scheduler
+    state, every generator's state, history, status). If it exists when fit starts and holds this
+    same config, training continues after its last epoch and ends with exactly the numbers of an
+    uncut run; a damaged file or another config's is ignored (warning on stderr). The file is
+    deleted when the run ends, ok or diverged: the result is then the record.
     """
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -164,20 +259,42 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
     result = RunResult(cfg, device=str(device), net=net)
-    if probe is not None:
+    saved = _load_checkpoint(Path(checkpoint), cfg) if checkpoint is not None else None
+    if probe is not None and saved is None:
         result.probe_before = probe(net, data, cfg)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
     n = cfg.noise
     weight_noise = GaussianNoise(n.weight_std, noise_gen) if n.weight_std > 0 else None
     test_state_noise = state_noise(n.state_std, noise_gen, n.state_noise_model)
     train_state_noise = test_state_noise if n.state_noise_in_training else None
-    for epoch in range(1, cfg.optim.epochs + 1):
+    net.state_noise = test_state_noise  # so that _generators sees the noise objects' generators
+    generators = _generators(rule, net, init_gen, order_gen, noise_gen)  # (nothing draws from torch's global one)
+    net.state_noise = None
+    first_epoch, wall_before = 1, 0.0
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        for g, st in zip(generators, saved["generators"], strict=True):
+            g.set_state(st)
+        result.history = [EpochRecord(**h) for h in saved["history"]]
+        result.status, result.message = saved["status"], saved["message"]
+        result.probe_before = dict(saved["probe_before"])
+        first_epoch, wall_before = saved["epoch"] + 1, saved["wall_s"]
+        if progress:
+            tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
+    take_step_counts = getattr(rule, "take_step_counts", None)
+    for epoch in range(first_epoch, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
                    leave=False, unit="batch")
         net.state_noise = train_state_noise
+        if take_step_counts is not None:
+            take_step_counts()  # count this epoch's training batches only
         train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
                                             weight_noise, cfg.optim.epoch_fraction)
+        steps = take_step_counts() if take_step_counts is not None else {}
         bar.close()
         if scheduler is not None:
             scheduler.step()
@@ -190,15 +307,27 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         test_loss, test_acc = evaluate(rule, net, data.test)
         net.state_noise = None  # probes measure the noiseless dynamics
         record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
-                             probe(net, data, cfg) if probe is not None else {})
+                             probe(net, data, cfg) if probe is not None else {}, steps)
         result.history.append(record)
         if progress:
             tqdm.write(f"epoch {epoch}: train {record.train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")
+        why = _diverged(train_loss, test_loss, data.n_classes, epoch)
+        if why:
+            result.status, result.message = "diverged", why
+        elif checkpoint is not None:
+            _save_checkpoint(Path(checkpoint), {
+                "version": CHECKPOINT_VERSION, "config": _config_key(cfg), "epoch": epoch,
+                "net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "generators": [g.get_state() for g in generators],
+                "history": [asdict(h) for h in result.history], "status": result.status,
+                "message": result.message, "probe_before": result.probe_before,
+                "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
             on_epoch(record)
-        if not math.isfinite(test_loss):
-            result.status = "diverged"
-            result.message = f"non-finite test loss after epoch {epoch}"
+        if why:
             break
-    result.wall_s = time.perf_counter() - t_start
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
+    result.wall_s = wall_before + time.perf_counter() - t_start
     return result

@@ -116,3 +116,87 @@ def test_adamw_is_decoupled_weight_decay():
     net = build_net(cfg.net, 4, 3, torch.Generator().manual_seed(0))
     opt = build_optimizer(cfg, net)
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 1e-2
+
+
+# -- runs that survive a cut ------------------------------------------------------------------------
+
+def _resume_cfg(root, rule: str, optim: dict | None = None, **noise) -> RunConfig:
+    return RunConfig(net=NetConfig(hidden=(32,), dtype="float64"),
+                     rule=RuleConfig(name=rule, free_steps=5, nudge_steps=3),
+                     optim=OptimConfig(**{"epochs": 3, "batch_size": 100, **(optim or {})}),
+                     data=DataConfig(root=root, download=False, train_subset=500, test_subset=200),
+                     noise=NoiseConfig(**noise), device="cpu")
+
+
+def _numbers(r) -> list[tuple]:
+    return [(h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.probe, h.steps) for h in r.history]
+
+
+class _Cut(KeyboardInterrupt):
+    pass
+
+
+def _cut_after(epoch: int):
+    def on_epoch(record):
+        if record.epoch == epoch:
+            raise _Cut
+    return on_epoch
+
+
+@pytest.mark.parametrize("rule,optim,noise", [
+    ("ep", {}, {}),
+    ("bp", {"name": "adamw", "weight_decay": 1e-3, "scheduler": "cosine"}, {}),
+    ("ep", {}, {"state_std": 0.05, "state_noise_model": "batch", "weight_std": 1e-3})])
+def test_a_cut_and_continued_run_ends_with_the_uncut_numbers(mnist_root, small_mnist, tmp_path, rule, optim, noise):
+    cfg = _resume_cfg(mnist_root, rule, optim, **noise)
+    uncut = fit(cfg, small_mnist, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    assert ckpt.exists()
+    seen = []
+    resumed = fit(cfg, small_mnist, progress=False, checkpoint=ckpt, on_epoch=lambda r: seen.append(r.epoch))
+    assert seen == [2, 3]  # epoch 1 came from the checkpoint
+    assert resumed.status == uncut.status == "ok"
+    assert _numbers(resumed) == _numbers(uncut)
+    for a, b in zip(resumed.net.state_dict().values(), uncut.net.state_dict().values()):
+        assert torch.equal(a, b)
+    assert not ckpt.exists()  # a finished run's record is its result, not the checkpoint
+
+
+def test_another_configs_or_a_damaged_checkpoint_is_never_loaded(mnist_root, small_mnist, tmp_path, capsys):
+    cfg = _resume_cfg(mnist_root, "bp")
+    uncut = fit(cfg, small_mnist, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(replace(cfg, seed=5), small_mnist, progress=False, on_epoch=_cut_after(2), checkpoint=ckpt)
+    r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
+    assert _numbers(r) == _numbers(uncut) and "another config" in capsys.readouterr().err
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(2), checkpoint=ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # truncated, as by a cut mid-write
+    r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
+    assert _numbers(r) == _numbers(uncut) and "damaged checkpoint" in capsys.readouterr().err
+    assert not ckpt.exists() and not list(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_path):
+    cfg = _resume_cfg(mnist_root, "ep")
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 1 and len(state["history"]) == 1 and state["status"] == "ok"
+
+
+# -- divergence ---------------------------------------------------------------------------------------
+
+def test_an_exploded_but_finite_run_counts_as_diverged(mnist_root, small_mnist):
+    from frecore.train import divergence_bound
+
+    r = fit(_cfg(mnist_root, lr=1e30, epochs=3), small_mnist, progress=False)
+    assert r.status == "diverged" and len(r.history) == 1
+    assert "divergence bound" in r.message and "1000 x ln(10)" in r.message
+    assert max(r.history[0].train_loss, r.history[0].test_loss) > divergence_bound(10)
+    ok = fit(_cfg(mnist_root, epochs=1), small_mnist, progress=False)
+    assert ok.status == "ok" and ok.message == ""
