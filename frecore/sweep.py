@@ -2,7 +2,7 @@
 
 A finished run (ok or diverged) is never repeated; a run that raised is recorded as 'failed'
 and retried next time; a failure never stops the sweep. The driver is the only writer of the
-results CSV: an executor (`InProcess` here; others in frecore.executors) trains the runs and
+results CSV: an executor (frecore.executors: in this process, or Ray tasks) trains the runs and
 hands each run's row back as it ends. A run is claimed (results.claim) before it is trained,
 so sweeps in several processes on one folder split the work instead of repeating it.
 """
@@ -15,7 +15,7 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from frecore import plots, results
 from frecore.config import ConfigError, override
 from frecore.data import Dataset, MissingDataError, data_available, load_dataset
+from frecore.executors import Executor, InProcess, get_executor  # noqa: F401 (InProcess re-exported)
 from frecore.experiments import PlannedRun, get_experiment, plan
 from frecore.nets import DTYPES
 from frecore.probes import PROBES
@@ -103,40 +104,21 @@ class RunTrainer:
                                       commit=self.commit)
 
 
-class Executor(Protocol):
-    """Trains planned runs somewhere and yields (run, row) as each ends, in any order.
-
-    `skip(run)` is asked just before a run starts (the driver's view: its dataset is missing, or
-    another process claimed it); a skipped run yields nothing. An exception that the trainer
-    raises (missing data, bad config) is yielded as (run, exception) for the driver to handle."""
-
-    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
-            skip: Callable[[PlannedRun], bool]) -> Iterator[tuple[PlannedRun, dict | Exception]]: ...
-
-
-class InProcess:
-    """The default executor: one run after another in this process."""
-
-    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
-            skip: Callable[[PlannedRun], bool]) -> Iterator[tuple[PlannedRun, dict | Exception]]:
-        for p in runs:
-            if skip(p):
-                continue
-            try:
-                yield p, trainer(p)
-            except (ConfigError, MissingDataError) as exc:
-                yield p, exc
-
-
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool = True, variant: str | None = None,
-                   executor: Executor | None = None) -> SweepOutput:
+                   executor: str | Executor | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
+
+    `executor` trains the runs: "inprocess" (the default), "ray" (frecore.ray_executor), or an
+    Executor object; whichever it is, this loop records each row as its run ends, so resuming
+    works across executors and an interrupted sweep keeps every row it finished. `progress`
+    shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
     the summary shows every reading recorded for the profile, the default first."""
     experiment = get_experiment(name)
+    executor = get_executor(executor)  # an unknown name or a missing Ray fails before any training
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
     check_writable(out_dir, runs_csv, summary_csv, plot_png)
@@ -150,7 +132,16 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = results.RunClaims(Path(out_dir) / ".claims")
 
+    bar = tqdm(total=len(todo), desc=name, unit="run", disable=not progress, dynamic_ncols=True)
+
     def skip(p: PlannedRun) -> bool:
+        skipped = _skip(p)
+        if skipped:  # not ours to train: the bar counts only the runs this sweep trains
+            bar.total -= 1
+            bar.refresh()
+        return skipped
+
+    def _skip(p: PlannedRun) -> bool:
         if p.config.data.dataset in missing:
             return True
         if not claims.take(p.run_id):  # another process is training it
@@ -164,18 +155,26 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             tqdm.write(f"{p.row.label} seed {p.seed}")
         return False
 
+    outcomes = executor.map(todo, trainer, skip)
     try:
-        for p, outcome in (executor or InProcess()).map(todo, trainer, skip):
+        for p, outcome in outcomes:
             if isinstance(outcome, MissingDataError):  # its rows are reported "not run: no data", the rest go on
                 missing[p.config.data.dataset] = outcome
                 tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
+                bar.total -= 1
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
-                results.append_run(runs_csv, outcome)
+                results.append_run(runs_csv, outcome)  # recorded as the run ends: Ctrl-C keeps it
+                bar.set_postfix_str(f"{p.row.label} seed {p.seed}: {outcome['status']}", refresh=False)
+                bar.update(1)
             claims.release(p.run_id)
     finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:  # stopped early: the executor cancels what it still has in flight
+            close()
         claims.release_all()
+        bar.close()
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
     return summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,

@@ -1,0 +1,74 @@
+"""Where a sweep's runs are trained: the executor seam of `frecore.sweep.run_experiment`.
+
+An executor only trains; the driver (run_experiment) claims each run, records each row as it
+comes back and is the only writer of the results, so resuming, claims and Ctrl-C behave the same
+whichever executor trained the rows. `InProcess` (the default) needs nothing beyond the package;
+`ray` lives in frecore.ray_executor, the only module that imports Ray, so Ray stays optional.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+
+from frecore.config import ConfigError
+from frecore.data import MissingDataError
+from frecore.experiments import PlannedRun
+
+if TYPE_CHECKING:
+    from frecore.sweep import RunTrainer
+
+EXECUTORS = ("inprocess", "ray")
+Outcome = tuple[PlannedRun, "dict | Exception"]
+
+
+class Executor(Protocol):
+    """Trains planned runs somewhere and yields (run, row) as each ends, in any order.
+
+    `skip(run)` is asked just before a run is dispatched (the driver's view: its dataset is
+    missing, or another process claimed it); a skipped run yields nothing. An exception that the
+    trainer raises (missing data, bad config) is yielded as (run, exception) for the driver to
+    handle. The driver closes the iterator when it stops early (error, Ctrl-C), so an executor
+    cancels what it still has in flight in a `finally`."""
+
+    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
+            skip: Callable[[PlannedRun], bool]) -> Iterator[Outcome]: ...
+
+
+class InProcess:
+    """The default executor: one run after another in this process."""
+
+    def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
+            skip: Callable[[PlannedRun], bool]) -> Iterator[Outcome]:
+        for p in runs:
+            if skip(p):
+                continue
+            try:
+                yield p, trainer(p)
+            except (ConfigError, MissingDataError) as exc:
+                yield p, exc
+
+
+def get_executor(name: str | Executor | None = "inprocess", address: str | None = None,
+                 cpus_per_run: float = 1.0, gpus_per_run: float | None = None) -> Executor:
+    """The executor called `name` (an Executor object is returned as is).
+
+    Checked before any training: an unknown name, Ray options without Ray, or a missing Ray
+    install is a ConfigError (one `error:` line at the command line)."""
+    if name is None:
+        name = "inprocess"
+    if not isinstance(name, str):
+        return name
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
+    if not 0 < cpus_per_run < math.inf:
+        raise ConfigError(f"--cpus-per-run must be > 0, got {cpus_per_run}")
+    if gpus_per_run is not None and not 0 <= gpus_per_run < math.inf:
+        raise ConfigError(f"--gpus-per-run must be >= 0 (a fraction of a GPU, or whole GPUs), got {gpus_per_run}")
+    if name == "inprocess":
+        if address is not None or gpus_per_run is not None or cpus_per_run != 1:
+            raise ConfigError("--address, --cpus-per-run and --gpus-per-run place runs on a Ray cluster: "
+                              "they need --executor ray")
+        return InProcess()
+    from frecore.ray_executor import RayExecutor
+
+    return RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)

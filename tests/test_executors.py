@@ -1,0 +1,175 @@
+"""Executors: the name -> executor seam, the Ray worker's data cache, the sweep's progress bar, and
+a local Ray (2 CPUs) that records the same rows as the in-process executor and survives a killed
+worker. The Ray tests start one Ray for the file; they are skipped, saying why, only where Ray is
+not installed or cannot start."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from frecore import results, sweep
+from frecore.cli import main
+from frecore.config import ConfigError
+from frecore.executors import InProcess, get_executor
+from frecore.experiments import plan
+from tests.conftest import REPO
+
+ROWS = ["2HL BP (tanh, Adam)", "2HL Ours (tanh, Adam)"]  # the two cheapest smoke rows (< 1 s each)
+SAME = ["run_id", "row", "seed", "status", "epochs_run", "best_test_acc", "final_test_acc", "best_train_acc",
+        "final_train_acc", "config"]
+
+
+@pytest.fixture
+def one_thread():
+    """Both executors train with one torch thread (a Ray task declares one CPU), so CPU numbers match."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def curves(history: str) -> list[tuple]:
+    """A run's per-epoch numbers without its timings."""
+    return [(e["epoch"], e["train_loss"], e["train_acc"], e["test_loss"], e["test_acc"]) for e in json.loads(history)]
+
+
+def test_executor_names_resolve_and_bad_ones_are_one_line_errors(capsys):
+    assert isinstance(get_executor("inprocess"), InProcess) and isinstance(get_executor(None), InProcess)
+    mine = InProcess()
+    assert get_executor(mine) is mine
+    with pytest.raises(ConfigError, match="unknown executor 'dask'; choose one of: inprocess, ray"):
+        get_executor("dask")
+    with pytest.raises(ConfigError, match="need --executor ray"):
+        get_executor("inprocess", address="auto")
+    for bad in (dict(cpus_per_run=0), dict(gpus_per_run=-0.5), dict(gpus_per_run=float("nan"))):
+        with pytest.raises(ConfigError, match="per-run"):
+            get_executor("ray", **bad)
+    assert main(["run", "table1", "--profile", "smoke", "--executor", "dask", "--out-dir", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown executor") and err.count("\n") == 1
+    assert not Path("unused").exists()  # refused before any folder or training
+
+
+def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without the extra sees
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[ray\]'"):
+        get_executor("ray")
+
+
+def test_a_ray_worker_loads_each_dataset_once(monkeypatch, mnist_root):
+    """The worker-side body of a task reuses the process's data cache from one task to the next."""
+    from frecore import ray_executor
+
+    loads = []
+    real = sweep.load_dataset
+    monkeypatch.setattr(sweep, "load_dataset", lambda *a, **kw: loads.append(a) or real(*a, **kw))
+    monkeypatch.setattr(ray_executor, "_WORKER_DATA", {})
+    runs = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)
+    rows = [ray_executor.train_in_worker(sweep.RunTrainer(commit="test"), p, threads=1) for p in runs]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert len(loads) == 1  # two runs (two fresh trainers, as Ray hands each task its own copy), one load
+
+
+def test_the_sweep_shows_one_bar_over_its_runs(tmp_path, mnist_root, capsys, one_thread):
+    sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
+                         out_dir=str(tmp_path), progress=True)
+    err = capsys.readouterr().err
+    assert "table1: 100%" in err and "2/2" in err and "<00:00" in err  # count, then the ETA
+
+
+# --- a local Ray ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray (2 CPUs) for this file. Its workers import this test module (the killing
+    trainer below), so the repository goes on their PYTHONPATH before Ray starts them."""
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("Ray is not installed: pip install -e '.[ray]'")
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(Path(__file__).parent), path]))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    except Exception as exc:  # e.g. no shared memory or no free ports in a sandbox
+        pytest.skip(f"a local Ray cannot start here: {type(exc).__name__}: {exc}")
+    finally:
+        if path is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = path
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_records_the_same_rows_as_in_process_and_resumes_across_them(tmp_path, mnist_root, local_ray,
+                                                                         one_thread):
+    kw = dict(device="cpu", data_root=mnist_root, progress=False)
+    here = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(tmp_path / "inprocess"), **kw)
+    there = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(tmp_path / "ray"), executor="ray", **kw)
+    a, b = (o.runs.sort_values("run_id").reset_index(drop=True) for o in (here, there))
+    assert len(a) == 2 and (a["status"] == "ok").all()
+    assert a[SAME].equals(b[SAME])
+    assert list(map(curves, a["history"])) == list(map(curves, b["history"]))
+
+    # resume across executors: the in-process sweep of one row, then Ray for both trains only the other
+    mixed = tmp_path / "mixed"
+    first = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], out_dir=str(mixed), **kw).runs
+    both = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(mixed), executor="ray", **kw).runs
+    assert len(both) == 2 and both["run_id"].is_unique
+    kept = both.set_index("run_id").loc[first["run_id"].iloc[0]]
+    assert kept["wall_s"] == first["wall_s"].iloc[0] and kept["history"] == first["history"].iloc[0]
+
+
+@dataclass
+class DiesOnFirstAttempt(sweep.RunTrainer):
+    """A trainer whose worker process dies (os._exit) the first time it starts each run."""
+    markers: str = ""
+
+    def __call__(self, p):
+        marker = Path(self.markers) / p.run_id
+        if not marker.exists():
+            marker.touch()
+            os._exit(1)
+        return super().__call__(p)
+
+
+class WithTrainer:
+    """An executor that trains through another trainer class (here: one that kills its worker)."""
+
+    def __init__(self, inner, make):
+        self.inner, self.make = inner, make
+
+    def map(self, runs, trainer, skip):
+        return self.inner.map(runs, self.make(trainer), skip)
+
+
+def test_a_killed_worker_is_retried_and_its_run_recorded_once(tmp_path, mnist_root, local_ray, monkeypatch):
+    from frecore.ray_executor import RayExecutor
+
+    appended = []
+    real_append = results.append_run
+    monkeypatch.setattr(results, "append_run", lambda path, rec: appended.append(rec["run_id"]) or real_append(path, rec))
+    markers = tmp_path / "attempts"
+    markers.mkdir()
+    killer = WithTrainer(RayExecutor(max_retries=2),
+                         lambda t: DiesOnFirstAttempt(probe=t.probe, commit=t.commit, markers=str(markers)))
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path / "out"), progress=False, executor=killer)
+    run_id = plan("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root)[0].run_id
+    assert (markers / run_id).exists()  # its first worker did die
+    assert appended == [run_id]  # recorded once, by the driver
+    assert list(out.runs["run_id"]) == [run_id] and list(out.runs["status"]) == ["ok"]
+
+    # no retries left: the run comes back as a 'failed' row (retried by the next sweep), the sweep ends
+    (markers / run_id).unlink()
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
+                               out_dir=str(tmp_path / "out2"), progress=False,
+                               executor=WithTrainer(RayExecutor(max_retries=0), killer.make))
+    assert list(out.runs["status"]) == ["failed"] and "worker lost" in out.runs["message"].iloc[0]
