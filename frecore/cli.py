@@ -16,6 +16,7 @@ from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DT
                             OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.data import MissingDataError
 from frecore.experiments import PROFILES, READINGS, list_experiments
+from frecore.paths import check_writable_file
 
 EXIT_USAGE = 2
 
@@ -103,6 +104,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default=d.device, help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     g.add_argument("--out", default=None, help="write the run's result (config, history, status) as JSON here")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--dry-run", action="store_true", help="check every setting, print the config and stop")
 
 
 def _skips(items: Sequence[str]) -> tuple[tuple[int, int], ...]:
@@ -142,10 +144,34 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         seed=a.seed, device=a.device)
 
 
+def check_trainable(cfg: RunConfig) -> None:
+    """What fit checks before it allocates anything, without loading data: the rule can train this
+    net, the conv maps do not vanish, the net fits in memory. ConfigError otherwise."""
+    import torch
+
+    from frecore.conv import conv_shapes
+    from frecore.data import INPUT_SHAPES
+    from frecore.resources import check_fits
+    from frecore.rules import build_rule
+    from frecore.train import resolve_device
+
+    build_rule(cfg.rule).check(cfg.net)
+    shape, n_classes = INPUT_SHAPES[cfg.data.dataset]
+    if cfg.net.arch == "conv":
+        conv_shapes(cfg.net, shape)
+    check_fits(cfg, shape, n_classes, resolve_device(cfg.device))
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from frecore.train import fit
 
     cfg = config_from_args(a)
+    check_trainable(cfg)
+    if a.out:
+        check_writable_file(a.out, what="--out")  # before training, not after it
+    if a.dry_run:
+        print(json.dumps(cfg.to_dict(), indent=1))
+        return 0
     result = fit(cfg, progress=not a.no_progress)
     print(f"status {result.status}  best test {result.best_test_acc:.2f}%  final test "
           f"{result.final_test_acc:.2f}%  best train {result.best_train_acc:.2f}%  wall {result.wall_s:.1f}s "
@@ -162,8 +188,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     from frecore.results import markdown_table
     from frecore.sweep import run_experiment
 
+    from frecore.executors import get_executor
+
+    executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run)
     out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
-                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress, variant=a.variant)
+                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress, variant=a.variant,
+                         executor=executor)
     print(markdown_table(out.summary))
     print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
     return 0
@@ -195,6 +225,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     runs_csv, path, _ = output_paths(a.out_dir, a.experiment, a.profile)
     if a.update_readme:  # checked before any work: a README without the block is the user's to fix
         check_readme_block(a.update_readme, a.experiment)
+    if a.page:
+        check_writable_file(a.page, what="--page")
     if a.resummarise:
         resummarise(a.experiment, a.profile, out_dir=a.out_dir)
     summary = load_summary(path)
@@ -210,7 +242,6 @@ def cmd_report(a: argparse.Namespace) -> int:
     table = markdown_table(summary)
     if a.page:
         title = (experiment.rows.__doc__ or a.experiment).strip().splitlines()[0]
-        Path(a.page).parent.mkdir(parents=True, exist_ok=True)
         Path(a.page).write_text(results_page(a.experiment, summary, path.as_posix(), title))
     if a.update_readme:
         update_readme_block(a.update_readme, a.experiment,
@@ -223,14 +254,10 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def check_readme_block(readme: str, name: str) -> None:
-    path = Path(readme)
-    if not path.is_file():
-        raise ConfigError(f"--update-readme: {readme!r} is not a file")
+    path = check_writable_file(readme, what="--update-readme")
     text = path.read_text(errors="replace")
     if f"<!-- {name}:start -->" not in text or f"<!-- {name}:end -->" not in text:
         raise ConfigError(f"--update-readme: {readme} has no <!-- {name}:start --> ... <!-- {name}:end --> block")
-    if not os.access(path, os.W_OK):
-        raise ConfigError(f"--update-readme: {readme} is not writable")
 
 
 def cmd_provenance(a: argparse.Namespace) -> int:
@@ -238,16 +265,22 @@ def cmd_provenance(a: argparse.Namespace) -> int:
 
     text = provenance_markdown()
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
+        check_writable_file(a.out, what="--out").write_text(text)
         print(f"wrote {a.out}")
     else:
         print(text, end="")
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (`prog: error: ...`), exit code 2 as before."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m frecore", description="FRE-RNN trained by equilibrium propagation.")
+    p = Parser(prog="python -m frecore", description="FRE-RNN trained by equilibrium propagation.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net with one rule", description="Train one net with one rule.")
     _add_train_args(t)
@@ -265,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--executor", default="inprocess",
+                   help="where runs train: inprocess (one after another here) or ray (one Ray task per run; "
+                        "pip install -e '.[ray]'; docs/scale-out.md) (default: %(default)s)")
+    r.add_argument("--address", default=None,
+                   help="ray: the cluster to join, e.g. auto or HEAD_IP:6379 (default: $RAY_ADDRESS, else a local Ray)")
+    r.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs each run's task declares (default: 1)")
+    r.add_argument("--gpus-per-run", type=float, default=None,
+                   help="ray: GPU share each run's task declares (default: 0.25 on a cluster with GPUs, else 0)")
     r.set_defaults(func=cmd_run)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)

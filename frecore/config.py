@@ -31,6 +31,10 @@ class ConfigError(ValueError):
     """A setting is out of range or unknown; the message says which and what is allowed."""
 
 
+FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # torch.finfo(dtype).max
+SEED_MAX = 2**63 - 1 - 10**6  # torch seeds are 64-bit; fit derives streams as seed + a few primes below 10^6
+
+
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
@@ -46,10 +50,35 @@ def _check_scale(name: str, value: float, *, positive: bool = False) -> None:
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _sequence(name: str, value: Any) -> tuple:
+    """A list or tuple as a tuple; anything else (None, a string, a number) is refused."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a list, got {value!r}")
+    return tuple(value)
+
+
+def _check_seed(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{name} must be an integer in [0, {SEED_MAX}] (64-bit generators), got {value!r}")
+
+
 def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: bool = False
                ) -> tuple[float, ...]:
     """Broadcast a scalar to one value per block, or check a list has one per block."""
-    values = (value,) * n if isinstance(value, (int, float)) else tuple(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_scale(name, value, positive=positive)  # checked even where the net has no block to scale
+        values = (value,) * n
+    else:
+        values = _sequence(name, value)
     if len(values) != n:
         raise ConfigError(f"{name} needs one value, or one per hidden->hidden block ({n}, chain first, "
                           f"then skips), got {len(values)}")
@@ -92,10 +121,10 @@ class NetConfig:
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
         for name in ("hidden", "channels"):
-            sizes = tuple(getattr(self, name))
-            if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in sizes):
+            sizes = getattr(self, name)
+            if not isinstance(sizes, (list, tuple)) or not sizes or any(not _is_int(h) or h < 1 for h in sizes):
                 raise ConfigError(f"{name} must be a non-empty list of positive integers, got {getattr(self, name)!r}")
-            object.__setattr__(self, name, sizes)
+            object.__setattr__(self, name, tuple(sizes))
         if not isinstance(self.kernel, int) or isinstance(self.kernel, bool) or self.kernel < 1:
             raise ConfigError(f"kernel must be a positive integer, got {self.kernel!r}")
         if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
@@ -107,9 +136,8 @@ class NetConfig:
         _check_choice("agt_draw", self.agt_draw, AGT_DRAWS)
         _check_choice("init", self.init, INITS)
         _check_choice("pool_indices", self.pool_indices, POOL_INDICES)
-        if not isinstance(self.readout_bias, bool):
-            raise ConfigError(f"readout_bias must be true or false, got {self.readout_bias!r}")
-        if self.readout_lag not in (0, 1) or isinstance(self.readout_lag, bool):
+        _check_bool("readout_bias", self.readout_bias)
+        if not _is_int(self.readout_lag) or self.readout_lag not in (0, 1):
             raise ConfigError(f"readout_lag must be 0 or 1 (steps), got {self.readout_lag!r}")
         _check_scale("damping", self.damping, positive=True)
         if self.damping > 1:
@@ -118,11 +146,15 @@ class NetConfig:
             raise ConfigError("pool_indices, readout_lag and damping are conv settings (arch 'conv')")
         if self.topology != "layered" and self.arch != "layered":
             raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
-        object.__setattr__(self, "skips", tuple(tuple(int(v) for v in pair) for pair in self.skips))
+        skips = _sequence("skips", self.skips)
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p) for p in skips):
+            raise ConfigError(f"skips must be (src, dst) pairs of layer indices, got {self.skips!r}")
+        object.__setattr__(self, "skips", tuple(tuple(p) for p in skips))
         if self.skips and self.topology != "custom":
             raise ConfigError("skips are only read with topology='custom'")
-        if not isinstance(self.skip_every, int) or self.skip_every < 2:
+        if not _is_int(self.skip_every) or self.skip_every < 2:
             raise ConfigError(f"skip_every must be an integer >= 2, got {self.skip_every!r}")
+        _check_seed("topology_seed", self.topology_seed)
         _check_scale("agt_p", self.agt_p)
         if self.agt_p > 1:
             raise ConfigError(f"agt_p is a probability, got {self.agt_p!r}")
@@ -166,6 +198,9 @@ class RuleConfig:
     pep_nudge: str = "activation"  # pep: beta (y - o) added after sigma (Ernoult et al.) or inside it ("preactivation")
     nudge: str = "constant"  # ep: beta_f B_f e each step (Algorithm 1); "accumulating": k beta_f B_f e_p^0 after k steps (graph code)
     readout_error: str = "free"  # ep: W_f learns from e_p^0 (Algorithm 1) or from e_p at the end of the nudged phase (graph code)
+    settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
+    settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
+    settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
 
     def __post_init__(self) -> None:
         from frecore.rules import RULES  # local import: rules import config
@@ -177,15 +212,26 @@ class RuleConfig:
                 symbol = "T" if name == "free_steps" else "K"
                 raise ConfigError(f"{name} ({symbol}) must be an integer >= 1, got {v!r}")
         _check_scale("beta_f", self.beta_f)
+        _check_bool("hold_error", self.hold_error)
         _check_choice("pep_nudge", self.pep_nudge, ("activation", "preactivation"))
         _check_choice("nudge", self.nudge, NUDGES)
         _check_choice("readout_error", self.readout_error, READOUT_ERRORS)
         if self.nudge == "accumulating" and self.hold_error:
             raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop hold_error")
+        for name in ("settle_tol", "settle_tol_nudged"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
+                                  or not math.isfinite(v) or v <= 0):
+                raise ConfigError(f"{name} must be a finite number > 0 (or None: fixed steps), got {v!r}")
+        if (self.settle_tol is not None or self.settle_tol_nudged is not None) and self.name != "ep":
+            raise ConfigError(f"settle_tol/settle_tol_nudged stop EP's phases early; rule {self.name!r} "
+                              f"runs its fixed steps (P-EP's relaxation has no tolerance stop)")
+        if self.settle_relative and self.settle_tol_nudged is None:
+            raise ConfigError("settle_relative qualifies settle_tol_nudged; set settle_tol_nudged too")
 
 
 def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
-    values = (value,) if isinstance(value, (int, float)) else tuple(value)
+    values = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else _sequence(name, value)
     if not values:
         raise ConfigError(f"{name} needs at least one value")
     for i, v in enumerate(values):
@@ -218,7 +264,7 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
-        if self.train_last is not None and (not isinstance(self.train_last, int) or self.train_last < 1):
+        if self.train_last is not None and (not _is_int(self.train_last) or self.train_last < 1):
             raise ConfigError(f"train_last must be a positive integer or None, got {self.train_last!r}")
         object.__setattr__(self, "lr", _scalar_or_per_weight("lr", self.lr, positive=True))
         object.__setattr__(self, "weight_decay",
@@ -252,8 +298,11 @@ class DataConfig:
         _check_choice("dataset", self.dataset, DATASETS)
         for name in ("train_subset", "test_subset"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
+            if v is not None and (not _is_int(v) or v < 1):
                 raise ConfigError(f"{name} must be a positive integer or None, got {v!r}")
+        if self.root is not None and not isinstance(self.root, str):
+            raise ConfigError(f"root must be a folder path or None, got {self.root!r}")
+        _check_bool("download", self.download)
 
 
 @dataclass(frozen=True)
@@ -268,6 +317,7 @@ class NoiseConfig:
     def __post_init__(self) -> None:
         _check_scale("weight_std", self.weight_std)
         _check_scale("state_std", self.state_std)
+        _check_bool("state_noise_in_training", self.state_noise_in_training)
         _check_choice("state_noise_model", self.state_noise_model, STATE_NOISE_MODELS)
 
 
@@ -283,8 +333,20 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _check_choice("device", self.device, DEVICES)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _check_seed("seed", self.seed)
+        self._check_representable()
+
+    def _check_representable(self) -> None:
+        """Every real setting must be a finite number in the run's dtype (1e308 is not a float32)."""
+        limit = FLOAT_MAX[self.net.dtype]
+        values = {"alpha": self.net.alpha, "beta": self.net.beta, "beta_f": self.rule.beta_f,
+                  "lr": self.optim.lr, "weight_decay": self.optim.weight_decay,
+                  "weight_noise": self.noise.weight_std, "state_noise": self.noise.state_std}
+        for name, value in values.items():
+            for v in (value if isinstance(value, tuple) else (value,)):
+                if abs(v) > limit:
+                    raise ConfigError(f"{name} = {v!r} is not representable in {self.net.dtype} "
+                                      f"(largest {limit:.3g}); use a smaller value or dtype float64")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

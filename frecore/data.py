@@ -20,6 +20,7 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
                  "test_batch", "batches.meta")
+INPUT_SHAPES = {"mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10)}  # (one sample's shape, classes)
 # The paper's CIFAR-10 normalisation (Appendix D, after Scellier et al. 2023): std is 3x the usual.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = tuple(3 * s for s in (0.2023, 0.1944, 0.2010))
@@ -27,6 +28,54 @@ CIFAR10_STD = tuple(3 * s for s in (0.2023, 0.1944, 0.2010))
 
 class MissingDataError(FileNotFoundError):
     """The dataset's files are not where we looked and could not be downloaded."""
+
+
+class DataFileError(MissingDataError):
+    """A dataset file is there but damaged (size, magic number, counts, label range): unusable,
+    so it is handled like a missing one, with a message that names the file and the problem."""
+
+
+IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}  # IDX: unsigned bytes, 3 or 1 dimensions
+
+
+def check_mnist_file(path: Path) -> int:
+    """Validate one MNIST IDX file (header, magic, dims, size, label range); returns its count."""
+    kind = "images" if "images" in path.name else "labels"
+    header = 16 if kind == "images" else 8
+    size = path.stat().st_size
+    if size < header:
+        raise DataFileError(f"{path}: {size} bytes, shorter than an IDX {kind} header ({header} bytes); "
+                            f"the file is truncated or not MNIST")
+    with open(path, "rb") as f:
+        head = f.read(header)
+        magic, count = int.from_bytes(head[0:4], "big"), int.from_bytes(head[4:8], "big")
+        if magic != IDX_MAGIC[kind]:
+            raise DataFileError(f"{path}: magic number {magic:#010x}, expected {IDX_MAGIC[kind]:#010x} for IDX "
+                                f"{kind} (a gzipped, renamed or foreign file?)")
+        item = 1
+        if kind == "images":
+            rows, cols = int.from_bytes(head[8:12], "big"), int.from_bytes(head[12:16], "big")
+            if (rows, cols) != (28, 28):
+                raise DataFileError(f"{path}: images of {rows}x{cols} pixels, MNIST's are 28x28")
+            item = rows * cols
+        if size != header + count * item:
+            raise DataFileError(f"{path}: {size} bytes, but its header announces {count} {kind} "
+                                f"({header + count * item} bytes): the file is truncated or padded")
+        if kind == "labels":
+            labels = f.read()
+            if labels and max(labels) > 9:
+                raise DataFileError(f"{path}: label {max(labels)} found; MNIST labels are 0-9")
+    return count
+
+
+def check_mnist_files(folder: Path) -> None:
+    """Every MNIST file valid, and each split with as many labels as images."""
+    counts = {f: check_mnist_file(folder / f) for f in MNIST_FILES}
+    for split in ("train", "t10k"):
+        n_img, n_lab = counts[f"{split}-images-idx3-ubyte"], counts[f"{split}-labels-idx1-ubyte"]
+        if n_img != n_lab:
+            raise DataFileError(f"{folder / f'{split}-labels-idx1-ubyte'}: {n_lab} labels for {n_img} images in "
+                                f"{folder / f'{split}-images-idx3-ubyte'}")
 
 
 @dataclass
@@ -96,6 +145,8 @@ def _load_torchvision(name: str, root: Path, download: bool, verify: bool):
     missing = [f for f in files if not (folder / f).is_file()]
     if missing and not download:
         raise _missing(label, folder, files, f"missing {', '.join(missing)}; download disabled")
+    if name == "mnist" and not missing:
+        check_mnist_files(folder)  # torchvision would fail on a damaged file without naming it
     try:
         train = cls(root=str(root), train=True, download=bool(missing))
         test = cls(root=str(root), train=False, download=False)

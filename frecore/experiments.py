@@ -161,6 +161,31 @@ def check_variant(variant: str | None) -> str | None:
     return variant
 
 
+def selection(rows: object = None, seeds: object = None) -> tuple[list[str] | None, list[int] | None]:
+    """Rows and seeds as a caller may give them (papermill passes `-p rows "2HL BP (tanh, Adam)"` as
+    one string and `-p seeds 5` as an int): a label or a list of labels; a seed, a list of seeds
+    or a string of them ("0 1", "0,1"). Anything else is refused with one message."""
+    if isinstance(rows, str):
+        rows = [rows]
+    if rows is not None:
+        if not isinstance(rows, (list, tuple)) or not all(isinstance(r, str) for r in rows) or not rows:
+            raise ConfigError(f"rows must be a row label or a non-empty list of labels, got {rows!r}")
+        rows = list(rows)
+    if isinstance(seeds, str):
+        try:
+            seeds = [int(v) for v in seeds.replace(",", " ").split()]
+        except ValueError:
+            raise ConfigError(f"seeds must be integers, got {seeds!r}") from None
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if seeds is not None:
+        if (not isinstance(seeds, (list, tuple)) or not seeds
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in seeds)):
+            raise ConfigError(f"seeds must be an integer or a non-empty list of integers, got {seeds!r}")
+        seeds = list(seeds)
+    return rows, seeds
+
+
 def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
          device: str = "auto", data_root: str | None = None, variant: str | None = None) -> list[PlannedRun]:
     """Every run an experiment needs in a profile, optionally restricted to some rows/seeds.
@@ -169,6 +194,7 @@ def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequ
     run their default (their text and code agree)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    rows, seeds = selection(rows, seeds)
     variant = check_variant(variant)
     prof = PROFILES[profile]
     all_rows = get_rows(name)

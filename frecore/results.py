@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 import torch
 
+from frecore.config import ConfigError
 from frecore.experiments import PlannedRun, Row
 from frecore.train import RunResult
 
@@ -77,7 +78,7 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
     }
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(ConfigError):
     """A results or summary file that cannot be read as one (wrong header, not a CSV)."""
 
 
