@@ -4,6 +4,8 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PROFILE ?= quick
 DEVICE  ?= auto
+# EXECUTOR=ray trains each run as a Ray task ($RAY_ADDRESS picks the cluster; docs/scale-out.md)
+EXECUTOR ?= inprocess
 RESULTS ?= results
 STAMP   := $(VENV)/.frecore-installed
 # Files of the quick profile (the committed reference) keep bare names; any other profile's carry
@@ -26,7 +28,7 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,ray]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
@@ -48,7 +50,8 @@ fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths ->
 $(EXPERIMENTS): %: $(STAMP)
 	mkdir -p $(RESULTS)
 	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
-		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False
+		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False \
+		-p executor $(EXECUTOR)
 	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page docs/results/$@$(SUFFIX).md \
 		$(if $(and $(filter quick,$(PROFILE)),$(shell grep -l '<!-- $@:start -->' README.md)),--update-readme README.md)
 

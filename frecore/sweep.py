@@ -128,7 +128,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
     trainer = RunTrainer(probe=experiment.probe, commit=results.git_commit(), progress=progress,
-                         checkpoint_dir=Path(out_dir) / ".checkpoints")
+                         checkpoint_dir=Path(out_dir).resolve() / ".checkpoints")  # absolute: a Ray worker has its own cwd
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = results.RunClaims(Path(out_dir) / ".claims")
 
