@@ -393,7 +393,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
             f"| {diff} | {format_mean_std(s['best_train_mean'], math.nan)} / {format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
             + (f"| {format_mean_std(s['authors_same_epochs'], math.nan, missing='-')} " if authors else "")
             + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
-            f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s.get('device', '') or '-'} |"
+            f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
             + "".join(f" {s[c]:.3g} |" for c in probes))
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from frecore import plots, results
 from frecore.config import ConfigError, override
 from frecore.data import Dataset, MissingDataError, data_available, load_dataset
 from frecore.executors import Executor, InProcess, get_executor  # noqa: F401 (InProcess re-exported)
-from frecore.experiments import PlannedRun, get_experiment, plan
+from frecore.experiments import PlannedRun, get_experiment, plan, selection
 from frecore.nets import DTYPES
 from frecore.probes import PROBES
 from frecore.train import fit, resolve_device
@@ -118,6 +118,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
     the summary shows every reading recorded for the profile, the default first."""
     experiment = get_experiment(name)
+    rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor)  # an unknown name or a missing Ray fails before any training
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
@@ -213,7 +214,7 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     Each row's default reading gets a line; another reading gets one where it has runs.
     """
     experiment = get_experiment(name)
-    out = Path(out_dir)
+    rows, seeds = selection(rows, seeds)
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
     recorded = results.load_runs(runs_csv)
