@@ -3,7 +3,7 @@ import math
 import pytest
 
 from frecore.config import ConfigError
-from frecore.experiments import EXPERIMENTS, PROFILES, get_rows, list_experiments, plan
+from frecore.experiments import EXPERIMENTS, PROFILES, get_rows, list_experiments, plan, selection
 
 
 @pytest.mark.parametrize("name", list_experiments())
@@ -187,3 +187,34 @@ def test_every_variant_differs_from_its_default_and_every_code_reading_cites_its
             assert cfg != row.config, f"{row.label}: variant {variant!r} is the default"
         if row.reading == "code":
             assert row.provenance and all(s.source for s in row.provenance)
+
+
+@pytest.mark.parametrize("rows, seeds, expected", [
+    ("2HL BP (tanh, Adam)", 5, (["2HL BP (tanh, Adam)"], [5])),
+    (["a", "b"], "0 1", (["a", "b"], [0, 1])),
+    (None, "3,4", (None, [3, 4])),
+    (("a",), (1, 2), (["a"], [1, 2])),
+])
+def test_selection_coerces_what_papermill_passes(rows, seeds, expected):
+    assert selection(rows, seeds) == expected
+
+
+@pytest.mark.parametrize("rows, seeds", [(5, None), ([], None), (None, "one"), (None, 1.5), (None, [True]), (None, [])])
+def test_selection_refuses_the_rest_with_one_message(rows, seeds):
+    with pytest.raises(ConfigError, match="rows must|seeds must"):
+        selection(rows, seeds)
+
+
+def test_notebook_takes_a_row_label_and_an_int_seed_from_papermill(tmp_path, mnist_root):
+    """`papermill -p rows "2HL BP (tanh, Adam)" -p seeds 5` (a str and an int) runs that one row, seed 5."""
+    import papermill
+
+    from frecore.results import load_runs
+    from tests.conftest import REPO
+
+    papermill.execute_notebook(str(REPO / "notebooks" / "table1.ipynb"), str(tmp_path / "out.ipynb"),
+                               cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3",
+                               parameters={"profile": "smoke", "rows": "2HL BP (tanh, Adam)", "seeds": 5,
+                                           "device": "cpu", "data_root": mnist_root, "out_dir": str(tmp_path)})
+    runs = load_runs(tmp_path / "table1.csv")
+    assert list(runs["row"]) == ["2HL BP (tanh, Adam)"] and list(runs["seed"]) == [5]
