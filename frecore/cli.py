@@ -75,6 +75,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hold-error", action="store_true",
                    help="hold e_p at its free-phase value during the nudged phase (authors' code); "
                         "default: recompute it each step (Algorithm 1)")
+    g.add_argument("--settle-tol", type=float, default=None,
+                   help="ep: end the free phase at the first step with max |s[t+1] - s[t]| below this; "
+                        "T becomes a cap (default: always T steps, as the paper)")
+    g.add_argument("--settle-tol-nudged", type=float, default=None,
+                   help="ep: the same for the nudged phase, K a cap (default: always K steps)")
+    g.add_argument("--settle-relative", action="store_true",
+                   help="ep: --settle-tol-nudged is relative to the size of ds, max |s[t+1] - s^0|")
     g = p.add_argument_group("optimiser")
     g.add_argument("--optimizer", default=d.optim.name, help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
     g.add_argument("--lr", type=float, nargs="+", default=None,
@@ -134,7 +141,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         net=NetConfig(**net_kw),
         rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
                         beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge, nudge=a.nudge,
-                        readout_error=a.readout_error),
+                        readout_error=a.readout_error, settle_tol=a.settle_tol,
+                        settle_tol_nudged=a.settle_tol_nudged, settle_relative=a.settle_relative),
         optim=OptimConfig(**optim_kw),
         data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
                         train_subset=a.train_subset, test_subset=a.test_subset),

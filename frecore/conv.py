@@ -39,6 +39,7 @@ class ConvRelaxation:
 
     state: ConvState
     previous: ConvState | None  # None after a single step from zero
+    steps: int = 0  # steps taken by the relax call that produced it (< requested when `tol` stopped it)
 
 
 def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
@@ -169,15 +170,18 @@ class ConvFRENet(nn.Module):
 
     def relax(self, drive: torch.Tensor, steps: int, start: ConvRelaxation | None = None,
               error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0,
-              frozen_indices: list[torch.Tensor] | None = None) -> ConvRelaxation:
+              frozen_indices: list[torch.Tensor] | None = None, tol: float | None = None,
+              relative_to: ConvState | None = None) -> ConvRelaxation:
         """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
         read from the state the step starts from (or the one before it, with readout_lag 1).
+        `tol` and `relative_to` stop early as in frecore.dynamics.relax.
 
         Unpooling indices per NetConfig.pool_indices: 'current' pools the state the step starts
         from, 'previous' the state before it, 'free' uses `frozen_indices` (the free phase's).
         """
         state, previous = (start.state, start.previous) if start is not None else (None, None)
         lag, mode = self.cfg.readout_lag, self.cfg.pool_indices
+        taken = 0
         for _ in range(steps):
             e = None
             read = previous if lag else state
@@ -190,8 +194,16 @@ class ConvFRENet(nn.Module):
                 elif mode == "free" and frozen_indices is not None:
                     indices = frozen_indices
             previous, state = state, self.step(state, drive, e, beta_f, indices)
+            taken += 1
+            if tol is not None and previous is not None:
+                change = max(float((a - b).abs().max()) for a, b in zip(state, previous))
+                bound = tol
+                if relative_to is not None:
+                    bound = tol * max(float((a - r).abs().max()) for a, r in zip(state, relative_to))
+                if change < bound or change == 0.0:
+                    break
         assert state is not None, "relax needs steps >= 1"
-        return ConvRelaxation(state, previous)
+        return ConvRelaxation(state, previous, taken)
 
     def readout_state(self, relaxation: ConvRelaxation) -> torch.Tensor:
         """The top layer the readout sees: the last state's, or the one before (readout_lag 1)."""

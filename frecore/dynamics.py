@@ -22,11 +22,14 @@ class Relaxation:
 
 def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | None = None,
           last_input: LastLayerInput = None, tol: float | None = None,
-          record: bool = False) -> Relaxation:
+          record: bool = False, relative_to: State | None = None) -> Relaxation:
     """Run `steps` synchronous updates from `state` (None: all zeros).
 
     `drive` is the input drive W_0 x, computed once by the caller and held constant. With
-    `tol`, stop after the first step whose largest state change is below it.
+    `tol`, stop after the first step whose largest state change is below it; with `relative_to`
+    too, below tol times the largest distance of the new state from `relative_to` (the nudged
+    phase's ds = s - s^0, whose size scales with beta_f). Without `tol` the loop and its numbers
+    are exactly the fixed-step ones.
     """
     batched = getattr(net, "batched", False)
     terms = net.batched_terms() if batched else net.coupling_terms()  # once per phase
@@ -56,8 +59,11 @@ def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | No
             trace.append(new)
         if tol is not None and state is not None:
             change = max(float((a - b).abs().max()) for a, b in zip(new, state))
+            bound = tol
+            if relative_to is not None:
+                bound = tol * max(float((a - r).abs().max()) for a, r in zip(new, relative_to))
             state = new
-            if change < tol:
+            if change < bound or change == 0.0:
                 break
         state = new
     assert state is not None, "relax needs steps >= 1"

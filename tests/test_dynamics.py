@@ -69,3 +69,28 @@ def test_nudge_enters_the_last_layer_only():
     torch.testing.assert_close(s1[0], s0[0], rtol=0, atol=0)  # no feedback: lower layers unchanged
     torch.testing.assert_close(s1[1], s0[1], rtol=0, atol=0)
     assert (s1[2] - s0[2]).abs().min() > 0
+
+
+def test_relative_tol_scales_with_the_distance_from_the_reference():
+    """A nudge 100x weaker makes ds and its step changes 100x smaller: an absolute tolerance then
+    stops relatively sooner (ds 80x less accurate), a relative one stops alike at either size."""
+    net = make_net(hidden=(20, 20), beta=0.3, dtype="float64")
+    x, _ = make_batch(dtype=torch.float64)
+    drive = net.input_drive(x)
+    s0 = relax(net, drive, 200).state
+    steps, rel_err, abs_err = [], [], []
+    for size in (1e-1, 1e-3):
+        nudge = torch.full((x.shape[0], 20), size, dtype=torch.float64)
+        full = relax(net, drive, 200, state=s0, last_input=nudge).state
+        ds = max(float((a - b).abs().max()) for a, b in zip(full, s0))
+
+        def err(r):
+            return max(float((a - b).abs().max()) for a, b in zip(r.state, full)) / ds
+        relative = relax(net, drive, 200, state=s0, last_input=nudge, tol=1e-3, relative_to=s0)
+        steps.append(relative.steps)
+        rel_err.append(err(relative))
+        abs_err.append(err(relax(net, drive, 200, state=s0, last_input=nudge, tol=1e-6)))
+    assert max(steps) < 200 and abs(steps[0] - steps[1]) <= 2
+    assert max(rel_err) < 1e-2 and rel_err[1] < 2 * rel_err[0]
+    assert abs_err[1] > 10 * abs_err[0]
+    assert relax(net, drive, 7, state=s0, last_input=nudge).steps == 7  # no tol: fixed steps

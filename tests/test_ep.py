@@ -191,3 +191,81 @@ def test_readout_bias_is_bp_s_gradient_under_ep_in_the_weak_limit():
     build_rule(RuleConfig(free_steps=40, nudge_steps=40, beta_f=1e-4)).compute_gradients(net, x, y)
     # e_p^0 is read at the free fixed point, which differs from the feedforward pass by O(beta_i)
     torch.testing.assert_close(net.b_out.grad, bp, rtol=1e-2, atol=1e-5)
+
+
+def _settled(**kw) -> RuleConfig:
+    return RuleConfig(name="ep", free_steps=60, nudge_steps=40, beta_f=0.1, **kw)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_settled_phases_give_the_fixed_step_update_and_count_their_steps(relative):
+    net = make_net(hidden=(30, 25), beta=0.05, dtype="float64")
+    x, y = make_batch(dtype=torch.float64)
+    fixed = build_rule(_settled())
+    fixed.compute_gradients(net, x, y)
+    ref = [w.grad.clone() for w in net.weights()]
+    assert fixed.take_step_counts() == {}  # fixed T/K: nothing to report
+    tol_nudged = 1e-6 if relative else 1e-9
+    rule = build_rule(_settled(settle_tol=1e-10, settle_tol_nudged=tol_nudged, settle_relative=relative))
+    rule.compute_gradients(net, x, y)
+    rule.compute_gradients(net, x, y)
+    for w, r in zip(net.weights(), ref):
+        torch.testing.assert_close(w.grad, r, rtol=1e-5, atol=1e-5 * float(r.abs().max()))
+    counts = rule.take_step_counts()
+    assert 1 < counts["free"] < 60 and 1 < counts["nudged"] < 40
+    assert rule.take_step_counts() == {}  # reset by the take
+
+
+def test_settling_conv_phases_stop_early_with_the_fixed_step_update():
+    from frecore.config import NetConfig
+    from frecore.conv import ConvFRENet
+    from tests.test_conv import SHAPE, _batch
+
+    def net(pool_indices: str) -> ConvFRENet:
+        cfg = NetConfig(arch="conv", channels=(4, 6), kernel=3, padding=1, activation="hard-sigmoid", beta=1e-3,
+                        dtype="float64", pool_indices=pool_indices)
+        return ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(0))
+
+    x, y = _batch(n=8)
+    settle = dict(free_steps=40, nudge_steps=30, beta_f=0.25)
+    frozen = net("free")  # unpooling at the free phase's argmax: the nudged phase settles
+    build_rule(RuleConfig(**settle)).compute_gradients(frozen, x, y)
+    ref = [w.grad.clone() for w in frozen.weights()]
+    rule = build_rule(RuleConfig(**settle, settle_tol=1e-12, settle_tol_nudged=1e-6, settle_relative=True))
+    rule.compute_gradients(frozen, x, y)
+    counts = rule.take_step_counts()
+    assert counts["free"] < 40 and counts["nudged"] < 30
+    for w, r in zip(frozen.weights(), ref):
+        torch.testing.assert_close(w.grad, r, rtol=1e-4, atol=1e-4 * float(r.abs().max()))
+    # at the current argmax the nudged phase cycles (bench/conv_nudged_cycle.py) and runs its K steps
+    rule.compute_gradients(net("current"), x, y)
+    assert rule.take_step_counts()["nudged"] == 30
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"settle_tol": 0.0}, "settle_tol must be a finite number > 0"),
+    ({"settle_tol": float("nan")}, "settle_tol must be a finite number > 0"),
+    ({"settle_tol_nudged": float("inf")}, "settle_tol_nudged must be a finite number > 0"),
+    ({"settle_tol_nudged": -1e-3}, "settle_tol_nudged must be a finite number > 0"),
+    ({"settle_relative": True}, "set settle_tol_nudged too"),
+    ({"name": "pep", "settle_tol": 1e-4}, "rule 'pep' runs its fixed steps"),
+    ({"name": "bp", "settle_tol_nudged": 1e-4}, "rule 'bp' runs its fixed steps"),
+])
+def test_settle_options_are_checked(kw, match):
+    from frecore.config import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        RuleConfig(**kw)
+
+
+def test_settle_flags_reach_the_rule_config(capsys):
+    from frecore.cli import build_parser, config_from_args, main
+
+    a = build_parser().parse_args(["train", "--settle-tol", "1e-4", "--settle-tol-nudged", "0.01",
+                                   "--settle-relative"])
+    rule = config_from_args(a).rule
+    assert (rule.settle_tol, rule.settle_tol_nudged, rule.settle_relative) == (1e-4, 0.01, True)
+    plain = config_from_args(build_parser().parse_args(["train"])).rule
+    assert plain == RuleConfig()  # the paper's fixed T/K unless asked
+    assert main(["train", "--settle-tol", "0"]) == 2
+    assert "settle_tol must be a finite number > 0" in capsys.readouterr().err

@@ -9,6 +9,10 @@ each step, or held at its free-phase value with `hold_error`). Local updates, no
 
 averaged over the batch and handed to the optimizer as the gradient -dW. The conv FRE-RNN
 (frecore.conv, Algorithm S2) runs the same two phases through its own step and updates.
+
+With RuleConfig.settle_tol / settle_tol_nudged a phase ends at the first step whose largest state
+change is below the tolerance (absolute, or for the nudged phase relative to max |ds| with
+settle_relative), T and K then being upper bounds; the steps taken are counted per batch.
 """
 from __future__ import annotations
 
@@ -28,6 +32,26 @@ class EquilibriumPropagation:
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
+        self._counts = [0, 0, 0]  # free steps, nudged steps, batches since the last take_step_counts
+
+    @property
+    def settles(self) -> bool:
+        return self.cfg.settle_tol is not None or self.cfg.settle_tol_nudged is not None
+
+    def _count(self, free: int, nudged: int) -> None:
+        c = self._counts
+        c[0] += free
+        c[1] += nudged
+        c[2] += 1
+
+    def take_step_counts(self) -> dict[str, float]:
+        """Mean free and nudged steps per training batch since the last call, and reset; {} when
+        the phases run their fixed T and K (nothing to report)."""
+        free, nudged, batches = self._counts
+        self._counts = [0, 0, 0]
+        if not self.settles or batches == 0:
+            return {}
+        return {"free": free / batches, "nudged": nudged / batches}
 
     def check(self, net_cfg: NetConfig) -> None:
         if net_cfg.arch == "conv" and self.cfg.nudge != "constant":
@@ -36,8 +60,9 @@ class EquilibriumPropagation:
     @torch.no_grad()
     def predict(self, net: LayeredFRENet | ConvFRENet, x: torch.Tensor) -> torch.Tensor:
         if isinstance(net, ConvFRENet):
-            return net.logits(net.readout_state(net.relax(net.input_drive(x), self.cfg.free_steps)))
-        s0 = relax(net, net.input_drive(x), self.cfg.free_steps).state
+            return net.logits(net.readout_state(net.relax(net.input_drive(x), self.cfg.free_steps,
+                                                          tol=self.cfg.settle_tol)))
+        s0 = relax(net, net.input_drive(x), self.cfg.free_steps, tol=self.cfg.settle_tol).state
         return net.logits(s0[-1])
 
     def _error_of(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -48,7 +73,7 @@ class EquilibriumPropagation:
         """Algorithm S2: (free relaxation, nudged relaxation, free logits, the e_p W_f learns from)."""
         cfg = self.cfg
         drive = net.input_drive(x)
-        free = net.relax(drive, cfg.free_steps)
+        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol)
         logits0 = net.logits(net.readout_state(free))
         target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)
         e0 = self._error_of(target, logits0)
@@ -59,7 +84,9 @@ class EquilibriumPropagation:
             def error(s):
                 return self._error_of(target, net.logits(s[-1]))
         frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
-        nudged = net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=cfg.beta_f, frozen_indices=frozen)
+        nudged = net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=cfg.beta_f, frozen_indices=frozen,
+                           tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None)
+        self._count(free.steps, nudged.steps)
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(net.readout_state(nudged)))
         return free, nudged, logits0, e_readout
 
@@ -75,7 +102,8 @@ class EquilibriumPropagation:
         """
         cfg = self.cfg
         drive = net.input_drive(x)  # (B, n_1), constant in both phases
-        s0 = relax(net, drive, cfg.free_steps).state
+        free = relax(net, drive, cfg.free_steps, tol=cfg.settle_tol)
+        s0 = free.state
         logits0 = net.logits(s0[-1])  # (B, n_out)
         target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)  # s_tar
         e0 = self._error_of(target, logits0)  # e_p at the free fixed point
@@ -92,7 +120,10 @@ class EquilibriumPropagation:
         else:
             def nudge(s: State) -> torch.Tensor:
                 return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(cfg.beta_f)
-        s_beta = relax(net, drive, cfg.nudge_steps, state=s0, last_input=nudge).state
+        nudged = relax(net, drive, cfg.nudge_steps, state=s0, last_input=nudge, tol=cfg.settle_tol_nudged,
+                       relative_to=s0 if cfg.settle_relative else None)
+        self._count(free.steps, nudged.steps)
+        s_beta = nudged.state
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(s_beta[-1]))
         return s0, s_beta, logits0, e_readout
 
