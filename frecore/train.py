@@ -209,6 +209,8 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
     """The checkpoint at `path` if it is a readable one of this very config; None (with a warning on
     stderr for a damaged or foreign file) otherwise, and the run starts afresh."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a save cut mid-write (one process per run)
+        stale.unlink(missing_ok=True)
     if not path.exists():
         return None
     try:

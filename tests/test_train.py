@@ -175,6 +175,7 @@ def test_another_configs_or_a_damaged_checkpoint_is_never_loaded(mnist_root, sma
     with pytest.raises(_Cut):
         fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(2), checkpoint=ckpt)
     ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # truncated, as by a cut mid-write
+    (tmp_path / ".run.pt.999999.tmp").write_bytes(b"half a save")  # a temp file left by a killed save
     r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
     assert _numbers(r) == _numbers(uncut) and "damaged checkpoint" in capsys.readouterr().err
     assert not ckpt.exists() and not list(tmp_path.iterdir())  # no temp file left behind
