@@ -201,9 +201,6 @@ class RuleConfig:
     settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
     settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
     settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
-    settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
-    settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
-    settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
 
     def __post_init__(self) -> None:
         from frecore.rules import RULES  # local import: rules import config
@@ -221,16 +218,6 @@ class RuleConfig:
         _check_choice("readout_error", self.readout_error, READOUT_ERRORS)
         if self.nudge == "accumulating" and self.hold_error:
             raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop hold_error")
-        for name in ("settle_tol", "settle_tol_nudged"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
-                                  or not math.isfinite(v) or v <= 0):
-                raise ConfigError(f"{name} must be a finite number > 0 (or None: fixed steps), got {v!r}")
-        if (self.settle_tol is not None or self.settle_tol_nudged is not None) and self.name != "ep":
-            raise ConfigError(f"settle_tol/settle_tol_nudged stop EP's phases early; rule {self.name!r} "
-                              f"runs its fixed steps (P-EP's relaxation has no tolerance stop)")
-        if self.settle_relative and self.settle_tol_nudged is None:
-            raise ConfigError("settle_relative qualifies settle_tol_nudged; set settle_tol_nudged too")
         for name in ("settle_tol", "settle_tol_nudged"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)

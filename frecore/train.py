@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from frecore.config import ConfigError, RunConfig
 from frecore.data import Dataset, Split, batch_indices, load_dataset
+from frecore.resources import check_fits
 from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net, state_noise
 from frecore.rules import LearningRule, build_rule
 
@@ -254,6 +255,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         data = load_dataset(cfg.data, device=device, dtype=dtype)
     elif data.train.x.dtype != dtype or data.train.x.device != device:
         data = data.to(device, dtype)
+    check_fits(cfg, data.input_shape, data.n_classes, device)  # before the net is allocated
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device, model=rule.model)
