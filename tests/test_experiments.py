@@ -218,3 +218,21 @@ def test_notebook_takes_a_row_label_and_an_int_seed_from_papermill(tmp_path, mni
                                            "device": "cpu", "data_root": mnist_root, "out_dir": str(tmp_path)})
     runs = load_runs(tmp_path / "table1.csv")
     assert list(runs["row"]) == ["2HL BP (tanh, Adam)"] and list(runs["seed"]) == [5]
+
+
+def test_run_ids_match_the_recorded_ones():
+    """Every experiment's run ids, per profile (smoke, quick, paper) and variant (default, text, code),
+    in plan order, equal tests/data/run_ids.json: a refactor of the registry keeps every results
+    folder resumable. A deliberate change of a row (a setting, a label, their order) regenerates
+    the file in the same commit: `.venv/bin/python -m tests.record_run_ids`."""
+    import json
+
+    from tests.record_run_ids import PATH, run_ids
+
+    recorded = json.loads(PATH.read_text())
+    current = run_ids()
+    assert sorted(current) == sorted(recorded), "experiments added or removed: regenerate tests/data/run_ids.json"
+    for name in recorded:
+        for profile, variants in recorded[name].items():
+            for variant, ids in variants.items():
+                assert current[name][profile][variant] == ids, f"{name} {profile} {variant}: run ids changed"
