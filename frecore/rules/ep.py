@@ -54,6 +54,8 @@ class EquilibriumPropagation:
         return {"free": free / batches, "nudged": nudged / batches}
 
     def check(self, net_cfg: NetConfig) -> None:
+        if self.cfg.beta_f <= 0:
+            raise ConfigError(f"EP learns from the nudged phase: beta_f must be > 0, got {self.cfg.beta_f!r}")
         if net_cfg.arch == "conv" and self.cfg.nudge != "constant":
             raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
 
