@@ -18,8 +18,10 @@ ifdef FRECORE_DATA
 export FRECORE_DATA := $(abspath $(FRECORE_DATA))
 endif
 
-EXPERIMENTS := table1 table2 tableS1 figS8 fig4 fig5 fig6 figS11 figS12 figS13
 FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: no summary
+# Every other notebook runs the registered experiment of its name (a module of frecore/experiments/):
+# adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
+EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
 .PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke
 

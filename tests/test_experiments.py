@@ -1,9 +1,16 @@
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from frecore.config import ConfigError
-from frecore.experiments import EXPERIMENTS, PROFILES, get_rows, list_experiments, plan, selection
+from frecore.experiments import (EXPERIMENTS, PROFILES, get_rows, list_experiments, plan, register_experiment,
+                                 selection)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", list_experiments())
@@ -110,7 +117,7 @@ def test_run_ids_are_stable_and_distinct():
 
 
 def test_unknown_names_fail_loudly():
-    with pytest.raises(ConfigError, match="unknown experiment 'table9'; known: fig4, fig5, fig6, figS11, figS12, figS13, figS8, table1, table2, tableS1"):
+    with pytest.raises(ConfigError, match=f"unknown experiment 'table9'; known: {', '.join(list_experiments())}$"):
         get_rows("table9")
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         plan("table1", "huge")
@@ -225,8 +232,6 @@ def test_run_ids_match_the_recorded_ones():
     in plan order, equal tests/data/run_ids.json: a refactor of the registry keeps every results
     folder resumable. A deliberate change of a row (a setting, a label, their order) regenerates
     the file in the same commit: `.venv/bin/python -m tests.record_run_ids`."""
-    import json
-
     from tests.record_run_ids import PATH, run_ids
 
     recorded = json.loads(PATH.read_text())
@@ -236,3 +241,41 @@ def test_run_ids_match_the_recorded_ones():
         for profile, variants in recorded[name].items():
             for variant, ids in variants.items():
                 assert current[name][profile][variant] == ids, f"{name} {profile} {variant}: run ids changed"
+
+
+def _makefile_figures() -> set[str]:
+    """The Makefile's FIGURES: notebooks computed directly, not sweeps of a registered experiment."""
+    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("FIGURES :="))
+    return set(line.split(":=", 1)[1].split("#", 1)[0].split())
+
+
+def test_every_experiment_has_a_notebook_and_every_sweep_notebook_an_experiment():
+    """Adding a table is a registry module and a notebook of the same name; the Makefile finds both."""
+    notebooks = {p.stem: p for p in (REPO / "notebooks").glob("*.ipynb")}
+    figures = _makefile_figures()
+    assert figures and figures <= set(notebooks)
+    assert set(notebooks) - figures == set(list_experiments())
+    for name in list_experiments():  # each notebook sweeps its own experiment, not a copied one's
+        cells = json.loads(notebooks[name].read_text())["cells"]
+        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert f'run_experiment("{name}"' in code, name
+
+
+def test_experiments_are_found_in_their_modules_and_registered_once():
+    """Discovery imports every table module of frecore.experiments; none lives in registry or common,
+    and a second function under a registered name is refused."""
+    for experiment in EXPERIMENTS.values():
+        package, module = experiment.rows.__module__.rsplit(".", 1)
+        assert package == "frecore.experiments" and module not in ("registry", "common")
+
+    def table1():
+        return []
+    with pytest.raises(ConfigError, match="'table1' is registered twice"):
+        register_experiment(table1)
+    assert EXPERIMENTS["table1"].rows.__module__ == "frecore.experiments.table1"
+
+
+def test_importing_the_registry_loads_no_torch():
+    code = "import sys, frecore.experiments; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
