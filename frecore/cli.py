@@ -193,15 +193,19 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    from frecore.executors import get_executor
     from frecore.results import markdown_table
     from frecore.sweep import run_experiment
 
-    from frecore.executors import get_executor
-
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run)
-    out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
-                         data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress, variant=a.variant,
-                         executor=executor)
+    try:
+        out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
+                             data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
+                             variant=a.variant, executor=executor)
+    except KeyboardInterrupt:  # every finished run is already recorded: say so, not a traceback
+        print(f"\ninterrupted: the finished runs are recorded in {a.out_dir}; the same command resumes",
+              file=sys.stderr)
+        return 130
     print(markdown_table(out.summary))
     print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
     return 0
