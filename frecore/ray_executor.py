@@ -137,7 +137,7 @@ class RayExecutor:
         finally:  # the driver stopped early (error, Ctrl-C) or we are done: leave nothing running
             for ref in in_flight:
                 try:
-                    ray.cancel(ref, force=True)
+                    ray.cancel(ref)  # interrupts the task; its worker (and data cache) lives on
                 except Exception:  # already finished or gone: nothing left to stop
                     pass
             if started:

@@ -127,6 +127,38 @@ def test_ray_records_the_same_rows_as_in_process_and_resumes_across_them(tmp_pat
     assert kept["wall_s"] == first["wall_s"].iloc[0] and kept["history"] == first["history"].iloc[0]
 
 
+class InterruptedAfterFirstRow:
+    """Ctrl-C in the driver as soon as the first row is recorded (where a real one lands most often)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def map(self, runs, trainer, skip):
+        outcomes = self.inner.map(runs, trainer, skip)
+        try:
+            yield next(outcomes)
+            raise KeyboardInterrupt
+        finally:
+            outcomes.close()
+
+
+def test_ctrl_c_keeps_the_finished_rows_and_the_next_sweep_resumes(tmp_path, mnist_root, local_ray):
+    from frecore.ray_executor import RayExecutor
+
+    rows = ROWS + ["3HL Ours (tanh, Adam)"]
+    kw = dict(device="cpu", data_root=mnist_root, out_dir=str(tmp_path), progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_experiment("table1", "smoke", rows=rows, executor=InterruptedAfterFirstRow(RayExecutor()), **kw)
+    kept = results.load_runs(tmp_path / "table1.csv")
+    assert len(kept) == 1 and list(kept["status"]) == ["ok"]
+    claims = results.RunClaims(tmp_path / ".claims")  # nothing is left claimed by the interrupted sweep
+    assert all(claims.take(p.run_id) for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root))
+    claims.release_all()
+    out = sweep.run_experiment("table1", "smoke", rows=rows, executor="ray", **kw)
+    assert len(out.runs) == 3 and out.runs["run_id"].is_unique and (out.runs["status"] == "ok").all()
+    assert out.runs.set_index("run_id").loc[kept["run_id"].iloc[0], "wall_s"] == kept["wall_s"].iloc[0]
+
+
 @dataclass
 class DiesOnFirstAttempt(sweep.RunTrainer):
     """A trainer whose worker process dies (os._exit) the first time it starts each run."""
@@ -173,3 +205,4 @@ def test_a_killed_worker_is_retried_and_its_run_recorded_once(tmp_path, mnist_ro
                                out_dir=str(tmp_path / "out2"), progress=False,
                                executor=WithTrainer(RayExecutor(max_retries=0), killer.make))
     assert list(out.runs["status"]) == ["failed"] and "worker lost" in out.runs["message"].iloc[0]
+
