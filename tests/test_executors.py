@@ -76,6 +76,24 @@ def test_a_ray_worker_loads_each_dataset_once(monkeypatch, mnist_root):
     assert len(loads) == 1  # two runs (two fresh trainers, as Ray hands each task its own copy), one load
 
 
+def test_ray_tasks_declare_a_gpu_share_only_where_there_are_gpus(mnist_root):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+    from frecore.ray_executor import GPU_SHARE, RayExecutor
+
+    auto = plan("table1", "smoke", rows=ROWS, device="auto", data_root=mnist_root)
+    cpu = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)
+    node = {"CPU": 16.0, "GPU": 1.0}
+    ex = RayExecutor()
+    assert ex._gpus(auto, node) == GPU_SHARE and ex.slots(GPU_SHARE, node) == 4  # four runs share the GPU
+    assert ex._gpus(cpu, node) == 0 and ex.slots(0, node) == 16  # CPU runs leave the GPU alone
+    assert ex._gpus(auto, {"CPU": 2.0}) == 0 and ex.slots(0, {"CPU": 2.0}) == 2
+    assert RayExecutor(gpus_per_run=1)._gpus(cpu, node) == 1
+    with pytest.raises(ConfigError, match="has 0 GPU"):
+        RayExecutor(gpus_per_run=0.5)._gpus(auto, {"CPU": 2.0})
+    with pytest.raises(ConfigError, match="no Ray node can take a run of 4 CPU"):
+        RayExecutor(cpus_per_run=4).slots(0, {"CPU": 2.0})
+
+
 def test_the_sweep_shows_one_bar_over_its_runs(tmp_path, mnist_root, capsys, one_thread):
     sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
                          out_dir=str(tmp_path), progress=True)
@@ -96,7 +114,7 @@ def local_ray():
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(Path(__file__).parent), path]))
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a running one
     except Exception as exc:  # e.g. no shared memory or no free ports in a sandbox
         pytest.skip(f"a local Ray cannot start here: {type(exc).__name__}: {exc}")
     finally:
