@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from frecore.activations import get_activation
+from frecore.model.activations import get_activation
 
 
 def per_call_ms(fn, x: torch.Tensor, repeats: int = 300) -> float:

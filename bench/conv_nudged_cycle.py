@@ -6,7 +6,7 @@ and a training study of Table 2's conv net with the cycle probed as it learns.
 
 The study trains Table 2's MNIST conv Ours row (the authors' code reading) as it is, with a
 damped step s <- (1 - g) s + g rho(h) (g = 0.5), with the unpooling indices frozen at the free
-phase's, and in the text's reading; `frecore.probes.conv_cycle_probe` is measured before training
+phase's, and in the text's reading; `frecore.analysis.probes.conv_cycle_probe` is measured before training
 and after every (partial) epoch: the share of cycling top units, max |s[K] - s[K-2]|, and the
 cosine of EP's update with BP's gradient after K and K + 1 nudged steps.
 
@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import DataConfig
-from frecore.conv import ConvFRENet
-from frecore.data import load_dataset
+from frecore.model.conv import ConvFRENet
+from frecore.training.data import load_dataset
 from frecore.experiments import get_rows
-from frecore.nets import build_net
+from frecore.model.build import build_net
 
 
 @torch.no_grad()
@@ -74,8 +74,8 @@ def study(argv: list[str]) -> None:
     import pandas as pd
 
     from frecore.config import override
-    from frecore.probes import conv_cycle_probe
-    from frecore.train import fit
+    from frecore.analysis.probes import conv_cycle_probe
+    from frecore.training.train import fit
 
     p = argparse.ArgumentParser(prog="conv_nudged_cycle.py study")
     p.add_argument("--epochs", type=int, default=2)

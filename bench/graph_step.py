@@ -15,10 +15,10 @@ import time
 import torch
 
 from frecore.config import NetConfig, RuleConfig
-from frecore.nets import build_net
-from frecore.results import device_name
+from frecore.model.build import build_net
+from frecore.reporting.store import device_name
 from frecore.rules import build_rule
-from frecore.train import resolve_device
+from frecore.training.train import resolve_device
 
 
 def seconds_per_batch(net, rule, x, y, device, repeats: int) -> float:

@@ -21,10 +21,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from frecore.config import ConfigError, override
-from frecore.data import MissingDataError
+from frecore.training.data import MissingDataError
 from frecore.experiments import plan
-from frecore.results import device_name
-from frecore.train import EpochRecord, fit, resolve_device
+from frecore.reporting.store import device_name
+from frecore.training.train import EpochRecord, fit, resolve_device
 
 
 def main(argv: list[str] | None = None) -> int:

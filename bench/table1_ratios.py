@@ -18,12 +18,13 @@ import time
 import torch
 
 from frecore.config import DataConfig
-from frecore.data import Split, load_dataset
+from frecore.training.data import Split, load_dataset
 from frecore.experiments import get_rows
-from frecore.nets import DTYPES, build_net
-from frecore.results import device_name
+from frecore.model.build import build_net
+from frecore.model.init import TORCH_DTYPES
+from frecore.reporting.store import device_name
 from frecore.rules import build_rule
-from frecore.train import build_optimizer, resolve_device, train_epoch
+from frecore.training.train import build_optimizer, resolve_device, train_epoch
 
 # (numerator row, denominator row, the share of an epoch each trains at --scale 1 on a 2-core CPU)
 PAIRS = [
@@ -68,7 +69,7 @@ def main() -> None:
     a = p.parse_args()
     device = resolve_device(a.device)
     rows = {r.label: r for r in get_rows("table1")}
-    data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=device, dtype=DTYPES["float32"])
+    data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=device, dtype=TORCH_DTYPES["float32"])
     print(f"device: {device_name(str(device))}, torch {torch.__version__}; {len(data.train)} training samples")
     seconds: dict[str, float] = {}
     for num, den, f_num, f_den in PAIRS:

@@ -14,9 +14,9 @@ from typing import Sequence
 
 from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, INITS, NUDGES,
                             OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
-from frecore.data import MissingDataError
+from frecore.training.data import MissingDataError
 from frecore.experiments import PROFILES, READINGS, list_experiments
-from frecore.paths import check_writable_file
+from frecore.reporting.paths import check_writable_file
 
 EXIT_USAGE = 2
 
@@ -157,11 +157,11 @@ def check_trainable(cfg: RunConfig) -> None:
     net, the conv maps do not vanish, the net fits in memory. ConfigError otherwise."""
     import torch
 
-    from frecore.conv import conv_shapes
-    from frecore.data import INPUT_SHAPES
-    from frecore.resources import check_fits
+    from frecore.model.conv import conv_shapes
+    from frecore.training.data import INPUT_SHAPES
+    from frecore.training.resources import check_fits
     from frecore.rules import build_rule
-    from frecore.train import resolve_device
+    from frecore.training.train import resolve_device
 
     build_rule(cfg.rule).check(cfg.net)
     shape, n_classes = INPUT_SHAPES[cfg.data.dataset]
@@ -171,7 +171,7 @@ def check_trainable(cfg: RunConfig) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from frecore.train import fit
+    from frecore.training.train import fit
 
     cfg = config_from_args(a)
     check_trainable(cfg)
@@ -193,9 +193,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from frecore.executors import get_executor
-    from frecore.results import markdown_table
-    from frecore.sweep import run_experiment
+    from frecore.sweeps.executors import get_executor
+    from frecore.reporting.markdown import markdown_table
+    from frecore.sweeps.driver import run_experiment
 
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run)
     try:
@@ -213,7 +213,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def cmd_list(a: argparse.Namespace) -> int:
     from frecore.experiments import get_rows
-    from frecore.results import format_mean_std
+    from frecore.reporting.markdown import format_mean_std
 
     for name in list_experiments():
         print(name)
@@ -228,8 +228,9 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_report(a: argparse.Namespace) -> int:
     from frecore.experiments import get_experiment
-    from frecore.results import headline_table, load_summary, markdown_table, results_page, update_readme_block
-    from frecore.sweep import output_paths, resummarise
+    from frecore.reporting.markdown import headline_table, markdown_table, results_page, update_readme_block
+    from frecore.reporting.summary import load_summary
+    from frecore.sweeps.driver import output_paths, resummarise
 
     experiment = get_experiment(a.experiment)  # an unknown name fails here, before any file is read
     if a.profile not in PROFILES:
@@ -273,7 +274,7 @@ def check_readme_block(readme: str, name: str) -> None:
 
 
 def cmd_provenance(a: argparse.Namespace) -> int:
-    from frecore.provenance import provenance_markdown
+    from frecore.reporting.provenance import provenance_markdown
 
     text = provenance_markdown()
     if a.out:

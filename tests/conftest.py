@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from frecore.config import NetConfig
-from frecore.nets import LayeredFRENet, build_net
+from frecore.model.layered import LayeredFRENet
+from frecore.model.build import build_net
 
 REPO = Path(__file__).resolve().parents[1]
 

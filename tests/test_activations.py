@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from frecore.activations import ACTIVATIONS, get_activation
+from frecore.model.activations import ACTIVATIONS, get_activation
 
 
 def test_fast_tanh_is_tanh_with_tanh_gradient():

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from frecore.alignment import cosine, ep_bp_alignment
+from frecore.analysis.alignment import cosine, ep_bp_alignment
 from frecore.config import RuleConfig
 from tests.conftest import make_batch, make_net
 

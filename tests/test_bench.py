@@ -62,9 +62,9 @@ def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
     import torch
 
     from frecore.config import DataConfig
-    from frecore.data import load_dataset
+    from frecore.training.data import load_dataset
     from frecore.experiments import get_rows
-    from frecore.nets import build_net
+    from frecore.model.build import build_net
 
     cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]  # Table S3
     data = load_dataset(DataConfig(dataset="mnist", root=mnist_root, train_subset=8, test_subset=8))

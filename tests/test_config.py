@@ -2,12 +2,13 @@ import math
 
 import pytest
 
+from frecore.rules import build_rule
 from frecore.config import (ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig, override,
                             run_config_from_dict)
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: RuleConfig(name="hebb"), "unknown rule 'hebb'; choose one of: ep, bp, fa"),
+    (lambda: build_rule(RuleConfig(name="hebb")), "unknown rule 'hebb'; choose one of: ep, bp, fa"),
     (lambda: NetConfig(activation="relu"), "unknown activation 'relu'"),
     (lambda: DataConfig(dataset="svhn"), "unknown dataset 'svhn'; choose one of: mnist, cifar10"),
     (lambda: NetConfig(feedback="learned"), "unknown feedback 'learned'"),

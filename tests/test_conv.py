@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.conv import ConvFRENet, conv_shapes
-from frecore.nets import build_net
+from frecore.model.conv import ConvFRENet, conv_shapes
+from frecore.model.build import build_net
 from frecore.rules import build_rule
 
 SHAPE = (1, 12, 12)  # a small image: conv3 pad 1 -> 12x12 -> pool 6x6 -> conv3 pad 1 -> 6x6 -> pool 3x3

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from frecore.config import DataConfig
-from frecore.data import CIFAR10_MEAN, CIFAR10_STD, MissingDataError, batch_indices, data_root, load_dataset
+from frecore.training.data import CIFAR10_MEAN, CIFAR10_STD, MissingDataError, batch_indices, data_root, load_dataset
 
 
 def test_mnist_whole_splits_as_tensors(mnist_root):

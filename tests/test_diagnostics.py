@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from frecore.config import NetConfig
-from frecore.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius, step_changes
-from frecore.nets import build_net
+from frecore.model.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius, step_changes
+from frecore.model.build import build_net
 from tests.conftest import make_batch, make_net
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from frecore.dynamics import relax
+from frecore.model.dynamics import relax
 from tests.conftest import make_batch, make_net
 
 

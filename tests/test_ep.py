@@ -95,7 +95,7 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
     """Skip feedback scaled by beta^span (span = chain blocks it bypasses) gives every path from the
     top to a layer the same beta product, so EP / that product -> BP's gradient of the feedforward DAG."""
     from frecore.config import NetConfig
-    from frecore.nets import build_net
+    from frecore.model.build import build_net
 
     beta, beta_f = 1e-3, 1e-3
     skips = ((0, 2), (1, 3))  # each bypasses two chain blocks (4 layers keep beta^depth above float64's eps)
@@ -118,8 +118,8 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
 def test_batched_and_looped_steps_agree():
     """The batched step (one bmm over all blocks) is the loop's update, number for number."""
     from frecore.config import NetConfig
-    from frecore.dynamics import relax
-    from frecore.nets import build_net
+    from frecore.model.dynamics import relax
+    from frecore.model.build import build_net
 
     cfg = NetConfig(hidden=(16,) * 6, topology="residual", beta=0.3, dtype="float64")
     net = build_net(cfg, 10, 4, torch.Generator().manual_seed(0))
@@ -137,7 +137,7 @@ def test_uniform_skip_feedback_weights_the_short_paths():
     """With every block at the same beta, the skip paths (fewer beta factors) dominate ds: EP then
     follows the shortest credit paths, not BP of the whole DAG (the previous test's bound fails)."""
     from frecore.config import NetConfig
-    from frecore.nets import build_net
+    from frecore.model.build import build_net
 
     cfg = NetConfig(hidden=(12,) * 4, topology="custom", skips=((0, 2), (1, 3)), dtype="float64", beta=1e-3)
     net = build_net(cfg, 10, 4, torch.Generator().manual_seed(5))
@@ -152,7 +152,7 @@ def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
     """models_LN_G.py: hb += beta_f B_f e_p^0 inside the K loop, so step k sees k beta_f B_f e_p^0."""
     import torch.nn.functional as F
 
-    from frecore.dynamics import relax
+    from frecore.model.dynamics import relax
 
     net = make_net(dtype="float64")
     x, y = make_batch(dtype=torch.float64)
@@ -218,7 +218,7 @@ def test_settled_phases_give_the_fixed_step_update_and_count_their_steps(relativ
 
 def test_settling_conv_phases_stop_early_with_the_fixed_step_update():
     from frecore.config import NetConfig
-    from frecore.conv import ConvFRENet
+    from frecore.model.conv import ConvFRENet
     from tests.test_conv import SHAPE, _batch
 
     def net(pool_indices: str) -> ConvFRENet:

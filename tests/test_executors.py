@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from frecore import results, sweep
+from frecore.reporting import markdown, store, summary
+from frecore.sweeps import driver as sweep
+from frecore.sweeps import trainer
 from frecore.cli import main
 from frecore.config import ConfigError
-from frecore.executors import InProcess, get_executor
+from frecore.sweeps.executors import InProcess, get_executor
 from frecore.experiments import plan
 from tests.conftest import REPO
 
@@ -64,21 +66,21 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch):
 
 def test_a_ray_worker_loads_each_dataset_once(monkeypatch, mnist_root):
     """The worker-side body of a task reuses the process's data cache from one task to the next."""
-    from frecore import ray_executor
+    from frecore.sweeps import ray_executor
 
     loads = []
-    real = sweep.load_dataset
-    monkeypatch.setattr(sweep, "load_dataset", lambda *a, **kw: loads.append(a) or real(*a, **kw))
+    real = trainer.load_dataset
+    monkeypatch.setattr(trainer, "load_dataset", lambda *a, **kw: loads.append(a) or real(*a, **kw))
     monkeypatch.setattr(ray_executor, "_WORKER_DATA", {})
     runs = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)
-    rows = [ray_executor.train_in_worker(sweep.RunTrainer(commit="test"), p, threads=1) for p in runs]
+    rows = [ray_executor.train_in_worker(trainer.RunTrainer(commit="test"), p, threads=1) for p in runs]
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert len(loads) == 1  # two runs (two fresh trainers, as Ray hands each task its own copy), one load
 
 
 def test_ray_tasks_declare_a_gpu_share_only_where_there_are_gpus(mnist_root):
     pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
-    from frecore.ray_executor import GPU_SHARE, RayExecutor
+    from frecore.sweeps.ray_executor import GPU_SHARE, RayExecutor
 
     auto = plan("table1", "smoke", rows=ROWS, device="auto", data_root=mnist_root)
     cpu = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)
@@ -161,15 +163,15 @@ class InterruptedAfterFirstRow:
 
 
 def test_ctrl_c_keeps_the_finished_rows_and_the_next_sweep_resumes(tmp_path, mnist_root, local_ray):
-    from frecore.ray_executor import RayExecutor
+    from frecore.sweeps.ray_executor import RayExecutor
 
     rows = ROWS + ["3HL Ours (tanh, Adam)"]
     kw = dict(device="cpu", data_root=mnist_root, out_dir=str(tmp_path), progress=False)
     with pytest.raises(KeyboardInterrupt):
         sweep.run_experiment("table1", "smoke", rows=rows, executor=InterruptedAfterFirstRow(RayExecutor()), **kw)
-    kept = results.load_runs(tmp_path / "table1.csv")
+    kept = store.load_runs(tmp_path / "table1.csv")
     assert len(kept) == 1 and list(kept["status"]) == ["ok"]
-    claims = results.RunClaims(tmp_path / ".claims")  # nothing is left claimed by the interrupted sweep
+    claims = store.RunClaims(tmp_path / ".claims")  # nothing is left claimed by the interrupted sweep
     assert all(claims.take(p.run_id) for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root))
     claims.release_all()
     out = sweep.run_experiment("table1", "smoke", rows=rows, executor="ray", **kw)
@@ -178,7 +180,7 @@ def test_ctrl_c_keeps_the_finished_rows_and_the_next_sweep_resumes(tmp_path, mni
 
 
 @dataclass
-class DiesOnFirstAttempt(sweep.RunTrainer):
+class DiesOnFirstAttempt(trainer.RunTrainer):
     """A trainer whose worker process dies (os._exit) the first time it starts each run."""
     markers: str = ""
 
@@ -201,11 +203,11 @@ class WithTrainer:
 
 
 def test_a_killed_worker_is_retried_and_its_run_recorded_once(tmp_path, mnist_root, local_ray, monkeypatch):
-    from frecore.ray_executor import RayExecutor
+    from frecore.sweeps.ray_executor import RayExecutor
 
     appended = []
-    real_append = results.append_run
-    monkeypatch.setattr(results, "append_run", lambda path, rec: appended.append(rec["run_id"]) or real_append(path, rec))
+    real_append = store.append_run
+    monkeypatch.setattr(store, "append_run", lambda path, rec: appended.append(rec["run_id"]) or real_append(path, rec))
     markers = tmp_path / "attempts"
     markers.mkdir()
     killer = WithTrainer(RayExecutor(max_retries=2),

@@ -176,7 +176,7 @@ def test_table2_s1_s8_rows_follow_the_paper():
 def test_provenance_page_is_generated_from_the_registry_and_current():
     from pathlib import Path
 
-    from frecore.provenance import provenance_markdown
+    from frecore.reporting.provenance import provenance_markdown
 
     page = provenance_markdown()
     committed = Path(__file__).resolve().parents[1] / "docs" / "provenance.md"
@@ -216,7 +216,7 @@ def test_notebook_takes_a_row_label_and_an_int_seed_from_papermill(tmp_path, mni
     """`papermill -p rows "2HL BP (tanh, Adam)" -p seeds 5` (a str and an int) runs that one row, seed 5."""
     import papermill
 
-    from frecore.results import load_runs
+    from frecore.reporting.store import load_runs
     from tests.conftest import REPO
 
     papermill.execute_notebook(str(REPO / "notebooks" / "table1.ipynb"), str(tmp_path / "out.ipynb"),

@@ -5,8 +5,8 @@ import re
 import sys
 
 from frecore.experiments import EXPERIMENTS, discover, get_rows, unregister
-from frecore.results import load_runs
-from frecore.sweep import run_experiment
+from frecore.reporting.store import load_runs
+from frecore.sweeps.driver import run_experiment
 from tests.conftest import REPO
 
 PACKAGE = "frecore_extending_example"  # a throwaway package of tables, outside frecore/

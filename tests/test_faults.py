@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from frecore.experiments import plan
-from frecore.results import RUN_COLUMNS, append_run, load_runs, read_runs, run_record
+from frecore.reporting.store import RUN_COLUMNS, append_run, load_runs, read_runs, run_record
 from tests.conftest import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -89,7 +89,7 @@ def test_kill_9_during_writes_loses_no_promised_row_and_leaves_no_temp_file(tmp_
         assert not bad  # the file is always whole: the old version or the new one
         promised = set(log.read_text().split())
         assert promised <= set(runs["run_id"])
-    from frecore.results import clean_stale_temp_files
+    from frecore.reporting.store import clean_stale_temp_files
 
     clean_stale_temp_files(tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
@@ -117,7 +117,7 @@ def test_damaged_csv_lines_are_set_aside_not_padded(tmp_path, damage):
     else:
         path.write_bytes(text.encode() + b"\x00\xff\xfe garbage \x00\n")
     if damage == "binary":
-        from frecore.results import ResultsFileError
+        from frecore.reporting.store import ResultsFileError
 
         with pytest.raises(ResultsFileError, match=str(path)):
             read_runs(path)

@@ -1,4 +1,4 @@
-from frecore.graph import Block, layered
+from frecore.config.graph import Block, layered
 
 
 def test_layered_chain_blocks_and_adjacency():
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig
-from frecore.graph import agt, residual, with_skips
+from frecore.config.graph import agt, residual, with_skips
 
 
 def _pairs(t):
@@ -55,7 +55,7 @@ def test_users_can_pass_their_own_graph():
 
 
 def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
-    from frecore.nets import build_net
+    from frecore.model.build import build_net
 
     sizes = (8,) * 10
     t = agt(sizes, 0.3, torch.Generator().manual_seed(3), ordered=True)

@@ -1,10 +1,11 @@
 """Every registered figure draws from results files alone."""
 import pytest
 
-from frecore import plots
+from frecore.reporting import plots
 from frecore.experiments import EXPERIMENTS, get_rows, plan
-from frecore.results import append_run, load_runs, run_record, summarise, write_csv
-from frecore.train import EpochRecord, RunResult
+from frecore.reporting.store import append_run, load_runs, run_record, write_csv
+from frecore.reporting.summary import summarise
+from frecore.training.train import EpochRecord, RunResult
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.nets import build_net
-from frecore.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
+from frecore.model.build import build_net
+from frecore.model.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
 from frecore.rules import build_rule
 
 

@@ -6,10 +6,12 @@ import time
 
 import pytest
 
-from frecore import sweep
+from frecore.sweeps import driver as sweep
+from frecore.sweeps import trainer
 from frecore.experiments import plan
-from frecore.data import MissingDataError
-from frecore.results import load_runs, markdown_table
+from frecore.training.data import MissingDataError
+from frecore.reporting.store import load_runs
+from frecore.reporting.markdown import markdown_table
 from tests.conftest import REPO
 
 ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
@@ -17,8 +19,8 @@ ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
 
 def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, monkeypatch):
     calls = []
-    real_fit = sweep.fit
-    monkeypatch.setattr(sweep, "fit", lambda cfg, data, progress, **kw: calls.append(cfg) or real_fit(cfg, data, progress, **kw))
+    real_fit = trainer.fit
+    monkeypatch.setattr(trainer, "fit", lambda cfg, data, progress, **kw: calls.append(cfg) or real_fit(cfg, data, progress, **kw))
     out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
                                out_dir=str(tmp_path), progress=False)
     assert out.runs_csv.exists() and out.summary_csv.exists() and out.plot_png.stat().st_size > 1000
@@ -31,20 +33,20 @@ def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, mo
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, mnist_root, monkeypatch):
-    real_fit = sweep.fit
+    real_fit = trainer.fit
 
     def flaky(cfg, data, progress, **kw):
         if cfg.rule.name == "ep":
             raise RuntimeError("simulated crash")
         return real_fit(cfg, data, progress, **kw)
 
-    monkeypatch.setattr(sweep, "fit", flaky)
+    monkeypatch.setattr(trainer, "fit", flaky)
     out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
                                out_dir=str(tmp_path), progress=False)
     status = dict(zip(out.runs["row"], out.runs["status"]))
     assert status == {ROWS[0]: "failed", ROWS[1]: "ok"}
     assert "simulated crash" in out.runs.set_index("row").loc[ROWS[0], "message"]
-    monkeypatch.setattr(sweep, "fit", real_fit)
+    monkeypatch.setattr(trainer, "fit", real_fit)
     out = sweep.run_experiment("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root,
                                out_dir=str(tmp_path), progress=False)
     assert sorted(out.runs["status"]) == ["ok", "ok"] and len(out.runs) == 2  # retried, not duplicated

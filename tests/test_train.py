@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
-from frecore.data import load_dataset
-from frecore.nets import build_net
-from frecore.train import build_optimizer, fit
+from frecore.training.data import load_dataset
+from frecore.model.build import build_net
+from frecore.training.train import build_optimizer, fit
 
 
 def _cfg(root, **optim) -> RunConfig:
@@ -97,7 +97,7 @@ def test_noise_changes_results_only_where_asked_and_is_seeded(mnist_root, small_
 
 
 def test_batch_state_noise_is_one_draw_per_batch_through_both_phases():
-    from frecore.nets import BatchNoise, GaussianNoise, state_noise
+    from frecore.model.noise import BatchNoise, GaussianNoise, state_noise
 
     g = torch.Generator().manual_seed(0)
     noise = state_noise(0.1, g, "batch")
@@ -193,7 +193,7 @@ def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_pat
 # -- divergence ---------------------------------------------------------------------------------------
 
 def test_an_exploded_but_finite_run_counts_as_diverged(mnist_root, small_mnist):
-    from frecore.train import divergence_bound
+    from frecore.training.train import divergence_bound
 
     r = fit(_cfg(mnist_root, lr=1e30, epochs=3), small_mnist, progress=False)
     assert r.status == "diverged" and len(r.history) == 1

@@ -2,7 +2,7 @@ import math
 
 import pandas as pd
 
-from frecore.trajectories import FIG2_SETTINGS, settling_steps
+from frecore.analysis.trajectories import FIG2_SETTINGS, settling_steps
 
 
 def test_settling_steps_follow_appendix_a():

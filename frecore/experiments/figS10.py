@@ -1,6 +1,6 @@
 """Figure S10: EP vs BP similarity per layer (8HL, 64 units, first batch, no training).
 
-Not a sweep: `frecore.alignment.run_figS10` computes it directly from these settings, so this
+Not a sweep: `frecore.sweeps.figures.run_figS10` computes it directly from these settings, so this
 module registers no experiment."""
 from __future__ import annotations
 

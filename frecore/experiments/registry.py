@@ -114,8 +114,8 @@ def run_id(experiment: str, row: str, profile: str, config: RunConfig) -> str:
 class Experiment:
     name: str
     rows: Callable[[], list[Row]]
-    plot: str = "accuracy_curves"  # a figure function in frecore.plots.PLOTS
-    probe: str | None = None  # a probe in frecore.probes.PROBES: run before training and after each epoch
+    plot: str = "accuracy_curves"  # a figure function in frecore.reporting.plots.PLOTS
+    probe: str | None = None  # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

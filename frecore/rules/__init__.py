@@ -1,6 +1,7 @@
 """Learning rules, one file each; add a rule by adding a file and one line here."""
 from __future__ import annotations
 
+from frecore.config import ConfigError, RuleConfig
 from frecore.rules.base import BatchStats, LearningRule
 from frecore.rules.bp import Backprop
 from frecore.rules.ep import EquilibriumPropagation
@@ -17,7 +18,11 @@ RULES: dict[str, type] = {
 }
 
 
-def build_rule(cfg) -> LearningRule:  # cfg: RuleConfig (validated: the name is known)
+def build_rule(cfg: RuleConfig) -> LearningRule:
+    """The rule `cfg.name` names; ConfigError listing the known ones otherwise (configs sit below
+    the rules, so this is where a name is checked)."""
+    if cfg.name not in RULES:
+        raise ConfigError(f"unknown rule {cfg.name!r}; choose one of: {', '.join(RULES)}")
     return RULES[cfg.name](cfg)
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.nets import LayeredFRENet
+from frecore.model.layered import LayeredFRENet
 
 
 @dataclass

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import NetConfig, RuleConfig
-from frecore.nets import LayeredFRENet
+from frecore.model.layered import LayeredFRENet
 from frecore.rules.base import BatchStats, batch_stats
 
 

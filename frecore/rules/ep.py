@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.conv import ConvFRENet
-from frecore.dynamics import relax
-from frecore.nets import LayeredFRENet, State
+from frecore.model.conv import ConvFRENet
+from frecore.model.dynamics import relax
+from frecore.model.layered import LayeredFRENet, State
 from frecore.rules.base import BatchStats, batch_stats
 
 

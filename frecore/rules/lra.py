@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.nets import LayeredFRENet, State
+from frecore.model.layered import LayeredFRENet, State
 from frecore.rules.base import BatchStats, batch_stats
 
 

@@ -1,4 +1,4 @@
-"""Prototypical EP (Ernoult et al. 2019), the baseline of Table 1: see frecore.prototypical.
+"""Prototypical EP (Ernoult et al. 2019), the baseline of Table 1: see frecore.model.prototypical.
 
 Free phase: T steps from s = 0. Nudged phase: K steps from the free fixed point with the
 output pulled towards y by beta (y - o), after or inside sigma (RuleConfig.pep_nudge;
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.prototypical import check_prototypical
+from frecore.model.prototypical import check_prototypical
 from frecore.rules.base import BatchStats, batch_stats
 
 

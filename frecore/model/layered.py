@@ -14,66 +14,19 @@ a feedback block uses `F_b = B_b^T` with shape (n_dst, n_src), which for a tied 
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from frecore.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.graph import Topology
-from frecore.init import init_bias, init_matrix
+from frecore.config.graph import Topology
+from frecore.model.activations import get_activation
+from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix
+from frecore.model.noise import GaussianNoise
 
 State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
 Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matrix)
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-@dataclass
-class GaussianNoise:
-    """N(0, std^2) samples from an explicit generator (on the tensors' device): a fresh draw each
-    call, i.e. at every step of every phase (the paper's "time-varying noise")."""
-
-    std: float
-    generator: torch.Generator
-
-    def like(self, t: torch.Tensor) -> torch.Tensor:
-        return torch.randn(t.shape, generator=self.generator, device=t.device, dtype=t.dtype).mul_(self.std)
-
-    def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
-        """The noise added to layer `layer`'s pre-activation `h` at this step."""
-        return self.like(h)
-
-    def new_batch(self) -> None:
-        """Called before each batch; nothing to do for noise drawn afresh every step."""
-
-
-@dataclass
-class BatchNoise(GaussianNoise):
-    """One draw per layer and batch, added at every step of both phases of that batch
-    (NoiseConfig.state_noise_model 'batch'): a fixed perturbation of the bias during a batch."""
-
-    _draws: dict = field(default_factory=dict, repr=False)
-
-    def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
-        d = self._draws.get(layer)
-        if d is None or d.shape != h.shape:
-            d = self._draws[layer] = self.like(h)
-        return d
-
-    def new_batch(self) -> None:
-        self._draws = {}
-
-
-def state_noise(std: float, generator: torch.Generator, model: str = "fresh") -> GaussianNoise | None:
-    """The state noise of NoiseConfig (None when std is 0)."""
-    if std <= 0:
-        return None
-    return BatchNoise(std, generator) if model == "batch" else GaussianNoise(std, generator)
-
 
 class _FeedbackAlignedLinear(torch.autograd.Function):
     """y = x W^T forward; backward sends the error through a fixed matrix F instead of W."""
@@ -98,7 +51,7 @@ class LayeredFRENet(nn.Module):
         self.cfg = cfg
         self.topology = topology or cfg.graph()
         self.rho = get_activation(cfg.activation)
-        dtype = DTYPES[cfg.dtype]
+        dtype = TORCH_DTYPES[cfg.dtype]
         sizes = self.topology.sizes
         self.symmetric = cfg.feedback == "symmetric"
         if self.symmetric and self.topology.one_way:
@@ -272,34 +225,3 @@ class LayeredFRENet(nn.Module):
             states.append(self.rho.fn(h))
         logits = linear(states[-1], self.w_out, self.output_feedback_operand() if fa else None)
         return states, logits if self.b_out is None else logits + self.b_out
-
-
-def use_batched(topology: Topology, device: torch.device | str) -> bool:
-    """One bmm over all blocks per step, or a Python loop over them? bench/graph_step.py at 5-20
-    layers of 64 (README 'Speed'): on this project's 2-core CPU the loop was as fast or faster
-    (loop/batched 0.76-1.01), on an NVIDIA H200 the batched step won 2.2-10.8x. So CPUs loop and
-    CUDA batches equal-width nets."""
-    return torch.device(device).type == "cuda" and len(set(topology.sizes)) == 1 and len(topology.blocks) > 1
-
-
-def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,
-              device: torch.device | str = "cpu", model: str = "fre") -> nn.Module:
-    """The net a rule trains: the FRE-RNN (layered or conv) or P-EP's prototypical net (`model`).
-
-    `input_shape` is one sample's shape, (C, H, W) for conv nets; an int suffices for layered ones.
-    """
-    input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-    n_in = math.prod(input_shape)
-    if cfg.arch == "conv" and len(input_shape) != 3:
-        raise ConfigError(f"a conv net needs image inputs (C, H, W), got input shape {input_shape}")
-    if model == "prototypical":
-        from frecore.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
-        net = (LayeredPrototypicalNet(cfg, n_in, n_out, generator) if cfg.arch == "layered"
-               else ConvPrototypicalNet(cfg, input_shape, n_out, generator))
-    elif cfg.arch == "conv":
-        from frecore.conv import ConvFRENet
-        net = ConvFRENet(cfg, input_shape, n_out, generator)
-    else:
-        net = LayeredFRENet(cfg, n_in, n_out, generator)
-        net.batched = use_batched(net.topology, device)
-    return net.to(device)

@@ -3,9 +3,9 @@ import math
 import torch
 
 from frecore.config import NetConfig
-from frecore.dynamics import relax
-from frecore.init import glorot_uniform
-from frecore.nets import build_net
+from frecore.model.dynamics import relax
+from frecore.model.init import glorot_uniform
+from frecore.model.build import build_net
 from tests.conftest import make_batch, make_net
 
 

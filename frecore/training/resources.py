@@ -22,7 +22,7 @@ def estimated_bytes(cfg: RunConfig, input_shape: tuple[int, ...], n_classes: int
     itemsize = 8 if cfg.net.dtype == "float64" else 4
     net = cfg.net
     if net.arch == "conv":
-        from frecore.conv import conv_shapes
+        from frecore.model.conv import conv_shapes
 
         shapes = conv_shapes(net, input_shape)
         channels = [input_shape[0], *(c for c, _, _ in shapes)]

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from frecore.config import ConfigError, DataConfig, OptimConfig
-from frecore.data import load_dataset
-from frecore.dynamics import relax
+from frecore.training.data import load_dataset
+from frecore.model.dynamics import relax
 from frecore.experiments import PROFILES, layered64
-from frecore.train import fit, resolve_device
+from frecore.training.train import fit, resolve_device
 
 FIG2_STEPS = 60  # recorded free-phase steps: three times the T = 20 the nets are trained with
 
@@ -32,12 +31,10 @@ FIG2_SETTINGS = (
 FIG2_EPOCHS = {"smoke": 1, "quick": 3, "paper": 50}
 
 
-def run_fig2(profile: str = "smoke", data_root: str | None = None, device: str = "auto",
-             out_dir: str = "results", seed: int = 0) -> pd.DataFrame:
+def fig2_table(profile: str = "smoke", data_root: str | None = None, device: str = "auto",
+               seed: int = 0) -> pd.DataFrame:
     """Train the four 2HL-64 nets of Figure 2 with EP, then record one free phase of the first
-    test image for FIG2_STEPS steps. One row per (setting, step, neuron); writes fig2.csv/png."""
-    from frecore import plots, results
-
+    test image for FIG2_STEPS steps. One row per (setting, step, neuron)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -59,17 +56,13 @@ def run_fig2(profile: str = "smoke", data_root: str | None = None, device: str =
             rows += [{"profile": profile, "setting": st.label, "step": t, "neuron": i,
                       "state": float(v), "change": float(c)} for i, (v, c) in enumerate(zip(flat, change))]
             prev = flat
-    table = pd.DataFrame(rows)
-    out = Path(out_dir)
-    results.write_csv(table, out / "fig2.csv")
-    plots.state_heatmaps(out / "fig2.csv", out / "fig2.png")
-    return table
+    return pd.DataFrame(rows)
 
 
 def settling_steps(table: pd.DataFrame, tol: float = 1e-6, patience: int = 3) -> pd.Series:
     """Per setting, the convergence time of the recorded free phase (Appendix A's definition:
     max |s[t+1] - s[t]| < tol for `patience` steps); inf when it never settles."""
-    from frecore.dynamics import first_settled
+    from frecore.model.dynamics import first_settled
 
     out = {}
     for setting, g in table.groupby("setting", sort=False):

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}  # NetConfig.dtype -> torch
+
 
 def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
     w = torch.empty(shape, dtype=torch.float64)

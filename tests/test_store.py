@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 
 from frecore.experiments import get_rows, plan
-from frecore.results import (append_run, finished_ids, load_runs, markdown_table, run_record,
-                             summarise, update_readme_block)
-from frecore.train import EpochRecord, RunResult
+from frecore.reporting.store import append_run, finished_ids, load_runs, run_record
+from frecore.reporting.markdown import markdown_table, update_readme_block
+from frecore.reporting.summary import summarise
+from frecore.training.train import EpochRecord, RunResult
 
 
 def _result(planned, accs, status="ok"):
@@ -64,7 +65,7 @@ def test_update_readme_block(tmp_path):
 
 
 def test_a_mean_without_std_prints_no_plus_minus():
-    from frecore.results import format_mean_std
+    from frecore.reporting.markdown import format_mean_std
     assert format_mean_std(97.5, float("nan")) == "97.50"
     assert format_mean_std(97.5, 0.123) == "97.50 ± 0.12"
     assert format_mean_std(float("nan"), 0.1, missing="-") == "-"
@@ -72,7 +73,7 @@ def test_a_mean_without_std_prints_no_plus_minus():
 
 def _append_many(path: str, worker: int, n: int) -> None:
     from frecore.experiments import plan
-    from frecore.results import append_run, run_record
+    from frecore.reporting.store import append_run, run_record
 
     p = plan("table1", "smoke")[0]
     for i in range(n):

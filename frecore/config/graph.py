@@ -11,9 +11,10 @@ Layers are 0-indexed here; the paper counts from 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,15 @@ def residual(sizes: tuple[int, ...], every: int = 3) -> Topology:
     return with_skips(sizes, [(i, i + every) for i in range(0, n - every, every)])
 
 
-def agt(sizes: tuple[int, ...], p: float, generator: torch.Generator, ordered: bool = False) -> Topology:
+def agt(sizes: tuple[int, ...], p: float, generator: "torch.Generator", ordered: bool = False) -> Topology:
     """Arbitrary graph topology: the chain plus each non-adjacent pair (i < j - 1) with probability p,
     drawn from `generator` in a fixed pair order (no global RNG).
 
     `ordered` draws the forward half (i -> j) and the feedback half (j -> i) of each pair apart, as
     the authors' `make_W_conn_random` does; a pair may then carry one direction only.
     """
+    import torch  # only AGT draws: a plain config needs no torch
+
     n = len(sizes)
     pairs = [(i, j) for i in range(n) for j in range(i + 2, n)]
     draws = torch.rand((len(pairs), 2 if ordered else 1), generator=generator, dtype=torch.float64).tolist()

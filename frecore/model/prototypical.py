@@ -29,11 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from frecore.activations import get_activation
+from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.conv import conv_shapes
-from frecore.init import torch_default_init  # Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
-from frecore.nets import DTYPES, GaussianNoise
+from frecore.model.conv import conv_shapes
+from frecore.model.init import torch_default_init  # Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
+from frecore.model.init import TORCH_DTYPES
+from frecore.model.noise import GaussianNoise
 
 PState = list[torch.Tensor]  # hidden layers, then the output layer o (B, n_out)
 
@@ -120,7 +121,7 @@ class LayeredPrototypicalNet(_PrototypicalBase):
     def __init__(self, cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator) -> None:
         super().__init__()
         self._setup(cfg)
-        dtype = DTYPES[cfg.dtype]
+        dtype = TORCH_DTYPES[cfg.dtype]
         sizes = (n_in, *cfg.hidden, n_out)
         self.ws = nn.ParameterList([nn.Parameter(torch_default_init((o, i), i, generator, dtype))
                                     for i, o in zip(sizes[:-1], sizes[1:])])  # W_{j-1}: (n_j, n_{j-1})
@@ -161,7 +162,7 @@ class ConvPrototypicalNet(_PrototypicalBase):
     def __init__(self, cfg: NetConfig, input_shape: tuple[int, ...], n_out: int, generator: torch.Generator) -> None:
         super().__init__()
         self._setup(cfg)
-        dtype = DTYPES[cfg.dtype]
+        dtype = TORCH_DTYPES[cfg.dtype]
         self.input_shape = tuple(input_shape)
         self.pre_pool = conv_shapes(cfg, self.input_shape)  # conv outputs, before pooling
         self.shapes = [(c, h // 2, w // 2) for c, h, w in self.pre_pool]  # the states

@@ -29,7 +29,7 @@ def _line_runs(runs: pd.DataFrame, line: pd.Series) -> pd.DataFrame:
 
 def _authors_mean_curve(experiment: str, label: str, epochs: int) -> np.ndarray | None:
     """The authors' printed test curve for a row, mean over their runs, first `epochs` epochs."""
-    from frecore.authors import curves_for
+    from frecore.reporting.authors import curves_for
 
     curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if len(c.test_acc) >= epochs]
     return np.array(curves).mean(0) if curves else None
@@ -37,7 +37,7 @@ def _authors_mean_curve(experiment: str, label: str, epochs: int) -> np.ndarray 
 
 def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
     """The runs the summary was computed from (its `run_ids`), so stale rows never leak in."""
-    from frecore.results import load_runs
+    from frecore.reporting.store import load_runs
 
     runs = load_runs(runs_csv)
     ids = {i for cell in summary["run_ids"].fillna("") for i in str(cell).split()}
@@ -278,7 +278,7 @@ def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
 def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, out_png: str | os.PathLike,
                   profile: str, experiment: str) -> Path:
     """Figure S8: best and final test accuracy vs the AGT connection probability P (mean, min..max)."""
-    from frecore.authors import curves_for
+    from frecore.reporting.authors import curves_for
 
     summary = pd.read_csv(summary_csv)
     runs = _runs(runs_csv, summary)

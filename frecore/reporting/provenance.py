@@ -3,7 +3,7 @@ paper's text and the authors' code, each setting with both readings, its source,
 default and the evidence; with the authors' own printed result of the row where there is one."""
 from __future__ import annotations
 
-from frecore.authors import AUTHORS_SUMMARY, NOT_PRINTED
+from frecore.reporting.authors import AUTHORS_SUMMARY, NOT_PRINTED
 from frecore.experiments import get_rows, list_experiments
 
 READING_WORDS = {"code": "the authors' code", "text": "the paper's text",

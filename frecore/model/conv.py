@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from frecore.activations import get_activation
+from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.init import init_bias, init_matrix, torch_default_init
-from frecore.nets import DTYPES, GaussianNoise
+from frecore.model.init import init_bias, init_matrix, torch_default_init
+from frecore.model.init import TORCH_DTYPES
+from frecore.model.noise import GaussianNoise
 
 ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
 
@@ -82,7 +83,7 @@ class ConvFRENet(nn.Module):
         self.cfg = cfg
         self.input_shape = tuple(input_shape)
         self.rho = get_activation(cfg.activation)
-        dtype = DTYPES[cfg.dtype]
+        dtype = TORCH_DTYPES[cfg.dtype]
         self.shapes = conv_shapes(cfg, self.input_shape)
         in_channels = (self.input_shape[0], *cfg.channels[:-1])
         k2 = cfg.kernel * cfg.kernel
@@ -174,7 +175,7 @@ class ConvFRENet(nn.Module):
               relative_to: ConvState | None = None) -> ConvRelaxation:
         """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
         read from the state the step starts from (or the one before it, with readout_lag 1).
-        `tol` and `relative_to` stop early as in frecore.dynamics.relax.
+        `tol` and `relative_to` stop early as in frecore.model.dynamics.relax.
 
         Unpooling indices per NetConfig.pool_indices: 'current' pools the state the step starts
         from, 'previous' the state before it, 'free' uses `frozen_indices` (the free phase's).

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import RuleConfig
-from frecore.nets import LayeredFRENet
+from frecore.model.layered import LayeredFRENet
 from frecore.rules.ep import EquilibriumPropagation
 
 
@@ -51,20 +51,18 @@ def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: 
 FIGS10_LAYERS = 8  # hidden layers of 64 units (Figure S10)
 
 
-def run_figS10(profile: str = "smoke", data_root: str | None = None, device: str = "auto",
-               out_dir: str = "results", seed: int = 0) -> "pd.DataFrame":
+def figS10_table(profile: str = "smoke", data_root: str | None = None, device: str = "auto",
+                 seed: int = 0) -> "pd.DataFrame":
     """Figure S10 on the first training batch of MNIST (200 images; 50 in smoke): one row per
-    (setting, quantity, layer). Writes figS10.csv and figS10.png in out_dir."""
-    from pathlib import Path
-
+    (setting, quantity, layer)."""
     import pandas as pd
 
-    from frecore import plots, results
     from frecore.config import DataConfig, NetConfig
-    from frecore.data import load_dataset
+    from frecore.training.data import load_dataset
     from frecore.experiments import figS10_settings
-    from frecore.nets import DTYPES, build_net
-    from frecore.train import resolve_device
+    from frecore.model.build import build_net
+    from frecore.model.init import TORCH_DTYPES
+    from frecore.training.train import resolve_device
 
     dev = resolve_device(device)
     batch = 50 if profile == "smoke" else 200
@@ -74,13 +72,9 @@ def run_figS10(profile: str = "smoke", data_root: str | None = None, device: str
     for st in figS10_settings(profile):
         net_cfg = NetConfig(hidden=(64,) * FIGS10_LAYERS, beta=st.beta, dtype=st.dtype)
         net = build_net(net_cfg, data.n_in, 10, torch.Generator().manual_seed(seed), dev)
-        x = data.train.x.to(DTYPES[st.dtype])
+        x = data.train.x.to(TORCH_DTYPES[st.dtype])
         rule = RuleConfig(free_steps=st.free_steps, nudge_steps=st.nudge_steps, beta_f=0.1)
         for r in ep_bp_alignment(net, x, data.train.y, rule):
             rows.append({"profile": profile, "panel": st.panel, "setting": st.label, "beta": st.beta,
                          "T": st.free_steps, "K": st.nudge_steps, "dtype": st.dtype, **r})
-    table = pd.DataFrame(rows)
-    out = Path(out_dir)
-    results.write_csv(table, out / "figS10.csv")
-    plots.alignment_panels(out / "figS10.csv", out / "figS10.png")
-    return table
+    return pd.DataFrame(rows)

@@ -12,13 +12,13 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from frecore import results
+from frecore.reporting import store
 from frecore.config import ConfigError
-from frecore.data import Dataset, MissingDataError
+from frecore.training.data import Dataset, MissingDataError
 from frecore.experiments import PlannedRun
 
 if TYPE_CHECKING:
-    from frecore.sweep import RunTrainer
+    from frecore.sweeps.trainer import RunTrainer
 
 INSTALL_HINT = "install the ray extra: pip install -e '.[ray]'"
 GPU_SHARE = 0.25  # default GPU share per run on a cluster with GPUs: our nets are small, four fit one GPU
@@ -126,7 +126,7 @@ class RayExecutor:
                 try:
                     outcome = ray.get(ref)
                 except self._lost as exc:  # retried max_retries times already: a failed row, the sweep goes on
-                    outcome = results.run_record(p, None, status="failed", commit=trainer.commit,
+                    outcome = store.run_record(p, None, status="failed", commit=trainer.commit,
                                                  message=f"Ray worker lost after {self.max_retries} retries: "
                                                          f"{type(exc).__name__}")
                 except ray.exceptions.RayTaskError as exc:  # training errors are rows: this is the set-up

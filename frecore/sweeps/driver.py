@@ -11,23 +11,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from frecore import plots, results
-from frecore.config import ConfigError, override
-from frecore.data import Dataset, MissingDataError, data_available, load_dataset
-from frecore.executors import Executor, InProcess, get_executor  # noqa: F401 (InProcess re-exported)
+from frecore.config import override
 from frecore.experiments import PlannedRun, get_experiment, plan, selection
-from frecore.nets import DTYPES
-from frecore.probes import PROBES
-from frecore.train import fit, resolve_device
+from frecore.reporting import plots, store
+from frecore.reporting.authors import curves_for
+from frecore.reporting.summary import summarise
+from frecore.reporting.paths import check_writable_dir, check_writable_file
+from frecore.sweeps.executors import Executor, get_executor
+from frecore.sweeps.trainer import RunTrainer
+from frecore.training.data import MissingDataError, data_available
 
 
 @dataclass
@@ -53,55 +53,11 @@ def output_paths(out_dir: str | os.PathLike, name: str, profile: str) -> tuple[P
 
 def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
     """Fail before any training when results could not be written: out_dir must be (or become) a
-    folder we can create files in, and each existing output file must be a writable file."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out-dir {str(out)!r} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the results folder {str(out)!r}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"the results folder {str(out)!r} is not writable")
+    folder we can create files in, and each output file must be writable."""
+    check_writable_dir(out_dir, what="--out-dir")
     for f in files:
-        if f.exists() and (f.is_dir() or not os.access(f, os.W_OK)):
-            raise ConfigError(f"cannot write {str(f)!r}: " + ("it is a folder" if f.is_dir() else "not writable"))
-
-
-@dataclass
-class RunTrainer:
-    """Trains one planned run and returns its results row; what an executor calls per run.
-
-    Holds a data cache, so one trainer per process (or per worker) loads each dataset once.
-    A `MissingDataError` or `ConfigError` is raised (the set-up is wrong, not the run); any
-    other exception becomes a 'failed' row."""
-    probe: str | None = None
-    commit: str | None = None
-    progress: bool = False
-    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
-    cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
-
-    def dataset(self, p: PlannedRun) -> Dataset:
-        dev = resolve_device(p.config.device)
-        key = (p.config.data, str(dev), p.config.net.dtype)
-        if key not in self.cache:
-            self.cache[key] = load_dataset(p.config.data, device=dev, dtype=DTYPES[p.config.net.dtype])
-        return self.cache[key]
-
-    def __call__(self, p: PlannedRun) -> dict:
-        probe = PROBES[self.probe] if self.probe else None
-        data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
-        try:
-            checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
-            result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint)
-            return results.run_record(p, result, commit=self.commit)
-        except (ConfigError, FileNotFoundError):
-            raise  # the user's input is wrong: every run would fail the same way
-        except Exception as exc:  # one broken run is a result, not the end of the sweep
-            if self.progress:
-                tqdm.write(traceback.format_exc())
-            return results.run_record(p, None, status="failed", message=f"{type(exc).__name__}: {exc}",
-                                      commit=self.commit)
+        if f.exists():
+            check_writable_file(f)
 
 
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
@@ -123,15 +79,15 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
     check_writable(out_dir, runs_csv, summary_csv, plot_png)
-    results.clean_stale_temp_files(Path(out_dir))
-    done = results.finished_ids(runs_csv)
+    store.clean_stale_temp_files(Path(out_dir))
+    done = store.finished_ids(runs_csv)
     todo = [p for p in planned if p.run_id not in done]
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
-    trainer = RunTrainer(probe=experiment.probe, commit=results.git_commit(), progress=progress,
+    trainer = RunTrainer(probe=experiment.probe, commit=store.git_commit(), progress=progress,
                          checkpoint_dir=Path(out_dir).resolve() / ".checkpoints")  # absolute: a Ray worker has its own cwd
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
-    claims = results.RunClaims(Path(out_dir) / ".claims")
+    claims = store.RunClaims(Path(out_dir) / ".claims")
 
     bar = tqdm(total=len(todo), desc=name, unit="run", disable=not progress, dynamic_ncols=True)
 
@@ -149,7 +105,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             if progress:
                 tqdm.write(f"skipping {p.row.label} seed {p.seed}: another sweep is training it")
             return True
-        if p.run_id in results.finished_ids(runs_csv):  # finished by another process since we planned
+        if p.run_id in store.finished_ids(runs_csv):  # finished by another process since we planned
             claims.release(p.run_id)
             return True
         if progress:
@@ -166,7 +122,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
-                results.append_run(runs_csv, outcome)  # recorded as the run ends: Ctrl-C keeps it
+                store.append_run(runs_csv, outcome)  # recorded as the run ends: Ctrl-C keeps it
                 bar.set_postfix_str(f"{p.row.label} seed {p.seed}: {outcome['status']}", refresh=False)
                 bar.update(1)
             claims.release(p.run_id)
@@ -186,7 +142,7 @@ def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutpu
     """Rebuild a profile's summary and plot from the runs recorded for it, with the seeds and
     data roots actually present (not the profile's defaults); None when it has no recorded runs."""
     runs_csv, _, _ = output_paths(out_dir, name, profile)
-    runs = results.load_runs(runs_csv)
+    runs = store.load_runs(runs_csv)
     runs = runs[runs["profile"] == profile]
     if runs.empty:
         return None
@@ -199,8 +155,7 @@ def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutpu
 def authors_best_within(experiment: str, label: str, epochs: int) -> float:
     """The authors' printed runs of a row: best test accuracy within their first `epochs` epochs,
     mean over runs (NaN when they printed no curve or we ran nothing): ours at equal training."""
-    from frecore.authors import curves_for
-
+    
     curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if epochs and len(c.test_acc) >= epochs]
     return sum(max(c) for c in curves) / len(curves) if curves else math.nan
 
@@ -217,7 +172,7 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     rows, seeds = selection(rows, seeds)
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
-    recorded = results.load_runs(runs_csv)
+    recorded = store.load_runs(runs_csv)
     runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
     chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
@@ -229,7 +184,7 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
                 ids.setdefault(p.row.label, set()).add(p.run_id)
         variant_lines += [(r, variant, ids[r.label]) for r in chosen
                           if r.label in ids and recorded["run_id"].isin(ids[r.label]).any()]
-    summary = results.summarise(runs, chosen, profile, variants=variant_lines, recorded=recorded)
+    summary = summarise(runs, chosen, profile, variants=variant_lines, recorded=recorded)
     lines = chosen + [r for r, _, _ in variant_lines]
     summary["note"] = ["" if n else "not run: no data" if not data_available(override(r.config, data={
         "root": data_root or r.config.data.root}).data) else "not run" for r, n in zip(lines, summary["n"])]
@@ -239,6 +194,6 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded and f >= 1.0 else math.nan
                                       for r, e, d, f in zip(summary["row"], summary["epochs"], summary["default_reading"],
                                                             summary["epoch_fraction"])]
-    results.write_csv(summary, summary_csv)
+    store.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)

@@ -1,4 +1,4 @@
-"""Where a sweep's runs are trained: the executor seam of `frecore.sweep.run_experiment`.
+"""Where a sweep's runs are trained: the executor seam of `frecore.sweeps.driver.run_experiment`.
 
 An executor only trains; the driver (run_experiment) claims each run, records each row as it
 comes back and is the only writer of the results, so resuming, claims and Ctrl-C behave the same
@@ -11,11 +11,11 @@ import math
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from frecore.config import ConfigError
-from frecore.data import MissingDataError
+from frecore.training.data import MissingDataError
 from frecore.experiments import PlannedRun
 
 if TYPE_CHECKING:
-    from frecore.sweep import RunTrainer
+    from frecore.sweeps.trainer import RunTrainer
 
 EXECUTORS = ("inprocess", "ray")
 Outcome = tuple[PlannedRun, "dict | Exception"]
@@ -69,6 +69,6 @@ def get_executor(name: str | Executor | None = "inprocess", address: str | None 
             raise ConfigError("--address, --cpus-per-run and --gpus-per-run place runs on a Ray cluster: "
                               "they need --executor ray")
         return InProcess()
-    from frecore.ray_executor import RayExecutor
+    from frecore.sweeps.ray_executor import RayExecutor
 
     return RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)

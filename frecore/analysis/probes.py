@@ -11,9 +11,9 @@ from typing import Callable
 import torch
 
 from frecore.config import RunConfig
-from frecore.data import Dataset
-from frecore.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius
-from frecore.nets import LayeredFRENet
+from frecore.training.data import Dataset
+from frecore.model.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius
+from frecore.model.layered import LayeredFRENet
 
 Probe = Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]]
 
@@ -45,7 +45,7 @@ PROBES: dict[str, Probe] = {"dynamics": dynamics_probe}
 
 def _cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
     """Cosine of two lists of tensors as one flat vector each (alignment.cosine: float64, no clamping)."""
-    from frecore.alignment import cosine
+    from frecore.analysis.alignment import cosine
 
     return cosine(torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b]))
 

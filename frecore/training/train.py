@@ -15,9 +15,12 @@ import torch
 from tqdm.auto import tqdm
 
 from frecore.config import ConfigError, RunConfig
-from frecore.data import Dataset, Split, batch_indices, load_dataset
-from frecore.resources import check_fits
-from frecore.nets import DTYPES, GaussianNoise, LayeredFRENet, build_net, state_noise
+from frecore.training.data import Dataset, Split, batch_indices, load_dataset
+from frecore.training.resources import check_fits
+from frecore.model.build import build_net
+from frecore.model.init import TORCH_DTYPES
+from frecore.model.noise import GaussianNoise, state_noise
+from frecore.model.layered import LayeredFRENet
 from frecore.rules import LearningRule, build_rule
 
 CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
@@ -248,7 +251,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     """
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
-    dtype = DTYPES[cfg.net.dtype]
+    dtype = TORCH_DTYPES[cfg.net.dtype]
     rule = build_rule(cfg.rule)
     rule.check(cfg.net)
     if data is None:

@@ -6,7 +6,7 @@ from typing import Callable, Union
 
 import torch
 
-from frecore.nets import LayeredFRENet, State
+from frecore.model.layered import LayeredFRENet, State
 
 # The last hidden layer's extra input: a constant tensor or a function of the current state
 # (the nudge beta_f B_f e_p, recomputed from the current prediction each step).

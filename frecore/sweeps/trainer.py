@@ -1,0 +1,52 @@
+"""What trains one planned run, in this process or in a worker: the unit an executor calls."""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from frecore.analysis.probes import PROBES
+from frecore.config import ConfigError
+from frecore.experiments import PlannedRun
+from frecore.model.init import TORCH_DTYPES
+from frecore.reporting import store
+from frecore.training.data import Dataset, load_dataset
+from frecore.training.train import fit, resolve_device
+
+
+@dataclass
+class RunTrainer:
+    """Trains one planned run and returns its results row; what an executor calls per run.
+
+    Holds a data cache, so one trainer per process (or per worker) loads each dataset once.
+    A `MissingDataError` or `ConfigError` is raised (the set-up is wrong, not the run); any
+    other exception becomes a 'failed' row."""
+    probe: str | None = None
+    commit: str | None = None
+    progress: bool = False
+    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
+    cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
+
+    def dataset(self, p: PlannedRun) -> Dataset:
+        dev = resolve_device(p.config.device)
+        key = (p.config.data, str(dev), p.config.net.dtype)
+        if key not in self.cache:
+            self.cache[key] = load_dataset(p.config.data, device=dev, dtype=TORCH_DTYPES[p.config.net.dtype])
+        return self.cache[key]
+
+    def __call__(self, p: PlannedRun) -> dict:
+        probe = PROBES[self.probe] if self.probe else None
+        data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
+        try:
+            checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
+            result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint)
+            return store.run_record(p, result, commit=self.commit)
+        except (ConfigError, FileNotFoundError):
+            raise  # the user's input is wrong: every run would fail the same way
+        except Exception as exc:  # one broken run is a result, not the end of the sweep
+            if self.progress:
+                tqdm.write(traceback.format_exc())
+            return store.run_record(p, None, status="failed", message=f"{type(exc).__name__}: {exc}",
+                                      commit=self.commit)

@@ -1,0 +1,107 @@
+"""The package's layers import one way: config -> model -> rules -> training -> analysis and
+experiments -> reporting -> sweeps -> cli. Every import counts, deferred ones inside functions
+included, so a cycle cannot hide behind a local import (issue 11)."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "frecore"
+LAYERS = {  # module prefix -> layer; a module may import its own layer (acyclically) and those below
+    "frecore.config": 0,
+    "frecore.model": 1,
+    "frecore.rules": 2,
+    "frecore.training": 3,
+    "frecore.analysis": 4,
+    "frecore.experiments": 4,
+    "frecore.reporting": 5,
+    "frecore.sweeps": 6,
+    "frecore.cli": 7,
+    "frecore.__main__": 7,
+    "frecore": 0,  # the package's own __init__: imports nothing
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every frecore module this file imports, at module level or inside a function."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("frecore")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("frecore"):
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}  # `from frecore.x import module`
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {m: {i for i in imports_of(p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def layer(module: str) -> int:
+    prefix = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[prefix]
+
+
+def test_every_module_belongs_to_a_layer_folder():
+    loose = [m for m in graph() if layer(m) == 0 and not m.startswith("frecore.config") and m != "frecore"]
+    assert not loose, f"modules outside the layer folders: {loose}"
+
+
+def test_no_import_goes_up_a_layer():
+    upward = [(m, i) for m, deps in graph().items() for i in deps if layer(i) > layer(m)]
+    assert not upward, "imports that go up a layer: " + ", ".join(f"{m} -> {i}" for m, i in upward)
+
+
+def test_there_is_no_import_cycle():
+    g = graph()
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(g[m]):
+            if state.get(d) == 1:
+                cycle = stack[stack.index(d):] + [d]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m)
+
+
+def test_a_package_init_does_not_import_its_parent_back():
+    """A cycle through a package's __init__ (pkg -> pkg.mod -> pkg) is still a cycle."""
+    g = graph()
+    for m, deps in g.items():
+        for d in deps:
+            assert m not in g.get(d, set()), f"{m} <-> {d}"
+
+
+def test_importing_config_loads_no_torch():
+    """Configs are plain data: building one (except an AGT topology, whose graph is drawn with a
+    torch.Generator) needs neither torch nor any net."""
+    code = ("import sys, frecore.config as c; c.RunConfig(); "
+            "c.NetConfig(hidden=(8,) * 10, topology='residual'); "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('frecore')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    loaded = ast.literal_eval(out)  # a printed list of module names
+    assert "torch" not in loaded, loaded
+    assert all(m.startswith("frecore.config") or m == "frecore" for m in loaded if m != "torch"), loaded
