@@ -74,9 +74,10 @@ def main() -> None:
         print(json.dumps({"epoch": r.epoch, "test_acc": r.test_acc, "steps": r.steps, "seconds": round(r.seconds, 1)}),
               flush=True)
 
+    cpu0 = time.process_time()
     result = fit(cfg, progress=False, on_epoch=on_epoch)
     print(f"{label} [{settle}]: status {result.status}, best test {result.best_test_acc:.2f}%, "
-          f"wall {result.wall_s:.0f} s")
+          f"wall {result.wall_s:.0f} s, CPU {time.process_time() - cpu0:.0f} s (data loading, training and evaluation)")
 
 
 if __name__ == "__main__":
