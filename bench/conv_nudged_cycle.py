@@ -31,7 +31,7 @@ from frecore.config import DataConfig
 from frecore.model.conv import ConvFRENet
 from frecore.training.data import load_dataset
 from frecore.experiments import get_rows
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 
 
 @torch.no_grad()
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = {r.label: r.reading_config(a.variant)[1] for r in get_rows("table1")}[a.row]
     data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=torch.device("cpu"), dtype=torch.float32)
     x, y = data.train.x[: a.batch], data.train.y[: a.batch]
-    net = build_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    net = build_fre_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
     print(f"{a.row}, batch {a.batch}, at init, T={cfg.rule.free_steps}, K={a.nudge_steps}, beta_f={cfg.rule.beta_f}")
     for hold in (False, True):
         m = nudged_cycle(net, x, y, cfg.rule.free_steps, a.nudge_steps, cfg.rule.beta_f, hold)

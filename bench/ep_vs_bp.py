@@ -21,7 +21,7 @@ import torch
 
 from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.training.data import Split, load_dataset
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule
 from frecore.training.train import build_optimizer, resolve_device, train_epoch
@@ -37,7 +37,7 @@ def time_epoch(cfg: RunConfig, train: Split, device: torch.device, warmup_batche
     """(wall seconds of one epoch, its CPU seconds, mean steps per batch where a tolerance stopped
     the phases)."""
     rule = build_rule(cfg.rule)
-    net = build_net(cfg.net, train.x.shape[1], 10, torch.Generator().manual_seed(cfg.seed), device)
+    net = build_fre_net(cfg.net, train.x.shape[1], 10, torch.Generator().manual_seed(cfg.seed), device)
     optimizer = build_optimizer(cfg, net)
     warm = Split(train.x[: warmup_batches * cfg.optim.batch_size], train.y[: warmup_batches * cfg.optim.batch_size])
     train_epoch(rule, net, optimizer, warm, cfg.optim.batch_size, torch.Generator().manual_seed(1))

@@ -15,7 +15,7 @@ import time
 import torch
 
 from frecore.config import NetConfig, RuleConfig
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule
 from frecore.training.train import resolve_device
@@ -48,7 +48,7 @@ def main() -> None:
     for depth in (5, 10, 20):
         for topology in ("layered", "residual"):
             cfg = NetConfig(hidden=(64,) * depth, beta=0.1, topology=topology)
-            net = build_net(cfg, 784, 10, torch.Generator().manual_seed(0), device)
+            net = build_fre_net(cfg, 784, 10, torch.Generator().manual_seed(0), device)
             rule = build_rule(RuleConfig(name="ep", free_steps=10 * depth, nudge_steps=5 * depth))
             times = {}
             for batched in (False, True):

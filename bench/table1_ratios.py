@@ -20,7 +20,7 @@ import torch
 from frecore.config import DataConfig
 from frecore.training.data import Split, load_dataset
 from frecore.experiments import get_rows
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.model.init import TORCH_DTYPES
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule
@@ -46,7 +46,7 @@ def epoch_seconds(label: str, train: Split, input_shape: tuple[int, ...], device
     cfg = {r.label: r.config for r in get_rows("table1")}[label]
     rule = build_rule(cfg.rule)
     rule.check(cfg.net)
-    net = build_net(cfg.net, input_shape, 10, torch.Generator().manual_seed(0), device, model=rule.model)
+    net = rule.build_net(cfg.net, input_shape, 10, torch.Generator().manual_seed(0), device)
     optimizer = build_optimizer(cfg, net)
     bs = cfg.optim.batch_size
     warm = Split(train.x[: warmup_batches * bs], train.y[: warmup_batches * bs])

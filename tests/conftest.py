@@ -9,7 +9,7 @@ import torch
 
 from frecore.config import NetConfig
 from frecore.model.layered import LayeredFRENet
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def mnist_root() -> str:
 
 
 def make_net(hidden=(12, 10), n_in=8, n_out=4, seed=0, **kw) -> LayeredFRENet:
-    return build_net(NetConfig(hidden=tuple(hidden), **kw), n_in, n_out, torch.Generator().manual_seed(seed))
+    return build_fre_net(NetConfig(hidden=tuple(hidden), **kw), n_in, n_out, torch.Generator().manual_seed(seed))
 
 
 def make_batch(n=6, n_in=8, n_out=4, seed=1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

@@ -64,11 +64,11 @@ def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
     from frecore.config import DataConfig
     from frecore.training.data import load_dataset
     from frecore.experiments import get_rows
-    from frecore.model.build import build_net
+    from frecore.model.build import build_fre_net
 
     cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]  # Table S3
     data = load_dataset(DataConfig(dataset="mnist", root=mnist_root, train_subset=8, test_subset=8))
-    net = build_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    net = build_fre_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
     for hold in (False, True):
         m = _bench("conv_nudged_cycle").nudged_cycle(net, data.train.x, data.train.y, cfg.rule.free_steps, 12,
                                                       cfg.rule.beta_f, hold)

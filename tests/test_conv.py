@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet, conv_shapes
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.rules import build_rule
 
 SHAPE = (1, 12, 12)  # a small image: conv3 pad 1 -> 12x12 -> pool 6x6 -> conv3 pad 1 -> 6x6 -> pool 3x3
@@ -34,7 +34,7 @@ def test_shapes_follow_the_paper_architectures():
     assert conv_shapes(mnist, (1, 28, 28)) == [(32, 24, 24), (64, 8, 8)]  # fc input 64 x 4 x 4 = 1024
     cifar = NetConfig(arch="conv", channels=(32, 64, 128), kernel=3, padding=1)
     assert conv_shapes(cifar, (3, 32, 32)) == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]  # fc input 2048
-    net = build_net(mnist, (1, 28, 28), 10, torch.Generator().manual_seed(0))
+    net = build_fre_net(mnist, (1, 28, 28), 10, torch.Generator().manual_seed(0))
     assert net.w_out.shape == (10, 1024)
     with pytest.raises(ConfigError, match="map"):
         conv_shapes(NetConfig(arch="conv", channels=(8, 8, 8, 8)), (1, 28, 28))
@@ -107,7 +107,7 @@ def test_conv_net_rejects_what_it_cannot_do():
     with pytest.raises(ConfigError, match="symmetric"):
         _ = ConvFRENet(NetConfig(arch="conv", feedback="random"), (1, 28, 28), 10, torch.Generator())
     with pytest.raises(ConfigError, match="image"):
-        build_net(NetConfig(arch="conv"), 784, 10, torch.Generator())
+        build_fre_net(NetConfig(arch="conv"), 784, 10, torch.Generator())
     with pytest.raises(ConfigError, match="layered"):
         build_rule(RuleConfig(name="fa")).check(NetConfig(arch="conv", feedback="random"))
 

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from frecore.config import NetConfig
-from frecore.model.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius, step_changes
-from frecore.model.build import build_net
+from frecore.model.dynamics import convergence_time, lyapunov_growth, spectral_radius, step_changes
+from frecore.model.build import build_fre_net
 from tests.conftest import make_batch, make_net
 
 
 def _two_unit_net(w: float, alpha: float, beta: float, activation="hard-sigmoid"):
-    net = build_net(NetConfig(hidden=(1, 1), alpha=alpha, beta=beta, activation=activation, dtype="float64"),
+    net = build_fre_net(NetConfig(hidden=(1, 1), alpha=alpha, beta=beta, activation=activation, dtype="float64"),
                     1, 2, torch.Generator().manual_seed(0))
     with torch.no_grad():
         net.w_blocks[0].fill_(w)
@@ -52,7 +52,7 @@ def test_convergence_time_of_a_feedforward_net_is_its_depth():
         net = make_net(hidden=(12,) * depth, beta=0.0, dtype="float64")
         x, _ = make_batch(dtype=torch.float64)
         with torch.no_grad():
-            trace = relax(net, net.input_drive(x), 12, record=True).trace
+            trace = net.relax(net.input_drive(x), 12, record=True).trace
         assert convergence_time(trace) == depth
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from frecore.model.dynamics import relax
+from frecore.model.relaxation import Relaxation
 from tests.conftest import make_batch, make_net
 
 
@@ -32,7 +32,7 @@ def test_relax_matches_the_plain_synchronous_update():
         x, _ = make_batch(dtype=torch.float64)
         drive = net.input_drive(x)
         for steps in (1, 2, 3, 7):
-            got = relax(net, drive, steps).state
+            got = net.relax(drive, steps).state
             for a, b in zip(got, _dense_relax(net, drive, steps)):
                 torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
 
@@ -40,7 +40,7 @@ def test_relax_matches_the_plain_synchronous_update():
 def test_free_phase_settles_for_small_beta():
     net = make_net(hidden=(20, 20, 20), beta=0.05, dtype="float64")
     x, _ = make_batch(dtype=torch.float64)
-    trace = relax(net, net.input_drive(x), 40, record=True).trace
+    trace = net.relax(net.input_drive(x), 40, record=True).trace
     change = [max(float((a - b).abs().max()) for a, b in zip(s1, s0)) for s0, s1 in zip(trace, trace[1:])]
     # A layered chain updated synchronously is two interleaved chains: compare every other step.
     tail = change[3:]
@@ -52,9 +52,9 @@ def test_tol_stops_early_and_returns_the_state_reached():
     net = make_net(hidden=(20, 20), beta=0.01, dtype="float64")
     x, _ = make_batch(dtype=torch.float64)
     drive = net.input_drive(x)
-    r = relax(net, drive, 100, tol=1e-8)
+    r = net.relax(drive, 100, tol=1e-8)
     assert r.steps < 100
-    full = relax(net, drive, 100).state
+    full = net.relax(drive, 100).state
     for a, b in zip(r.state, full):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
 
@@ -63,9 +63,9 @@ def test_nudge_enters_the_last_layer_only():
     net = make_net(hidden=(12, 10, 9), beta=0.0, dtype="float64")
     x, _ = make_batch(dtype=torch.float64)
     drive = net.input_drive(x)
-    s0 = relax(net, drive, 5).state
+    s0 = net.relax(drive, 5).state
     nudge = torch.full((x.shape[0], 9), 0.1, dtype=torch.float64)
-    s1 = relax(net, drive, 1, state=s0, last_input=nudge).state
+    s1 = net.relax(drive, 1, start=Relaxation(s0), last_input=nudge).state
     torch.testing.assert_close(s1[0], s0[0], rtol=0, atol=0)  # no feedback: lower layers unchanged
     torch.testing.assert_close(s1[1], s0[1], rtol=0, atol=0)
     assert (s1[2] - s0[2]).abs().min() > 0
@@ -77,20 +77,20 @@ def test_relative_tol_scales_with_the_distance_from_the_reference():
     net = make_net(hidden=(20, 20), beta=0.3, dtype="float64")
     x, _ = make_batch(dtype=torch.float64)
     drive = net.input_drive(x)
-    s0 = relax(net, drive, 200).state
+    s0 = net.relax(drive, 200).state
     steps, rel_err, abs_err = [], [], []
     for size in (1e-1, 1e-3):
         nudge = torch.full((x.shape[0], 20), size, dtype=torch.float64)
-        full = relax(net, drive, 200, state=s0, last_input=nudge).state
+        full = net.relax(drive, 200, start=Relaxation(s0), last_input=nudge).state
         ds = max(float((a - b).abs().max()) for a, b in zip(full, s0))
 
         def err(r):
             return max(float((a - b).abs().max()) for a, b in zip(r.state, full)) / ds
-        relative = relax(net, drive, 200, state=s0, last_input=nudge, tol=1e-3, relative_to=s0)
+        relative = net.relax(drive, 200, start=Relaxation(s0), last_input=nudge, tol=1e-3, relative_to=s0)
         steps.append(relative.steps)
         rel_err.append(err(relative))
-        abs_err.append(err(relax(net, drive, 200, state=s0, last_input=nudge, tol=1e-6)))
+        abs_err.append(err(net.relax(drive, 200, start=Relaxation(s0), last_input=nudge, tol=1e-6)))
     assert max(steps) < 200 and abs(steps[0] - steps[1]) <= 2
     assert max(rel_err) < 1e-2 and rel_err[1] < 2 * rel_err[0]
     assert abs_err[1] > 10 * abs_err[0]
-    assert relax(net, drive, 7, state=s0, last_input=nudge).steps == 7  # no tol: fixed steps
+    assert net.relax(drive, 7, start=Relaxation(s0), last_input=nudge).steps == 7  # no tol: fixed steps

@@ -59,6 +59,7 @@ def test_readout_update_is_the_cross_entropy_gradient_at_the_free_state():
     x, y = make_batch(dtype=torch.float64)
     rule = build_rule(RuleConfig(name="ep", free_steps=10, nudge_steps=5))
     s0, _, logits0, _ = rule.phases(net, x, y)
+    s0 = s0.state
     rule.compute_gradients(net, x, y)
     w = net.w_out.detach().clone().requires_grad_(True)
     loss = torch.nn.functional.cross_entropy(s0[-1] @ w.t(), y)
@@ -71,8 +72,8 @@ def test_hold_error_changes_the_nudged_phase_only():
     x, y = make_batch(dtype=torch.float64)
     rule_a = build_rule(RuleConfig(name="ep", beta_f=1.0, hold_error=False))
     rule_b = build_rule(RuleConfig(name="ep", beta_f=1.0, hold_error=True))
-    s0a, sba, _, _ = rule_a.phases(net, x, y)
-    s0b, sbb, _, _ = rule_b.phases(net, x, y)
+    s0a, sba = (r.state for r in rule_a.phases(net, x, y)[:2])
+    s0b, sbb = (r.state for r in rule_b.phases(net, x, y)[:2])
     for a, b in zip(s0a, s0b):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert max(float((a - b).abs().max()) for a, b in zip(sba, sbb)) > 1e-6
@@ -95,13 +96,13 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
     """Skip feedback scaled by beta^span (span = chain blocks it bypasses) gives every path from the
     top to a layer the same beta product, so EP / that product -> BP's gradient of the feedforward DAG."""
     from frecore.config import NetConfig
-    from frecore.model.build import build_net
+    from frecore.model.build import build_fre_net
 
     beta, beta_f = 1e-3, 1e-3
     skips = ((0, 2), (1, 3))  # each bypasses two chain blocks (4 layers keep beta^depth above float64's eps)
     cfg = NetConfig(hidden=(12,) * 4, topology="custom", skips=skips, dtype="float64",
                     beta=(beta,) * 3 + (beta ** 2,) * 2)  # chain blocks first, then the skips
-    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(5))
+    net = build_fre_net(cfg, 10, 4, torch.Generator().manual_seed(5))
     x, y = make_batch(n=24, n_in=10, n_out=4, dtype=torch.float64, seed=6)
     build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=beta_f)).compute_gradients(net, x, y)
     ep = [w.grad.clone() for w in net.weights()]
@@ -118,17 +119,17 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
 def test_batched_and_looped_steps_agree():
     """The batched step (one bmm over all blocks) is the loop's update, number for number."""
     from frecore.config import NetConfig
-    from frecore.model.dynamics import relax
-    from frecore.model.build import build_net
+    from frecore.model.relaxation import Relaxation
+    from frecore.model.build import build_fre_net
 
     cfg = NetConfig(hidden=(16,) * 6, topology="residual", beta=0.3, dtype="float64")
-    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(0))
+    net = build_fre_net(cfg, 10, 4, torch.Generator().manual_seed(0))
     x, y = make_batch(n=8, n_in=10, n_out=4, dtype=torch.float64)
     drive = net.input_drive(x)
     net.batched = True
-    a = relax(net, drive, 12).state
+    a = net.relax(drive, 12).state
     net.batched = False
-    b = relax(net, drive, 12).state
+    b = net.relax(drive, 12).state
     for p, q in zip(a, b):
         assert torch.allclose(p, q, atol=1e-12)
 
@@ -137,10 +138,10 @@ def test_uniform_skip_feedback_weights_the_short_paths():
     """With every block at the same beta, the skip paths (fewer beta factors) dominate ds: EP then
     follows the shortest credit paths, not BP of the whole DAG (the previous test's bound fails)."""
     from frecore.config import NetConfig
-    from frecore.model.build import build_net
+    from frecore.model.build import build_fre_net
 
     cfg = NetConfig(hidden=(12,) * 4, topology="custom", skips=((0, 2), (1, 3)), dtype="float64", beta=1e-3)
-    net = build_net(cfg, 10, 4, torch.Generator().manual_seed(5))
+    net = build_fre_net(cfg, 10, 4, torch.Generator().manual_seed(5))
     x, y = make_batch(n=24, n_in=10, n_out=4, dtype=torch.float64, seed=6)
     build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=1e-3)).compute_gradients(net, x, y)
     g_ep = net.w_in.grad.clone()
@@ -152,17 +153,18 @@ def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
     """models_LN_G.py: hb += beta_f B_f e_p^0 inside the K loop, so step k sees k beta_f B_f e_p^0."""
     import torch.nn.functional as F
 
-    from frecore.model.dynamics import relax
+    from frecore.model.relaxation import Relaxation
 
     net = make_net(dtype="float64")
     x, y = make_batch(dtype=torch.float64)
     rule = build_rule(RuleConfig(free_steps=6, nudge_steps=3, beta_f=0.3, nudge="accumulating"))
     s0, s_beta, logits0, e_w = rule.phases(net, x, y)
+    s0, s_beta = s0.state, s_beta.state
     e0 = F.one_hot(y, 4).double() - torch.softmax(logits0, 1)
     unit = 0.3 * (e0 @ net.output_feedback_operand())
     s = s0
     for k in (1, 2, 3):
-        s = relax(net, net.input_drive(x), 1, state=s, last_input=k * unit).state
+        s = net.relax(net.input_drive(x), 1, start=Relaxation(s), last_input=k * unit).state
     for a, b in zip(s, s_beta):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     torch.testing.assert_close(e_w, e0)  # readout_error defaults to the free phase's error
@@ -177,6 +179,7 @@ def test_readout_error_nudged_trains_w_f_on_the_nudged_readout_and_the_bias_lear
                                  readout_error="nudged"))
     rule.compute_gradients(net, x, y)
     s0, s_beta, _, e_w = rule.phases(net, x, y)
+    s0, s_beta = s0.state, s_beta.state
     e_end = F.one_hot(y, 4).double() - torch.softmax(net.logits(s_beta[-1]), 1)
     torch.testing.assert_close(e_w, e_end)
     torch.testing.assert_close(net.w_out.grad, -(e_end.t() @ s0[-1]) / x.shape[0])

@@ -50,3 +50,34 @@ def test_add_a_table_worked_example_registers_and_runs(tmp_path, monkeypatch, mn
         for mod in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
             del sys.modules[mod]
     assert name not in EXPERIMENTS
+
+
+def test_add_a_rule_worked_example_registers_and_trains(tmp_path, monkeypatch, mnist_root):
+    """The rule of "Add a learning rule", loaded from the page and given its one RULES line, trains
+    a net in which only the readout moves."""
+    import importlib.util
+
+    import torch
+
+    from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+    from frecore.rules import RULES, build_rule
+    from frecore.training.train import fit
+
+    code = next(b for b in python_blocks(section("Add a learning rule")) if "class ReadoutOnly" in b)
+    path = tmp_path / "readout_rule.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("readout_rule", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(RULES, "readout", module.ReadoutOnly)  # the registry line
+
+    cfg = RunConfig(net=NetConfig(hidden=(32,)), rule=RuleConfig(name="readout"),
+                    optim=OptimConfig(lr=0.02, epochs=3, batch_size=50),
+                    data=DataConfig(root=mnist_root, train_subset=1000, test_subset=500, download=False), device="cpu")
+    assert build_rule(cfg.rule).name == "readout"
+    result = fit(cfg, progress=False)
+    before = build_rule(cfg.rule).build_net(cfg.net, (1, 28, 28), 10, torch.Generator().manual_seed(cfg.seed))
+    after = result.net
+    assert torch.equal(before.w_in, after.w_in)  # hidden weights untouched
+    assert not torch.equal(before.w_out, after.w_out)  # the readout learned
+    assert result.status == "ok" and result.best_test_acc > 30

@@ -55,7 +55,7 @@ def test_users_can_pass_their_own_graph():
 
 
 def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
-    from frecore.model.build import build_net
+    from frecore.model.build import build_fre_net
 
     sizes = (8,) * 10
     t = agt(sizes, 0.3, torch.Generator().manual_seed(3), ordered=True)
@@ -67,12 +67,12 @@ def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
     for b in skips:
         assert (a[b.dst][b.src] == 1) == b.forward and (a[b.src][b.dst] == 2) == b.feedback
     cfg = NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered", feedback="random")
-    net = build_net(cfg, 5, 3, torch.Generator().manual_seed(0))
+    net = build_fre_net(cfg, 5, 3, torch.Generator().manual_seed(0))
     w = net.recurrent_matrix()
     for k, b in enumerate(net.topology.blocks):  # a one-way block puts nothing in the missing direction
         fwd = w[8 * b.dst:8 * b.dst + 8, 8 * b.src:8 * b.src + 8]
         back = w[8 * b.src:8 * b.src + 8, 8 * b.dst:8 * b.dst + 8]
         assert bool(fwd.abs().sum() > 0) == b.forward and bool(back.abs().sum() > 0) == b.feedback
     with pytest.raises(ConfigError, match="feedback='random'"):
-        build_net(NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered"), 5, 3,
+        build_fre_net(NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered"), 5, 3,
                   torch.Generator())

@@ -3,9 +3,9 @@ import math
 import torch
 
 from frecore.config import NetConfig
-from frecore.model.dynamics import relax
+from frecore.model.relaxation import Relaxation
 from frecore.model.init import glorot_uniform
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from tests.conftest import make_batch, make_net
 
 
@@ -19,7 +19,7 @@ def test_glorot_bound_and_seeded():
 def test_beta_zero_free_phase_is_the_feedforward_pass():
     net = make_net(hidden=(12, 10, 9), beta=0.0, alpha=(0.7, 1.3), dtype="float64")
     x, _ = make_batch(dtype=torch.float64)
-    s = relax(net, net.input_drive(x), steps=3).state  # depth 3: the wave has reached the top
+    s = net.relax(net.input_drive(x), steps=3).state  # depth 3: the wave has reached the top
     ff, logits = net.feedforward(x)
     for a, b in zip(s, ff):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
@@ -69,6 +69,6 @@ def test_feedforward_with_feedback_alignment_routes_errors_through_fixed_matrice
 
 
 def test_weights_in_input_to_readout_order_and_dtype():
-    net = build_net(NetConfig(hidden=(7, 6), dtype="float64"), 5, 3, torch.Generator().manual_seed(0))
+    net = build_fre_net(NetConfig(hidden=(7, 6), dtype="float64"), 5, 3, torch.Generator().manual_seed(0))
     assert [tuple(w.shape) for w in net.weights()] == [(7, 5), (6, 7), (3, 6)]
     assert all(w.dtype == torch.float64 for w in net.weights())

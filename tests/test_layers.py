@@ -105,3 +105,21 @@ def test_importing_config_loads_no_torch():
     loaded = ast.literal_eval(out)  # a printed list of module names
     assert "torch" not in loaded, loaded
     assert all(m.startswith("frecore.config") or m == "frecore" for m in loaded if m != "torch"), loaded
+
+
+def test_every_net_implements_the_net_protocol():
+    import torch
+
+    from frecore.config import NetConfig
+    from frecore.model.build import build_fre_net, build_prototypical_net
+    from frecore.model.protocol import FRENet, Net
+
+    gen = torch.Generator().manual_seed(0)
+    layered = build_fre_net(NetConfig(hidden=(4, 4)), 6, 3, gen)
+    conv = build_fre_net(NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1), (1, 8, 8), 3, gen)
+    proto = build_prototypical_net(NetConfig(hidden=(4,), activation="sigmoid-s"), 6, 3, gen)
+    assert all(isinstance(n, FRENet) for n in (layered, conv))
+    assert isinstance(proto, Net) and not isinstance(proto, FRENet)  # P-EP's nets have no feedforward twin
+    for net, x in ((layered, torch.rand(2, 6)), (conv, torch.rand(2, 64)), (proto, torch.rand(2, 6))):
+        r = net.relax(net.input_drive(x), 3)
+        assert r.steps == 3 and net.relax(net.input_drive(x), 2, start=r).steps == 2

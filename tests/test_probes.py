@@ -30,8 +30,8 @@ def test_dynamics_probe_is_measured_before_training_and_after_each_epoch(mnist_r
 def test_unsettled_dynamics_report_nan_convergence_time(mnist_root):
     data = load_dataset(DataConfig(root=mnist_root, download=False, train_subset=10, test_subset=20))
     cfg = RunConfig(net=NetConfig(hidden=(32, 32, 32), beta=4.0, feedback="random"), device="cpu")
-    from frecore.model.build import build_net
-    net = build_net(cfg.net, 784, 10, torch.Generator().manual_seed(0))
+    from frecore.model.build import build_fre_net
+    net = build_fre_net(cfg.net, 784, 10, torch.Generator().manual_seed(0))
     with torch.no_grad():
         for w in net.weights():
             w.mul_(6.0)  # strong, asymmetric recurrence: oscillates instead of settling

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net, build_prototypical_net
 from frecore.model.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
 from frecore.rules import build_rule
 
@@ -34,8 +34,9 @@ def test_dense_dynamics_settle_at_a_stationary_point_of_the_energy():
     net = _dense()
     x, _ = _batch()
     drive = net.input_drive(x)
-    s = net.relax(drive, 200)
-    assert _change(net.relax(drive, 1, state=s), s) < 1e-10  # settled
+    r = net.relax(drive, 200)
+    s = r.state
+    assert _change(net.relax(drive, 1, start=r).state, s) < 1e-10  # settled
     # grad E = sigma^-1(s) - dPhi/ds vanishes at the fixed point: the steps descended to it
     s_var = [t.clone().requires_grad_(True) for t in s]
     (grad,) = [torch.autograd.grad(net.energy(x, s_var).sum(), s_var)]
@@ -57,7 +58,7 @@ def test_contrastive_update_matches_the_finite_difference_gradient_of_the_cost()
     ep = [p.grad.clone() for p in net.weights()]
 
     def cost() -> float:
-        o = net.output(net.relax(net.input_drive(x), 300))
+        o = net.output(net.relax(net.input_drive(x), 300).state)
         return float(0.5 * ((target - o) ** 2).sum(1).mean())
 
     eps = 1e-6
@@ -94,13 +95,14 @@ def test_conv_prototypical_net_settles_and_nudges_its_output():
     y = torch.tensor([0, 1, 2, 0])
     with torch.no_grad():
         drive = net.input_drive(x)
-        s = net.relax(drive, 300)  # hard-sigmoid conv dynamics contract slowly: ~x0.95 per step here
+        r = net.relax(drive, 300)
+        s = r.state  # hard-sigmoid conv dynamics contract slowly: ~x0.95 per step here
         assert [tuple(t.shape[1:]) for t in s] == [(3, 6, 6), (4, 3, 3), (3,)]
-        assert _change(net.relax(drive, 1, state=s), s) < 1e-8
+        assert _change(net.relax(drive, 1, start=r).state, s) < 1e-8
     target = torch.nn.functional.one_hot(y, 3).double()
     with torch.no_grad():
-        s_beta = net.relax(drive, 50, state=s, target=target, beta=0.1)  # Ernoult's nudge, after sigma
-        s_inside = net.relax(drive, 50, state=s, target=target, beta=0.1, nudge="preactivation")
+        s_beta = net.relax(drive, 50, start=r, target=target, beta=0.1).state  # Ernoult's nudge, after sigma
+        s_inside = net.relax(drive, 50, start=r, target=target, beta=0.1, nudge="preactivation").state
     assert float((s_beta[-1] * target).sum()) > float((s[-1] * target).sum())  # the nudge pulls o towards y,
     assert float((s_beta[-1] * (1 - target)).sum()) <= float((s[-1] * (1 - target)).sum())
     # inside sigma the same beta moves saturated outputs less (or not at all)
@@ -113,8 +115,7 @@ def test_conv_prototypical_net_settles_and_nudges_its_output():
 
 def test_pep_builds_its_own_nets_and_checks_its_settings():
     rule = build_rule(RuleConfig(name="pep", beta_f=0.5))
-    assert rule.model == "prototypical"
-    net = build_net(NetConfig(hidden=(8,), activation="sigmoid-s"), 5, 3, torch.Generator(), model=rule.model)
+    net = rule.build_net(NetConfig(hidden=(8,), activation="sigmoid-s"), 5, 3, torch.Generator())
     assert isinstance(net, LayeredPrototypicalNet) and len(net.layer_params()) == 2
     with pytest.raises(ConfigError, match="sigmoid"):
         rule.check(NetConfig(activation="tanh"))
@@ -130,9 +131,10 @@ def test_mnist_sized_conv_pep_settles_from_its_initialisation():
     """Regression: with Glorot's bound the synchronous dynamics of this net flip the output between
     0 and 1 forever (and P-EP learns nothing); torch's default init, Ernoult et al.'s, settles."""
     cfg = NetConfig(arch="conv", channels=(32, 64), kernel=5, activation="hard-sigmoid")
-    net = build_net(cfg, (1, 28, 28), 10, torch.Generator().manual_seed(0), model="prototypical")
+    net = build_prototypical_net(cfg, (1, 28, 28), 10, torch.Generator().manual_seed(0))
     x = torch.rand(4, 784, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         drive = net.input_drive(x)
-        s = net.relax(drive, 100)
-        assert _change(net.relax(drive, 1, state=s), s) < 1e-4
+        r = net.relax(drive, 100)
+        s = r.state
+        assert _change(net.relax(drive, 1, start=r).state, s) < 1e-4

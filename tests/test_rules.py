@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.rules import RULES, build_rule
 from tests.conftest import make_batch, make_net
 
@@ -15,7 +15,7 @@ def test_rule_fills_every_gradient(name, hidden):
     rule = build_rule(RuleConfig(name=name))
     activation = "sigmoid-s" if name == "pep" else "tanh"
     cfg = NetConfig(hidden=tuple(hidden), feedback=feedback, activation=activation)
-    net = build_net(cfg, 8, 4, torch.Generator().manual_seed(0), model=rule.model)
+    net = rule.build_net(cfg, 8, 4, torch.Generator().manual_seed(0))
     x, y = make_batch()
     rule.check(net.cfg)
     stats = rule.compute_gradients(net, x, y)

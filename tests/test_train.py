@@ -6,7 +6,7 @@ import torch
 
 from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.training.data import load_dataset
-from frecore.model.build import build_net
+from frecore.model.build import build_fre_net
 from frecore.training.train import build_optimizer, fit
 
 
@@ -50,7 +50,7 @@ def test_a_run_forced_to_diverge_is_recorded_not_raised(mnist_root, small_mnist)
 def test_per_layer_learning_rates_reach_the_optimizer():
     cfg = RunConfig(net=NetConfig(hidden=(8, 8)),
                     optim=OptimConfig(name="sgd", lr=(0.3, 0.2, 0.1), weight_decay=(0.0, 1e-5, 1e-4)))
-    net = build_net(cfg.net, 5, 3, torch.Generator().manual_seed(0))
+    net = build_fre_net(cfg.net, 5, 3, torch.Generator().manual_seed(0))
     opt = build_optimizer(cfg, net)
     assert [g["lr"] for g in opt.param_groups] == [0.3, 0.2, 0.1]
     assert [g["params"][0] is w for g, w in zip(opt.param_groups, net.weights())] == [True] * 3
@@ -73,7 +73,7 @@ def test_data_is_cast_to_the_nets_dtype(mnist_root, small_mnist):
 
 def test_train_last_freezes_the_lower_weights(mnist_root, small_mnist):
     cfg = replace(_cfg(mnist_root, epochs=1, train_last=2), net=NetConfig(hidden=(16, 16, 16)))
-    net = build_net(cfg.net, 784, 10, torch.Generator().manual_seed(cfg.seed))
+    net = build_fre_net(cfg.net, 784, 10, torch.Generator().manual_seed(cfg.seed))
     opt = build_optimizer(cfg, net)
     trained = [g["params"][0] for g in opt.param_groups]
     assert len(trained) == 2 and trained[0] is net.w_blocks[-1] and trained[1] is net.w_out
@@ -113,7 +113,7 @@ def test_batch_state_noise_is_one_draw_per_batch_through_both_phases():
 
 def test_adamw_is_decoupled_weight_decay():
     cfg = RunConfig(net=NetConfig(hidden=(5,)), optim=OptimConfig(name="adamw", lr=1e-3, weight_decay=1e-2))
-    net = build_net(cfg.net, 4, 3, torch.Generator().manual_seed(0))
+    net = build_fre_net(cfg.net, 4, 3, torch.Generator().manual_seed(0))
     opt = build_optimizer(cfg, net)
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 1e-2
 

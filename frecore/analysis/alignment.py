@@ -6,12 +6,13 @@ should make all three similar (cosine near 1), strong feedback should not.
 """
 from __future__ import annotations
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from frecore.config import RuleConfig
 from frecore.model.layered import LayeredFRENet
-from frecore.rules.ep import EquilibriumPropagation
+from frecore.rules.ep import EquilibriumPropagation, set_ep_gradients
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -24,8 +25,9 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig) -> list[dict]:
     """Rows (quantity, layer, cosine) for one batch; layer 1..L hidden, 'out' for W_f."""
     ep = EquilibriumPropagation(rule)
-    s0, s_beta, _, e0 = ep.phases(net, x, y)
-    ep.set_gradients(net, x, s0, s_beta, e0)  # the same two phases, not a second relaxation
+    phases = ep.phases(net, x, y)
+    set_ep_gradients(net, x, phases.free, phases.nudged, phases.e_readout)  # the same two phases, not a second relaxation
+    s0, s_beta = phases.free.state, phases.nudged.state
     ep_grads = [w.grad.clone() for w in net.weights()]
 
     offsets = [torch.zeros_like(s, requires_grad=True) for s in s0]
@@ -52,15 +54,13 @@ FIGS10_LAYERS = 8  # hidden layers of 64 units (Figure S10)
 
 
 def figS10_table(profile: str = "smoke", data_root: str | None = None, device: str = "auto",
-                 seed: int = 0) -> "pd.DataFrame":
+                 seed: int = 0) -> pd.DataFrame:
     """Figure S10 on the first training batch of MNIST (200 images; 50 in smoke): one row per
     (setting, quantity, layer)."""
-    import pandas as pd
-
     from frecore.config import DataConfig, NetConfig
     from frecore.training.data import load_dataset
     from frecore.experiments import figS10_settings
-    from frecore.model.build import build_net
+    from frecore.model.build import build_fre_net
     from frecore.model.init import TORCH_DTYPES
     from frecore.training.train import resolve_device
 
@@ -71,7 +71,7 @@ def figS10_table(profile: str = "smoke", data_root: str | None = None, device: s
     rows = []
     for st in figS10_settings(profile):
         net_cfg = NetConfig(hidden=(64,) * FIGS10_LAYERS, beta=st.beta, dtype=st.dtype)
-        net = build_net(net_cfg, data.n_in, 10, torch.Generator().manual_seed(seed), dev)
+        net = build_fre_net(net_cfg, data.n_in, 10, torch.Generator().manual_seed(seed), dev)
         x = data.train.x.to(TORCH_DTYPES[st.dtype])
         rule = RuleConfig(free_steps=st.free_steps, nudge_steps=st.nudge_steps, beta_f=0.1)
         for r in ep_bp_alignment(net, x, data.train.y, rule):

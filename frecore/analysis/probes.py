@@ -12,7 +12,7 @@ import torch
 
 from frecore.config import RunConfig
 from frecore.training.data import Dataset
-from frecore.model.dynamics import convergence_time, lyapunov_growth, relax, spectral_radius
+from frecore.model.dynamics import convergence_time, lyapunov_growth, spectral_radius
 from frecore.model.layered import LayeredFRENet
 
 Probe = Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]]
@@ -31,7 +31,7 @@ def dynamics_probe(net: LayeredFRENet, data: Dataset, cfg: RunConfig) -> dict[st
     x = data.test.x[:PROBE_SAMPLES].to(net.w_in.dtype)
     drive = net.input_drive(x)
     growth = lyapunov_growth(net, drive, cfg.rule.free_steps, torch.Generator().manual_seed(0))
-    trace = relax(net, drive, CONVERGENCE_HORIZON, tol=None, record=True).trace
+    trace = net.relax(drive, CONVERGENCE_HORIZON, tol=None, record=True).trace
     t_conv = convergence_time(trace)
     return {
         "spectral_radius": spectral_radius(net),
@@ -63,7 +63,7 @@ def conv_cycle_probe(net, data: Dataset, cfg: RunConfig) -> dict[str, float]:
 
     import torch.nn.functional as F
 
-    from frecore.rules.ep import EquilibriumPropagation
+    from frecore.rules.ep import EquilibriumPropagation, set_ep_gradients
 
     x, y = data.test.x[:PROBE_SAMPLES].to(net.w_out.dtype), data.test.y[:PROBE_SAMPLES]
     weights = net.weights()
@@ -73,8 +73,8 @@ def conv_cycle_probe(net, data: Dataset, cfg: RunConfig) -> dict[str, float]:
     out: dict[str, float] = {}
     for k, name in ((cfg.rule.nudge_steps, "K"), (cfg.rule.nudge_steps + 1, "K+1")):
         rule = EquilibriumPropagation(replace(cfg.rule, nudge_steps=k))
-        free, nudged, _, e = rule.conv_phases(net, x, y)
-        net.set_ep_gradients(x, free, nudged, e)
+        free, nudged, _, e = rule.phases(net, x, y)
+        set_ep_gradients(net, x, free, nudged, e)
         out[f"cosine_ep_bp_{name}"] = _cosine([w.grad for w in weights], bp)
         for w in weights:
             w.grad = None

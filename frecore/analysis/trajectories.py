@@ -8,7 +8,7 @@ import torch
 
 from frecore.config import ConfigError, DataConfig, OptimConfig
 from frecore.training.data import load_dataset
-from frecore.model.dynamics import relax
+from frecore.model.relaxation import Relaxation
 from frecore.experiments import PROFILES, layered64
 from frecore.training.train import fit, resolve_device
 
@@ -48,7 +48,7 @@ def fig2_table(profile: str = "smoke", data_root: str | None = None, device: str
         net = fit(cfg, data, progress=False).net
         x = data.test.x[:1]
         with torch.no_grad():
-            trace = relax(net, net.input_drive(x), FIG2_STEPS, record=True).trace
+            trace = net.relax(net.input_drive(x), FIG2_STEPS, record=True).trace
         prev = None
         for t, s in enumerate(trace, start=1):
             flat = torch.cat([layer[0] for layer in s]).cpu()  # s_1: 0-63, s_2: 64-127

@@ -21,22 +21,28 @@ def use_batched(topology: Topology, device: torch.device | str) -> bool:
     return torch.device(device).type == "cuda" and len(set(topology.sizes)) == 1 and len(topology.blocks) > 1
 
 
-def build_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,
-              device: torch.device | str = "cpu", model: str = "fre") -> nn.Module:
-    """The net a rule trains: the FRE-RNN (layered or conv) or P-EP's prototypical net (`model`).
+def _input_shape(input_shape: int | tuple[int, ...], cfg: NetConfig) -> tuple[int, ...]:
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    if cfg.arch == "conv" and len(shape) != 3:
+        raise ConfigError(f"a conv net needs image inputs (C, H, W), got input shape {shape}")
+    return shape
 
-    `input_shape` is one sample's shape, (C, H, W) for conv nets; an int suffices for layered ones.
-    """
-    input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-    n_in = math.prod(input_shape)
-    if cfg.arch == "conv" and len(input_shape) != 3:
-        raise ConfigError(f"a conv net needs image inputs (C, H, W), got input shape {input_shape}")
-    if model == "prototypical":
-        net = (LayeredPrototypicalNet(cfg, n_in, n_out, generator) if cfg.arch == "layered"
-               else ConvPrototypicalNet(cfg, input_shape, n_out, generator))
-    elif cfg.arch == "conv":
-        net = ConvFRENet(cfg, input_shape, n_out, generator)
-    else:
-        net = LayeredFRENet(cfg, n_in, n_out, generator)
-        net.batched = use_batched(net.topology, device)
+
+def build_fre_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int, generator: torch.Generator,
+                  device: torch.device | str = "cpu") -> nn.Module:
+    """The FRE-RNN of `cfg` (layered or conv) that EP, BP, FA and LRA train. `input_shape` is one
+    sample's shape, (C, H, W) for conv nets; an int suffices for layered ones."""
+    shape = _input_shape(input_shape, cfg)
+    if cfg.arch == "conv":
+        return ConvFRENet(cfg, shape, n_out, generator).to(device)
+    topology = cfg.graph()
+    return LayeredFRENet(cfg, math.prod(shape), n_out, generator, batched=use_batched(topology, device)).to(device)
+
+
+def build_prototypical_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int,
+                           generator: torch.Generator, device: torch.device | str = "cpu") -> nn.Module:
+    """P-EP's energy-based net of `cfg` (dense or conv), the output layer inside the dynamics."""
+    shape = _input_shape(input_shape, cfg)
+    net = (LayeredPrototypicalNet(cfg, math.prod(shape), n_out, generator) if cfg.arch == "layered"
+           else ConvPrototypicalNet(cfg, shape, n_out, generator))
     return net.to(device)

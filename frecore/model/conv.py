@@ -18,7 +18,6 @@ presynaptic inputs of the updates read the state one step back, as the authors' 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -27,20 +26,11 @@ from torch import nn
 
 from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.model.init import init_bias, init_matrix, torch_default_init
-from frecore.model.init import TORCH_DTYPES
+from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix, torch_default_init
 from frecore.model.noise import GaussianNoise
+from frecore.model.relaxation import Relaxation, iterate
 
 ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
-
-
-@dataclass
-class ConvRelaxation:
-    """A settled conv state and the state one step before it (what a lagged readout sees)."""
-
-    state: ConvState
-    previous: ConvState | None  # None after a single step from zero
-    steps: int = 0  # steps taken by the relax call that produced it (< requested when `tol` stopped it)
 
 
 def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
@@ -169,44 +159,33 @@ class ConvFRENet(nn.Module):
             return [self.rho.fn(hi) * g for hi in h]
         return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]  # damped: s <- (1-g) s + g rho(h)
 
-    def relax(self, drive: torch.Tensor, steps: int, start: ConvRelaxation | None = None,
+    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[ConvState] | None = None,
               error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0,
               frozen_indices: list[torch.Tensor] | None = None, tol: float | None = None,
-              relative_to: ConvState | None = None) -> ConvRelaxation:
+              relative_to: ConvState | None = None, record: bool = False) -> Relaxation[ConvState]:
         """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
         read from the state the step starts from (or the one before it, with readout_lag 1).
-        `tol` and `relative_to` stop early as in frecore.model.dynamics.relax.
+        `tol` and `relative_to` stop early (frecore.model.relaxation.iterate).
 
         Unpooling indices per NetConfig.pool_indices: 'current' pools the state the step starts
         from, 'previous' the state before it, 'free' uses `frozen_indices` (the free phase's).
         """
-        state, previous = (start.state, start.previous) if start is not None else (None, None)
         lag, mode = self.cfg.readout_lag, self.cfg.pool_indices
-        taken = 0
-        for _ in range(steps):
-            e = None
+
+        def step(state: ConvState | None, previous: ConvState | None) -> ConvState:
             read = previous if lag else state
-            if error is not None and read is not None:
-                e = error(read)
+            e = error(read) if error is not None and read is not None else None
             indices = None
             if state is not None:
                 if mode == "previous" and previous is not None:
                     indices = self.pool_indices_of(previous)
                 elif mode == "free" and frozen_indices is not None:
                     indices = frozen_indices
-            previous, state = state, self.step(state, drive, e, beta_f, indices)
-            taken += 1
-            if tol is not None and previous is not None:
-                change = max(float((a - b).abs().max()) for a, b in zip(state, previous))
-                bound = tol
-                if relative_to is not None:
-                    bound = tol * max(float((a - r).abs().max()) for a, r in zip(state, relative_to))
-                if change < bound or change == 0.0:
-                    break
-        assert state is not None, "relax needs steps >= 1"
-        return ConvRelaxation(state, previous, taken)
+            return self.step(state, drive, e, beta_f, indices)
 
-    def readout_state(self, relaxation: ConvRelaxation) -> torch.Tensor:
+        return iterate(step, steps, start, tol=tol, relative_to=relative_to, record=record)
+
+    def readout_state(self, relaxation: Relaxation[ConvState]) -> torch.Tensor:
         """The top layer the readout sees: the last state's, or the one before (readout_lag 1)."""
         if self.cfg.readout_lag and relaxation.previous is not None:
             return relaxation.previous[-1]
@@ -216,26 +195,6 @@ class ConvFRENet(nn.Module):
         """W_f Flatten(MaxPool(s_L)) (+ b_f). (B, C, H, W) -> (B, n_out)"""
         out = F.max_pool2d(s_top, 2).flatten(1) @ self.w_out.t()
         return out if self.b_out is None else out + self.b_out
-
-    # -- EP's local updates ----------------------------------------------------------------------
-    @torch.no_grad()
-    def set_ep_gradients(self, x: torch.Tensor, free: ConvRelaxation, nudged: ConvRelaxation,
-                         e_readout: torch.Tensor) -> None:
-        """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
-        bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
-        layer. With readout_lag 1 the presynaptic inputs are the free state one step back."""
-        scale = -1.0 / x.shape[0]
-        s0, s_beta = free.state, nudged.state
-        pre = free.previous if self.cfg.readout_lag and free.previous is not None else s0
-        inputs = [x.view(x.shape[0], *self.input_shape)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
-        for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
-            ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
-            self.convs[i].grad = torch.nn.grad.conv2d_weight(inp, self.convs[i].shape, ds,
-                                                             padding=self.cfg.padding).mul_(scale)
-            self.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
-        self.w_out.grad = torch.mm(e_readout.t(), F.max_pool2d(pre[-1], 2).flatten(1)).mul_(scale)
-        if self.b_out is not None:
-            self.b_out.grad = e_readout.sum(0).mul_(scale)
 
     # -- feedforward twin (BP) -------------------------------------------------------------------
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,

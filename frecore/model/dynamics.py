@@ -1,4 +1,5 @@
-"""Settling a recurrent net: one relaxation routine for every phase, rule and diagnostic."""
+"""Diagnostics of the layered net's dynamics (paper Appendix A, Figures 2 and 5): spectral radius,
+step changes, convergence time, Lyapunov growth. Relaxation itself is each net's `relax`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,68 +8,6 @@ from typing import Callable, Union
 import torch
 
 from frecore.model.layered import LayeredFRENet, State
-
-# The last hidden layer's extra input: a constant tensor or a function of the current state
-# (the nudge beta_f B_f e_p, recomputed from the current prediction each step).
-LastLayerInput = Union[torch.Tensor, Callable[[State], torch.Tensor], None]
-
-
-@dataclass
-class Relaxation:
-    state: State  # the state after the last step
-    steps: int  # steps taken (< requested when `tol` stopped it early)
-    trace: list[State] = field(default_factory=list)  # every state, when asked for
-
-
-def relax(net: LayeredFRENet, drive: torch.Tensor, steps: int, state: State | None = None,
-          last_input: LastLayerInput = None, tol: float | None = None,
-          record: bool = False, relative_to: State | None = None) -> Relaxation:
-    """Run `steps` synchronous updates from `state` (None: all zeros).
-
-    `drive` is the input drive W_0 x, computed once by the caller and held constant. With
-    `tol`, stop after the first step whose largest state change is below it; with `relative_to`
-    too, below tol times the largest distance of the new state from `relative_to` (the nudged
-    phase's ds = s - s^0, whose size scales with beta_f). Without `tol` the loop and its numbers
-    are exactly the fixed-step ones.
-    """
-    batched = getattr(net, "batched", False)
-    terms = net.batched_terms() if batched else net.coupling_terms()  # once per phase
-    n_layers = len(net.sizes)
-    external: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
-    trace: list[State] = []
-    taken = 0
-    # Starting from s = 0 with rho(0) = 0, a layer stays exactly 0 until the input wave
-    # reaches it; skipping what such layers send saves matmuls without changing a number.
-    zero: frozenset[int] = frozenset()
-    for _ in range(steps):
-        ext = external
-        if last_input is not None:
-            nudge = last_input(state) if callable(last_input) else last_input
-            ext = list(external)
-            ext[-1] = nudge if ext[-1] is None else ext[-1] + nudge
-        if batched:
-            new = net.step_batched(state, ext, terms)
-        else:
-            new = net.step(state, ext, terms, zero)
-        if not batched and net.rho.zero_at_origin and net.state_noise is None:
-            was_zero = zero if state is not None else frozenset(range(n_layers))
-            zero = frozenset(j for j in range(n_layers)
-                             if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))
-        taken += 1
-        if record:
-            trace.append(new)
-        if tol is not None and state is not None:
-            change = max(float((a - b).abs().max()) for a, b in zip(new, state))
-            bound = tol
-            if relative_to is not None:
-                bound = tol * max(float((a - r).abs().max()) for a, r in zip(new, relative_to))
-            state = new
-            if change < bound or change == 0.0:
-                break
-        state = new
-    assert state is not None, "relax needs steps >= 1"
-    return Relaxation(state, taken, trace)
-
 
 # -- diagnostics (paper Appendix A, Figures 2 and 5) ----------------------------------------------
 

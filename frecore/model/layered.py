@@ -14,7 +14,7 @@ a feedback block uses `F_b = B_b^T` with shape (n_dst, n_src), which for a tied 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import nn
@@ -24,9 +24,13 @@ from frecore.config.graph import Topology
 from frecore.model.activations import get_activation
 from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix
 from frecore.model.noise import GaussianNoise
+from frecore.model.relaxation import Relaxation, iterate
 
 State = list[torch.Tensor]  # one (B, n_j) tensor per hidden layer
 Term = tuple[float, int, torch.Tensor]  # (scale, source layer, right-hand matrix)
+# The last hidden layer's extra input: a constant tensor or a function of the current state
+# (the nudge beta_f B_f e_p, recomputed from the current prediction each step).
+LastLayerInput = Union[torch.Tensor, Callable[[State], torch.Tensor], None]
 
 class _FeedbackAlignedLinear(torch.autograd.Function):
     """y = x W^T forward; backward sends the error through a fixed matrix F instead of W."""
@@ -46,10 +50,10 @@ class LayeredFRENet(nn.Module):
     """Feedback-regulated RNN over a chain of hidden layers with a softmax readout."""
 
     def __init__(self, cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator,
-                 topology: Topology | None = None) -> None:
+                 batched: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
-        self.topology = topology or cfg.graph()
+        self.topology = cfg.graph()
         self.rho = get_activation(cfg.activation)
         dtype = TORCH_DTYPES[cfg.dtype]
         sizes = self.topology.sizes
@@ -73,8 +77,8 @@ class LayeredFRENet(nn.Module):
         self.beta = cfg.beta
         self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
         # One batched matmul over all blocks per step instead of a Python loop (equal widths only):
-        # build_net decides per device (use_batched); bench/graph_step.py measures both.
-        self.batched = False
+        # build_fre_net decides per device (use_batched); bench/graph_step.py measures both.
+        self.batched = batched
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -149,6 +153,38 @@ class LayeredFRENet(nn.Module):
                 new.append(self.rho.inplace(h.clone() if h is external[j] else h))  # never overwrite an input
         return new
 
+    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[State] | None = None,
+              last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
+              record: bool = False) -> Relaxation[State]:
+        """`steps` synchronous updates from `start` (None: s = 0) under the input drive W_0 x
+        (computed once by the caller, constant in a phase). `last_input` is the last layer's extra
+        input: a tensor, or a function of the current state (the nudge beta_f B_f e_p, recomputed
+        each step). `tol`, `relative_to`: stop early (frecore.model.relaxation.iterate)."""
+        batched = self.batched
+        terms = self.batched_terms() if batched else self.coupling_terms()  # once per phase
+        n_layers = len(self.sizes)
+        external: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
+        # Starting from s = 0 with rho(0) = 0, a layer stays exactly 0 until the input wave
+        # reaches it; skipping what such layers send saves matmuls without changing a number.
+        track_zero = not batched and self.rho.zero_at_origin and self.state_noise is None
+        zero: frozenset[int] = frozenset()
+
+        def step(state: State | None, previous: State | None) -> State:
+            nonlocal zero
+            ext = external
+            if last_input is not None:
+                nudge = last_input(state) if callable(last_input) else last_input
+                ext = list(external)
+                ext[-1] = nudge if ext[-1] is None else ext[-1] + nudge
+            new = self.step_batched(state, ext, terms) if batched else self.step(state, ext, terms, zero)
+            if track_zero:
+                was_zero = zero if state is not None else frozenset(range(n_layers))
+                zero = frozenset(j for j in range(n_layers)
+                                 if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))
+            return new
+
+        return iterate(step, steps, start, tol=tol, relative_to=relative_to, record=record)
+
     def batched_terms(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per phase: every nonzero scaled block as one (n_terms, n, n) stack, with the layer each
         reads (src) and writes (dst). Forward terms alpha_b W_b^T, feedback terms beta_b F_b."""
@@ -194,6 +230,10 @@ class LayeredFRENet(nn.Module):
             if b.feedback:
                 w[s0:s1, d0:d1] = self.beta[k] * self.feedback_operand(k).detach().t()
         return w
+
+    def readout_state(self, relaxation: Relaxation[State]) -> torch.Tensor:
+        """The state the readout sees: the last hidden layer's."""
+        return relaxation.state[-1]
 
     def logits(self, s_last: torch.Tensor) -> torch.Tensor:
         """W_f s_L (+ b_f). (B, n_L) -> (B, n_out)"""

@@ -35,6 +35,7 @@ from frecore.model.conv import conv_shapes
 from frecore.model.init import torch_default_init  # Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
 from frecore.model.init import TORCH_DTYPES
 from frecore.model.noise import GaussianNoise
+from frecore.model.relaxation import Relaxation, iterate
 
 PState = list[torch.Tensor]  # hidden layers, then the output layer o (B, n_out)
 
@@ -61,8 +62,8 @@ def check_prototypical(cfg: NetConfig) -> None:
         raise ConfigError(f"P-EP nets are chains; got topology={cfg.topology!r}")
 
 
-class _PrototypicalBase(nn.Module):
-    """What the dense and conv P-EP nets share: relaxation, energy, the contrastive update."""
+class PrototypicalNet(nn.Module):
+    """What the dense and conv P-EP nets share: relaxation and energy."""
 
     n_layers: int  # dynamical layers, the output included
 
@@ -79,14 +80,16 @@ class _PrototypicalBase(nn.Module):
         """Per layer, input -> output: [W_{j-1}, b_j]."""
         return [[w, b] for w, b in zip(self.ws, self.bs)]
 
-    def relax(self, drive: torch.Tensor, steps: int, state: PState | None = None,
-              target: torch.Tensor | None = None, beta: float = 0.0, nudge: str = "activation") -> PState:
+    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[PState] | None = None,
+              target: torch.Tensor | None = None, beta: float = 0.0, nudge: str = "activation",
+              tol: float | None = None, record: bool = False) -> Relaxation[PState]:
         """`steps` synchronous updates s <- sigma(dPhi/ds), the output nudged towards `target` with
-        strength `beta` after ("activation") or inside ("preactivation") sigma; `state=None`: zeros."""
-        if state is None:
-            state = self.zero_state(drive)
+        strength `beta` after ("activation") or inside ("preactivation") sigma; `start=None`: zeros."""
         nudged = target is not None and beta != 0.0
-        for _ in range(steps):
+
+        def step(state: PState | None, previous: PState | None) -> PState:
+            if state is None:
+                state = self.zero_state(drive)
             h = self.gradient_phi(drive, state)
             if nudged and nudge == "preactivation":
                 h[-1] = h[-1] + beta * (target - state[-1])
@@ -95,27 +98,17 @@ class _PrototypicalBase(nn.Module):
             new = [self.rho.inplace(hj) for hj in h]
             if nudged and nudge == "activation":
                 new[-1] = new[-1] + beta * (target - state[-1])
-            state = new
-        return state
+            return new
+
+        return iterate(step, steps, start, tol=tol, record=record)
 
     def energy(self, x: torch.Tensor, state: PState) -> torch.Tensor:
         """E(s) = sum G(s_j) - Phi(x, s), per sample: stationary exactly at the free fixed points."""
         g = sum(_primitive_inverse(self.cfg.activation, s) for s in state)
         return g - self.primitive(x, state)
 
-    @torch.no_grad()
-    def set_contrastive_gradients(self, x: torch.Tensor, s0: PState, s_beta: PState, beta: float) -> None:
-        """-(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)) as `.grad` (batch mean)."""
-        params = self.weights()
-        with torch.enable_grad():
-            free = torch.autograd.grad(self.primitive(x, s0).sum(), params)
-            nudged = torch.autograd.grad(self.primitive(x, s_beta).sum(), params)
-        scale = -1.0 / (beta * x.shape[0])
-        for p, a, b in zip(params, free, nudged):
-            p.grad = (b - a).mul_(scale)
 
-
-class LayeredPrototypicalNet(_PrototypicalBase):
+class LayeredPrototypicalNet(PrototypicalNet):
     """Dense P-EP: x -> s_1 .. s_L -> o, all layers (the output too) inside the dynamics."""
 
     def __init__(self, cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator) -> None:
@@ -155,7 +148,7 @@ class LayeredPrototypicalNet(_PrototypicalBase):
         return state[-1]
 
 
-class ConvPrototypicalNet(_PrototypicalBase):
+class ConvPrototypicalNet(PrototypicalNet):
     """Conv P-EP (Ernoult et al. 2019): s_j = sigma(MaxPool(W_{j-1} * s_{j-1}) + ConvT-back + b_j),
     states at pooled resolution, then a dense output layer inside the dynamics."""
 

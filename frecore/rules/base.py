@@ -6,13 +6,13 @@ says how the net predicts. `train.fit` never branches on a rule's name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.layered import LayeredFRENet
+from frecore.model.protocol import Net
 
 
 @dataclass
@@ -23,17 +23,17 @@ class BatchStats:
 
 class LearningRule(Protocol):
     name: str
-    model: str  # which nets it trains: "fre" (frecore.nets / frecore.conv) or "prototypical"
+    build_net: Callable[..., Net]  # (net_cfg, input_shape, n_out, generator, device) -> the net it trains
 
     def __init__(self, cfg: RuleConfig) -> None: ...
 
     def check(self, net_cfg: NetConfig) -> None:
         """Raise ConfigError when the rule cannot train this net."""
 
-    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: Net, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch; the net's inference as this rule defines it."""
 
-    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    def compute_gradients(self, net: Net, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
         """Fill `.grad` of every weight in net.weights() from one batch (labels y: (B,) int64)."""
 
 

@@ -6,12 +6,13 @@ import torch.nn.functional as F
 
 from frecore.config import NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet
+from frecore.model.build import build_fre_net
 from frecore.rules.base import BatchStats, batch_stats
 
 
 class Backprop:
     name = "bp"
-    model = "fre"  # the FRE-RNN's feedforward twin
+    build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
     feedback_alignment = False
 
     def __init__(self, cfg: RuleConfig) -> None:

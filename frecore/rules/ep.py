@@ -8,7 +8,9 @@ each step, or held at its free-phase value with `hold_error`). Local updates, no
     dW_f = (s_tar - s_p^0) (s_L^0)^T   (or e_p at the nudged phase's end: RuleConfig.readout_error)
 
 averaged over the batch and handed to the optimizer as the gradient -dW. The conv FRE-RNN
-(frecore.conv, Algorithm S2) runs the same two phases through its own step and updates.
+(frecore.model.conv, Algorithm S2) runs the same two phases through its own relaxation; the rule
+owns its update for each net it trains, chosen by the net's type (`phases` and `set_ep_gradients`
+register one implementation per net class).
 
 With RuleConfig.settle_tol / settle_tol_nudged a phase ends at the first step whose largest state
 change is below the tolerance (absolute, or for the nudged phase relative to max |ds| with
@@ -16,19 +18,31 @@ settle_relative), T and K then being upper bounds; the steps taken are counted p
 """
 from __future__ import annotations
 
+from functools import singledispatch, singledispatchmethod
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet
-from frecore.model.dynamics import relax
 from frecore.model.layered import LayeredFRENet, State
+from frecore.model.protocol import FRENet
+from frecore.model.relaxation import Relaxation
+from frecore.model.build import build_fre_net
 from frecore.rules.base import BatchStats, batch_stats
+
+
+class Phases(NamedTuple):
+    free: Relaxation  # s^0, settled from s = 0
+    nudged: Relaxation  # s^beta, from s^0 under the nudge
+    logits: torch.Tensor  # the free phase's prediction
+    e_readout: torch.Tensor  # the e_p W_f learns from (RuleConfig.readout_error)
 
 
 class EquilibriumPropagation:
     name = "ep"
-    model = "fre"
+    build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
@@ -60,19 +74,22 @@ class EquilibriumPropagation:
             raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet | ConvFRENet, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(net, ConvFRENet):
-            return net.logits(net.readout_state(net.relax(net.input_drive(x), self.cfg.free_steps,
-                                                          tol=self.cfg.settle_tol)))
-        s0 = relax(net, net.input_drive(x), self.cfg.free_steps, tol=self.cfg.settle_tol).state
-        return net.logits(s0[-1])
+    def predict(self, net: FRENet, x: torch.Tensor) -> torch.Tensor:
+        free = net.relax(net.input_drive(x), self.cfg.free_steps, tol=self.cfg.settle_tol)
+        return net.logits(net.readout_state(free))
 
     def _error_of(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return target - torch.softmax(logits, dim=1)
 
+    @singledispatchmethod
+    def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+        """The free and the nudged relaxation of one batch, the free logits and the e_p W_f learns from."""
+        raise ConfigError(f"EP has no phases for a {type(net).__name__}")
+
+    @phases.register
     @torch.no_grad()
-    def conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor):
-        """Algorithm S2: (free relaxation, nudged relaxation, free logits, the e_p W_f learns from)."""
+    def _conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+        """Algorithm S2."""
         cfg = self.cfg
         drive = net.input_drive(x)
         free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol)
@@ -90,12 +107,12 @@ class EquilibriumPropagation:
                            tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None)
         self._count(free.steps, nudged.steps)
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(net.readout_state(nudged)))
-        return free, nudged, logits0, e_readout
+        return Phases(free, nudged, logits0, e_readout)
 
+    @phases.register
     @torch.no_grad()
-    def phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor
-               ) -> tuple[State, State, torch.Tensor, torch.Tensor]:
-        """(s^0, s^beta, free logits, the e_p W_f learns from) for one batch.
+    def _layered_phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+        """Algorithm 1.
 
         Nudge modes (RuleConfig.nudge): 'constant' adds beta_f B_f e_p at every nudged step, e_p
         recomputed from the current state (Algorithm 1) or held at e_p^0 (`hold_error`);
@@ -104,7 +121,7 @@ class EquilibriumPropagation:
         """
         cfg = self.cfg
         drive = net.input_drive(x)  # (B, n_1), constant in both phases
-        free = relax(net, drive, cfg.free_steps, tol=cfg.settle_tol)
+        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol)
         s0 = free.state
         logits0 = net.logits(s0[-1])  # (B, n_out)
         target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)  # s_tar
@@ -122,35 +139,62 @@ class EquilibriumPropagation:
         else:
             def nudge(s: State) -> torch.Tensor:
                 return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(cfg.beta_f)
-        nudged = relax(net, drive, cfg.nudge_steps, state=s0, last_input=nudge, tol=cfg.settle_tol_nudged,
-                       relative_to=s0 if cfg.settle_relative else None)
+        nudged = net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
+                           relative_to=s0 if cfg.settle_relative else None)
         self._count(free.steps, nudged.steps)
-        s_beta = nudged.state
-        e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(s_beta[-1]))
-        return s0, s_beta, logits0, e_readout
+        e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(nudged.state[-1]))
+        return Phases(free, nudged, logits0, e_readout)
 
     @torch.no_grad()
-    def compute_gradients(self, net: LayeredFRENet | ConvFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
-        if isinstance(net, ConvFRENet):
-            free, nudged, logits0, e_readout = self.conv_phases(net, x, y)
-            net.set_ep_gradients(x, free, nudged, e_readout)
-            return batch_stats(logits0, y)
-        s0, s_beta, logits0, e_readout = self.phases(net, x, y)
-        self.set_gradients(net, x, s0, s_beta, e_readout)
-        return batch_stats(logits0, y)
+    def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+        p = self.phases(net, x, y)
+        set_ep_gradients(net, x, p.free, p.nudged, p.e_readout)
+        return batch_stats(p.logits, y)
 
-    @staticmethod
-    @torch.no_grad()
-    def set_gradients(net: LayeredFRENet, x: torch.Tensor, s0: State, s_beta: State, e_readout: torch.Tensor) -> None:
-        """The local updates of two settled phases, written to `.grad` as -dW (batch mean)."""
-        ds = [b - a for a, b in zip(s0, s_beta)]  # ds_j = s_j^beta - s_j^0
-        scale = -1.0 / x.shape[0]  # batch mean, as a gradient to descend
-        net.w_in.grad = torch.mm(ds[0].t(), x).mul_(scale)  # dW_0 = ds_1 x^T
-        for k, b in enumerate(net.topology.blocks):
-            if b.forward:
-                net.w_blocks[k].grad = torch.mm(ds[b.dst].t(), s0[b.src]).mul_(scale)  # ds_dst (s_src^0)^T
-            else:  # a feedback-only block (ordered AGT draw): nothing learns
-                net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
-        net.w_out.grad = torch.mm(e_readout.t(), s0[-1]).mul_(scale)  # dW_f = e_p (s_L^0)^T
-        if net.b_out is not None:
-            net.b_out.grad = e_readout.sum(0).mul_(scale)
+
+@singledispatch
+def set_ep_gradients(net: FRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+                     e_readout: torch.Tensor) -> None:
+    """EP's local updates of two settled phases, written to `.grad` as -dW (batch mean)."""
+    raise ConfigError(f"EP has no update for a {type(net).__name__}")
+
+
+@set_ep_gradients.register
+@torch.no_grad()
+def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+                    e_readout: torch.Tensor) -> None:
+    """dW_i = ds_dst (s_src^0)^T per forward block, dW_0 = ds_1 x^T, dW_f = e_p (s_L^0)^T."""
+    s0, s_beta = free.state, nudged.state
+    ds = [b - a for a, b in zip(s0, s_beta)]  # ds_j = s_j^beta - s_j^0
+    scale = -1.0 / x.shape[0]  # batch mean, as a gradient to descend
+    net.w_in.grad = torch.mm(ds[0].t(), x).mul_(scale)  # dW_0 = ds_1 x^T
+    for k, b in enumerate(net.topology.blocks):
+        if b.forward:
+            net.w_blocks[k].grad = torch.mm(ds[b.dst].t(), s0[b.src]).mul_(scale)  # ds_dst (s_src^0)^T
+        else:  # a feedback-only block (ordered AGT draw): nothing learns
+            net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
+    net.w_out.grad = torch.mm(e_readout.t(), s0[-1]).mul_(scale)  # dW_f = e_p (s_L^0)^T
+    if net.b_out is not None:
+        net.b_out.grad = e_readout.sum(0).mul_(scale)
+
+
+@set_ep_gradients.register
+@torch.no_grad()
+def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+                 e_readout: torch.Tensor) -> None:
+    """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
+    bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
+    layer. With readout_lag 1 the presynaptic inputs are the free state one step back."""
+    scale = -1.0 / x.shape[0]
+    s0, s_beta = free.state, nudged.state
+    pre = free.previous if net.cfg.readout_lag and free.previous is not None else s0
+    inputs = [x.view(x.shape[0], *net.input_shape)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
+    for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
+        ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
+        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, ds,
+                                                         padding=net.cfg.padding).mul_(scale)
+        net.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
+    net.w_out.grad = torch.mm(e_readout.t(), F.max_pool2d(pre[-1], 2).flatten(1)).mul_(scale)
+    if net.b_out is not None:
+        net.b_out.grad = e_readout.sum(0).mul_(scale)
+

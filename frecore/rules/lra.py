@@ -18,12 +18,13 @@ import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet, State
+from frecore.model.build import build_fre_net
 from frecore.rules.base import BatchStats, batch_stats
 
 
 class LocalRepresentationAlignment:
     name = "lra"
-    model = "fre"
+    build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg

@@ -11,13 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.prototypical import check_prototypical
+from frecore.model.build import build_prototypical_net
+from frecore.model.prototypical import PrototypicalNet, PState, check_prototypical
 from frecore.rules.base import BatchStats, batch_stats
 
 
 class PrototypicalEP:
     name = "pep"
-    model = "prototypical"  # builds frecore.prototypical's nets, not the FRE-RNN
+    build_net = staticmethod(build_prototypical_net)  # P-EP trains its own energy-based nets, not the FRE-RNN
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
@@ -30,18 +31,30 @@ class PrototypicalEP:
     @torch.no_grad()
     def predict(self, net, x: torch.Tensor) -> torch.Tensor:
         """The output layer's activity at the free fixed point (used as class scores)."""
-        return net.output(net.relax(net.input_drive(x), self.cfg.free_steps))
+        return net.output(net.relax(net.input_drive(x), self.cfg.free_steps).state)
 
     @torch.no_grad()
     def phases(self, net, x: torch.Tensor, y: torch.Tensor):
         drive = net.input_drive(x)
-        s0 = net.relax(drive, self.cfg.free_steps)
-        target = F.one_hot(y, net.output(s0).shape[1]).to(drive.dtype)
-        s_beta = net.relax(drive, self.cfg.nudge_steps, state=s0, target=target, beta=self.cfg.beta_f,
+        free = net.relax(drive, self.cfg.free_steps)
+        target = F.one_hot(y, net.output(free.state).shape[1]).to(drive.dtype)
+        nudged = net.relax(drive, self.cfg.nudge_steps, start=free, target=target, beta=self.cfg.beta_f,
                            nudge=self.cfg.pep_nudge)
-        return s0, s_beta
+        return free.state, nudged.state
 
     def compute_gradients(self, net, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
         s0, s_beta = self.phases(net, x, y)
-        net.set_contrastive_gradients(x, s0, s_beta, self.cfg.beta_f)
+        set_contrastive_gradients(net, x, s0, s_beta, self.cfg.beta_f)
         return batch_stats(net.output(s0), y)
+
+
+@torch.no_grad()
+def set_contrastive_gradients(net: PrototypicalNet, x: torch.Tensor, s0: PState, s_beta: PState, beta: float) -> None:
+    """-(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)) as `.grad` (batch mean)."""
+    params = net.weights()
+    with torch.enable_grad():
+        free = torch.autograd.grad(net.primitive(x, s0).sum(), params)
+        nudged = torch.autograd.grad(net.primitive(x, s_beta).sum(), params)
+    scale = -1.0 / (beta * x.shape[0])
+    for p, a, b in zip(params, free, nudged):
+        p.grad = (b - a).mul_(scale)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from frecore.config import ConfigError, RunConfig
 from frecore.training.data import Dataset, Split, batch_indices, load_dataset
 from frecore.training.resources import check_fits
-from frecore.model.build import build_net
+
 from frecore.model.init import TORCH_DTYPES
 from frecore.model.noise import GaussianNoise, state_noise
 from frecore.model.layered import LayeredFRENet
@@ -261,7 +261,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     check_fits(cfg, data.input_shape, data.n_classes, device)  # before the net is allocated
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
-    net = build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device, model=rule.model)
+    net = rule.build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device)
     optimizer = build_optimizer(cfg, net)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
