@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from frecore.model.activations import ACTIVATIONS, get_activation
+from frecore.model.activations import ACTIVATION_FUNCTIONS, get_activation
 
 
 def test_fast_tanh_is_tanh_with_tanh_gradient():
@@ -17,13 +17,13 @@ def test_fast_tanh_is_tanh_with_tanh_gradient():
 
 def test_paper_definitions():
     x = torch.tensor([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0])
-    torch.testing.assert_close(ACTIVATIONS["sigmoid-s"].fn(x), 1 / (1 + torch.exp(-4 * (x - 0.5))))
-    torch.testing.assert_close(ACTIVATIONS["hard-sigmoid"].fn(x), torch.tensor([0.0, 0.0, 0.25, 0.5, 1.0, 1.0]))
+    torch.testing.assert_close(ACTIVATION_FUNCTIONS["sigmoid-s"].fn(x), 1 / (1 + torch.exp(-4 * (x - 0.5))))
+    torch.testing.assert_close(ACTIVATION_FUNCTIONS["hard-sigmoid"].fn(x), torch.tensor([0.0, 0.0, 0.25, 0.5, 1.0, 1.0]))
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("name", list(ACTIVATION_FUNCTIONS))
 def test_inplace_matches_functional_and_zero_flag(name):
-    act = ACTIVATIONS[name]
+    act = ACTIVATION_FUNCTIONS[name]
     x = torch.randn(50, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(act.inplace(x.clone()), act.fn(x), rtol=1e-6, atol=1e-6)
     assert act.zero_at_origin == bool(act.fn(torch.zeros(1)).item() == 0.0)

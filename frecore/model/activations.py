@@ -65,7 +65,7 @@ class Activation:
     zero_at_origin: bool  # rho(0) == 0: a layer nothing reaches yet stays exactly 0
 
 
-ACTIVATIONS: dict[str, Activation] = {
+ACTIVATION_FUNCTIONS: dict[str, Activation] = {  # config.ACTIVATIONS names them
     "tanh": Activation("tanh", tanh, _tanh_inplace, True),
     "sigmoid-s": Activation("sigmoid-s", sigmoid_s, _sigmoid_s_inplace, False),
     "hard-sigmoid": Activation("hard-sigmoid", hard_sigmoid, lambda h: h.clamp_(0.0, 1.0), True),
@@ -74,6 +74,6 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(name: str) -> Activation:
     try:
-        return ACTIVATIONS[name]
+        return ACTIVATION_FUNCTIONS[name]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATION_FUNCTIONS)}") from None

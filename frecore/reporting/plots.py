@@ -40,7 +40,7 @@ def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
     from frecore.reporting.store import load_runs
 
     runs = load_runs(runs_csv)
-    ids = {i for cell in summary["run_ids"].fillna("") for i in str(cell).split()}
+    ids = {i for cell in summary["run_ids"] if isinstance(cell, str) for i in cell.split()}
     return runs[runs["run_id"].isin(ids)]
 
 
@@ -68,14 +68,14 @@ def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike,
                 theirs = _authors_mean_curve(experiment, s["row"], n) if default else None
                 if theirs is not None:
                     ax.plot(epochs, theirs, color=color, marker="x", ls=":", label=f"{s['approach']} (authors' code)")
-            if default:
+            if default and not np.isnan(s["paper_test"]):  # a row without a paper value (a new table) has no line
                 ax.axhline(s["paper_test"], color=color, ls="--", lw=1, label=f"{s['approach']} (paper)")
         ax.set_title(f"{experiment}: {arch} ({profile} profile)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         rows = summary[summary["arch"] == arch]
-        lo = min(rows["paper_test"].min() - 3, rows["best_test_mean"].min() - 4)  # show every row, ours too
-        ax.set_ylim(max(lo, 0), 100)
+        lo = np.nanmin([rows["paper_test"].min() - 3, rows["best_test_mean"].min() - 4])  # every row, ours too
+        ax.set_ylim(0 if np.isnan(lo) else max(lo, 0), 100)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
