@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -155,8 +154,6 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 def check_trainable(cfg: RunConfig) -> None:
     """What fit checks before it allocates anything, without loading data: the rule can train this
     net, the conv maps do not vanish, the net fits in memory. ConfigError otherwise."""
-    import torch
-
     from frecore.model.conv import conv_shapes
     from frecore.training.data import INPUT_SHAPES
     from frecore.training.resources import check_fits

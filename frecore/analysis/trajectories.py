@@ -6,9 +6,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import torch
 
-from frecore.config import ConfigError, DataConfig, OptimConfig
+from frecore.config import ConfigError, DataConfig
 from frecore.training.data import load_dataset
-from frecore.model.relaxation import Relaxation
 from frecore.experiments import PROFILES, layered64
 from frecore.training.train import fit, resolve_device
 

@@ -89,7 +89,6 @@ class ConvFRENet(nn.Module):
         self.b_out = nn.Parameter(init_bias(cfg.init, n_out, n_top, generator, dtype)) if cfg.readout_bias else None
         self.alpha = cfg.alpha
         self.beta = cfg.beta
-        self.state_noise: GaussianNoise | None = None
 
     # -- structure ---------------------------------------------------------------------------
     def weights(self) -> list[nn.Parameter]:
@@ -129,7 +128,7 @@ class ConvFRENet(nn.Module):
 
     def step(self, state: ConvState | None, drive: torch.Tensor,
              error: torch.Tensor | None = None, beta_f: float = 0.0,
-             indices: list[torch.Tensor] | None = None) -> ConvState:
+             indices: list[torch.Tensor] | None = None, noise: GaussianNoise | None = None) -> ConvState:
         """One synchronous update of every conv layer; `state=None` means s = 0.
 
         `error` (B, n_out), when given, nudges the top layer by beta_f MaxUnpool(W_f^T e).
@@ -150,8 +149,8 @@ class ConvFRENet(nn.Module):
                 if i + 1 == n and error is not None and beta_f != 0.0:
                     hi = hi + beta_f * self._readout_feedback(error, idx[i], state[i].shape)
                 h.append(hi)
-        if self.state_noise is not None:
-            h = [hi + self.state_noise.for_layer(i, hi) for i, hi in enumerate(h)]
+        if noise is not None:
+            h = [hi + noise.for_layer(i, hi) for i, hi in enumerate(h)]
         g = self.cfg.damping
         if g == 1.0:
             return [self.rho.fn(hi) for hi in h]
@@ -162,7 +161,8 @@ class ConvFRENet(nn.Module):
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[ConvState] | None = None,
               error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0,
               frozen_indices: list[torch.Tensor] | None = None, tol: float | None = None,
-              relative_to: ConvState | None = None, record: bool = False) -> Relaxation[ConvState]:
+              relative_to: ConvState | None = None, record: bool = False,
+              noise: GaussianNoise | None = None) -> Relaxation[ConvState]:
         """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
         read from the state the step starts from (or the one before it, with readout_lag 1).
         `tol` and `relative_to` stop early (frecore.model.relaxation.iterate).
@@ -181,7 +181,7 @@ class ConvFRENet(nn.Module):
                     indices = self.pool_indices_of(previous)
                 elif mode == "free" and frozen_indices is not None:
                     indices = frozen_indices
-            return self.step(state, drive, e, beta_f, indices)
+            return self.step(state, drive, e, beta_f, indices, noise)
 
         return iterate(step, steps, start, tol=tol, relative_to=relative_to, record=record)
 

@@ -2,8 +2,6 @@
 step changes, convergence time, Lyapunov growth. Relaxation itself is each net's `relax`."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Union
 
 import torch
 

@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from frecore.config import ConfigError, NetConfig
-from frecore.config.graph import Topology
 from frecore.model.activations import get_activation
 from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix
 from frecore.model.noise import GaussianNoise
@@ -75,7 +74,6 @@ class LayeredFRENet(nn.Module):
             self.register_buffer("fb_out", init_matrix(init, n_out, sizes[-1], generator, dtype))
         self.alpha = cfg.alpha
         self.beta = cfg.beta
-        self.state_noise: GaussianNoise | None = None  # set by fit for the noise study (Fig. S12-S13)
         # One batched matmul over all blocks per step instead of a Python loop (equal widths only):
         # build_fre_net decides per device (use_batched); bench/graph_step.py measures both.
         self.batched = batched
@@ -122,7 +120,7 @@ class LayeredFRENet(nn.Module):
 
     def step(self, state: State | None, external: Sequence[torch.Tensor | None],
              terms: list[list[Term]], zero: frozenset[int] = frozenset(),
-             differentiable: bool = False) -> State:
+             differentiable: bool = False, noise: GaussianNoise | None = None) -> State:
         """One synchronous update s <- rho(W_scaled s + b). `state=None` means s = 0.
 
         `external[j]` is layer j's constant input b_j (or None); external[0], the input
@@ -145,8 +143,8 @@ class LayeredFRENet(nn.Module):
                         h = torch.addmm(h, state[src], mat, alpha=scale)
             if h is None:  # no input reaches this layer yet: rho(0)
                 h = external[0].new_zeros(external[0].shape[0], n)
-            if self.state_noise is not None:
-                h = h + self.state_noise.for_layer(j, h)  # noise entering like the bias b
+            if noise is not None:
+                h = h + noise.for_layer(j, h)  # noise entering like the bias b
             if differentiable:
                 new.append(self.rho.fn(h))
             else:
@@ -155,18 +153,19 @@ class LayeredFRENet(nn.Module):
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[State] | None = None,
               last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
-              record: bool = False) -> Relaxation[State]:
+              record: bool = False, noise: GaussianNoise | None = None) -> Relaxation[State]:
         """`steps` synchronous updates from `start` (None: s = 0) under the input drive W_0 x
         (computed once by the caller, constant in a phase). `last_input` is the last layer's extra
         input: a tensor, or a function of the current state (the nudge beta_f B_f e_p, recomputed
-        each step). `tol`, `relative_to`: stop early (frecore.model.relaxation.iterate)."""
+        each step). `tol`, `relative_to`: stop early (frecore.model.relaxation.iterate). `noise`: state
+        noise added to every pre-activation at every step (Figures S12-S13)."""
         batched = self.batched
         terms = self.batched_terms() if batched else self.coupling_terms()  # once per phase
         n_layers = len(self.sizes)
         external: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
         # Starting from s = 0 with rho(0) = 0, a layer stays exactly 0 until the input wave
         # reaches it; skipping what such layers send saves matmuls without changing a number.
-        track_zero = not batched and self.rho.zero_at_origin and self.state_noise is None
+        track_zero = not batched and self.rho.zero_at_origin and noise is None
         zero: frozenset[int] = frozenset()
 
         def step(state: State | None, previous: State | None) -> State:
@@ -176,7 +175,8 @@ class LayeredFRENet(nn.Module):
                 nudge = last_input(state) if callable(last_input) else last_input
                 ext = list(external)
                 ext[-1] = nudge if ext[-1] is None else ext[-1] + nudge
-            new = self.step_batched(state, ext, terms) if batched else self.step(state, ext, terms, zero)
+            new = (self.step_batched(state, ext, terms, noise) if batched
+                   else self.step(state, ext, terms, zero, noise=noise))
             if track_zero:
                 was_zero = zero if state is not None else frozenset(range(n_layers))
                 zero = frozenset(j for j in range(n_layers)
@@ -202,7 +202,8 @@ class LayeredFRENet(nn.Module):
         return (torch.stack(mats), torch.tensor(src, device=device), torch.tensor(dst, device=device))
 
     def step_batched(self, state: State | None, external: Sequence[torch.Tensor | None],
-                     terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> State:
+                     terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                     noise: GaussianNoise | None = None) -> State:
         """The same update as `step` for equal-width layers: one bmm for all blocks, one index_add."""
         mats, src, dst = terms
         drive = external[0]
@@ -212,8 +213,8 @@ class LayeredFRENet(nn.Module):
         for j, e in enumerate(external):
             if e is not None:
                 h[j] += e
-        if self.state_noise is not None:
-            h = h + self.state_noise.for_layer(-1, h)  # all layers at once
+        if noise is not None:
+            h = h + noise.for_layer(-1, h)  # all layers at once
         return list(self.rho.inplace(h).unbind(0))
 
     def recurrent_matrix(self) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 The layered and conv FRE-RNNs and P-EP's prototypical nets all implement `Net`: an input drive
 computed once per phase, a relaxation (frecore.model.relaxation.iterate behind each one), the
-learnable tensors per layer (one optimiser group each) and state noise as an attribute the
-training loop sets. The FRE-RNNs also implement `FRENet`: a readout and the feedforward twin
+learnable tensors per layer (one optimiser group each). State noise is passed to `relax`, never
+stored on the net. The FRE-RNNs also implement `FRENet`: a readout and the feedforward twin
 that BP, FA and LRA train. How a nudge enters the dynamics differs between families (a last-layer
 input, an unpooled readout error, a pull of the output layer), so `relax` takes it as keywords
 of the net's own; each rule knows the nets it trains (frecore.rules).
@@ -16,20 +16,19 @@ import torch
 from torch import nn
 
 from frecore.config import NetConfig
-from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation
 
 
 @runtime_checkable
 class Net(Protocol):
     cfg: NetConfig
-    state_noise: GaussianNoise | None  # noise added to every pre-activation (Figures S12-S13), or None
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """The input's constant contribution to the first layer, computed once per phase."""
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation | None = None, **nudge: Any) -> Relaxation:
-        """`steps` synchronous updates from `start` (None: s = 0); `tol=` stops once settled."""
+        """`steps` synchronous updates from `start` (None: s = 0); `tol=` stops once settled;
+        `noise=` (a frecore.model.noise object) perturbs every pre-activation at every step."""
 
     def weights(self) -> list[nn.Parameter]:
         """Every learnable tensor, input -> output."""

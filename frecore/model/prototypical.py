@@ -71,7 +71,6 @@ class PrototypicalNet(nn.Module):
         check_prototypical(cfg)
         self.cfg = cfg
         self.rho = get_activation(cfg.activation)
-        self.state_noise: GaussianNoise | None = None
 
     def weights(self) -> list[nn.Parameter]:
         return [p for group in self.layer_params() for p in group]
@@ -82,7 +81,8 @@ class PrototypicalNet(nn.Module):
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[PState] | None = None,
               target: torch.Tensor | None = None, beta: float = 0.0, nudge: str = "activation",
-              tol: float | None = None, record: bool = False) -> Relaxation[PState]:
+              tol: float | None = None, record: bool = False,
+              noise: GaussianNoise | None = None) -> Relaxation[PState]:
         """`steps` synchronous updates s <- sigma(dPhi/ds), the output nudged towards `target` with
         strength `beta` after ("activation") or inside ("preactivation") sigma; `start=None`: zeros."""
         nudged = target is not None and beta != 0.0
@@ -93,8 +93,8 @@ class PrototypicalNet(nn.Module):
             h = self.gradient_phi(drive, state)
             if nudged and nudge == "preactivation":
                 h[-1] = h[-1] + beta * (target - state[-1])
-            if self.state_noise is not None:
-                h = [hj + self.state_noise.for_layer(j, hj) for j, hj in enumerate(h)]
+            if noise is not None:
+                h = [hj + noise.for_layer(j, hj) for j, hj in enumerate(h)]
             new = [self.rho.inplace(hj) for hj in h]
             if nudged and nudge == "activation":
                 new[-1] = new[-1] + beta * (target - state[-1])

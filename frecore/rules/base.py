@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import Net
 
 
@@ -30,11 +31,14 @@ class LearningRule(Protocol):
     def check(self, net_cfg: NetConfig) -> None:
         """Raise ConfigError when the rule cannot train this net."""
 
-    def predict(self, net: Net, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: Net, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
         """Logits for a batch; the net's inference as this rule defines it."""
 
-    def compute_gradients(self, net: Net, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
-        """Fill `.grad` of every weight in net.weights() from one batch (labels y: (B,) int64)."""
+    def compute_gradients(self, net: Net, x: torch.Tensor, y: torch.Tensor,
+                          noise: GaussianNoise | None = None) -> BatchStats:
+        """Fill `.grad` of every weight in net.weights() from one batch (labels y: (B,) int64).
+        `noise` is the state noise of the study of Figures S12-S13: rules that relax the net pass it to
+        `relax`; the feedforward rules (BP, FA, LRA) have no state dynamics for it to perturb."""
 
 
 def batch_stats(logits: torch.Tensor, y: torch.Tensor) -> BatchStats:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from frecore.config import NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet
 from frecore.model.build import build_fre_net
+from frecore.model.noise import GaussianNoise
 from frecore.rules.base import BatchStats, batch_stats
 
 
@@ -22,10 +23,11 @@ class Backprop:
         pass
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: LayeredFRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
         return net.feedforward(x)[1]
 
-    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor,
+                          noise: GaussianNoise | None = None) -> BatchStats:
         weights = net.weights()
         with torch.enable_grad():
             _, logits = net.feedforward(x, feedback_alignment=self.feedback_alignment)

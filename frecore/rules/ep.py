@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import LayeredFRENet, State
+from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet
 from frecore.model.relaxation import Relaxation
 from frecore.model.build import build_fre_net
@@ -74,25 +75,25 @@ class EquilibriumPropagation:
             raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
 
     @torch.no_grad()
-    def predict(self, net: FRENet, x: torch.Tensor) -> torch.Tensor:
-        free = net.relax(net.input_drive(x), self.cfg.free_steps, tol=self.cfg.settle_tol)
+    def predict(self, net: FRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
+        free = net.relax(net.input_drive(x), self.cfg.free_steps, tol=self.cfg.settle_tol, noise=noise)
         return net.logits(net.readout_state(free))
 
     def _error_of(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return target - torch.softmax(logits, dim=1)
 
     @singledispatchmethod
-    def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+    def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
         """The free and the nudged relaxation of one batch, the free logits and the e_p W_f learns from."""
         raise ConfigError(f"EP has no phases for a {type(net).__name__}")
 
     @phases.register
     @torch.no_grad()
-    def _conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+    def _conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
         """Algorithm S2."""
         cfg = self.cfg
         drive = net.input_drive(x)
-        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol)
+        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
         logits0 = net.logits(net.readout_state(free))
         target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)
         e0 = self._error_of(target, logits0)
@@ -104,14 +105,15 @@ class EquilibriumPropagation:
                 return self._error_of(target, net.logits(s[-1]))
         frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
         nudged = net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=cfg.beta_f, frozen_indices=frozen,
-                           tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None)
+                           tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None,
+                           noise=noise)
         self._count(free.steps, nudged.steps)
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(net.readout_state(nudged)))
         return Phases(free, nudged, logits0, e_readout)
 
     @phases.register
     @torch.no_grad()
-    def _layered_phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> Phases:
+    def _layered_phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
         """Algorithm 1.
 
         Nudge modes (RuleConfig.nudge): 'constant' adds beta_f B_f e_p at every nudged step, e_p
@@ -121,7 +123,7 @@ class EquilibriumPropagation:
         """
         cfg = self.cfg
         drive = net.input_drive(x)  # (B, n_1), constant in both phases
-        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol)
+        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
         s0 = free.state
         logits0 = net.logits(s0[-1])  # (B, n_out)
         target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)  # s_tar
@@ -140,14 +142,14 @@ class EquilibriumPropagation:
             def nudge(s: State) -> torch.Tensor:
                 return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(cfg.beta_f)
         nudged = net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
-                           relative_to=s0 if cfg.settle_relative else None)
+                           relative_to=s0 if cfg.settle_relative else None, noise=noise)
         self._count(free.steps, nudged.steps)
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(nudged.state[-1]))
         return Phases(free, nudged, logits0, e_readout)
 
     @torch.no_grad()
-    def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
-        p = self.phases(net, x, y)
+    def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
+        p = self.phases(net, x, y, noise)
         set_ep_gradients(net, x, p.free, p.nudged, p.e_readout)
         return batch_stats(p.logits, y)
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet, State
 from frecore.model.build import build_fre_net
+from frecore.model.noise import GaussianNoise
 from frecore.rules.base import BatchStats, batch_stats
 
 
@@ -34,7 +35,7 @@ class LocalRepresentationAlignment:
             raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch and topology 'layered'")
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: LayeredFRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
         return net.feedforward(x)[1]
 
     @torch.no_grad()
@@ -53,7 +54,8 @@ class LocalRepresentationAlignment:
                 above = errors[i] @ net.feedback_operand(i - 1)  # B_i e_{i+1}, into layer i-1
         return s0, errors, e_p, logits
 
-    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor,
+                          noise: GaussianNoise | None = None) -> BatchStats:
         s0, errors, e_p, logits = self.targets(net, x, y)
         scale = -1.0 / x.shape[0]
         with torch.no_grad():

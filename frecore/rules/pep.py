@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.build import build_prototypical_net
+from frecore.model.noise import GaussianNoise
 from frecore.model.prototypical import PrototypicalNet, PState, check_prototypical
 from frecore.rules.base import BatchStats, batch_stats
 
@@ -29,21 +30,21 @@ class PrototypicalEP:
         check_prototypical(net_cfg)
 
     @torch.no_grad()
-    def predict(self, net, x: torch.Tensor) -> torch.Tensor:
+    def predict(self, net: PrototypicalNet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
         """The output layer's activity at the free fixed point (used as class scores)."""
-        return net.output(net.relax(net.input_drive(x), self.cfg.free_steps).state)
+        return net.output(net.relax(net.input_drive(x), self.cfg.free_steps, noise=noise).state)
 
     @torch.no_grad()
-    def phases(self, net, x: torch.Tensor, y: torch.Tensor):
+    def phases(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> tuple[PState, PState]:
         drive = net.input_drive(x)
-        free = net.relax(drive, self.cfg.free_steps)
+        free = net.relax(drive, self.cfg.free_steps, noise=noise)
         target = F.one_hot(y, net.output(free.state).shape[1]).to(drive.dtype)
         nudged = net.relax(drive, self.cfg.nudge_steps, start=free, target=target, beta=self.cfg.beta_f,
-                           nudge=self.cfg.pep_nudge)
+                           nudge=self.cfg.pep_nudge, noise=noise)
         return free.state, nudged.state
 
-    def compute_gradients(self, net, x: torch.Tensor, y: torch.Tensor) -> BatchStats:
-        s0, s_beta = self.phases(net, x, y)
+    def compute_gradients(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
+        s0, s_beta = self.phases(net, x, y, noise)
         set_contrastive_gradients(net, x, s0, s_beta, self.cfg.beta_f)
         return batch_stats(net.output(s0), y)
 

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -17,10 +17,9 @@ from tqdm.auto import tqdm
 from frecore.config import ConfigError, RunConfig
 from frecore.training.data import Dataset, Split, batch_indices, load_dataset
 from frecore.training.resources import check_fits
-
 from frecore.model.init import TORCH_DTYPES
 from frecore.model.noise import GaussianNoise, state_noise
-from frecore.model.layered import LayeredFRENet
+from frecore.model.protocol import Net
 from frecore.rules import LearningRule, build_rule
 
 CHECK_EVERY = 20  # batches between finiteness checks (each one syncs a GPU)
@@ -52,7 +51,7 @@ class RunResult:
     wall_s: float = 0.0  # whole run: set-up, training and evaluation
     device: str = "cpu"
     probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
-    net: LayeredFRENet | None = field(default=None, repr=False)  # the trained net (in memory only)
+    net: Net | None = field(default=None, repr=False)  # the trained net (in memory only)
 
     @property
     def best_test_acc(self) -> float:
@@ -100,29 +99,30 @@ def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimiz
 
 
 @torch.no_grad()
-def evaluate(rule: LearningRule, net: LayeredFRENet, split: Split, batch_size: int = 1000
-             ) -> tuple[float, float]:
+def evaluate(rule: LearningRule, net: Net, split: Split, batch_size: int = 1000,
+             noise: GaussianNoise | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy %) of the rule's prediction on a whole split."""
     loss = torch.zeros((), dtype=torch.float64, device=split.x.device)
     correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
     for start in range(0, len(split), batch_size):
         x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
-        if net.state_noise is not None:
-            net.state_noise.new_batch()
-        logits = rule.predict(net, x)
+        if noise is not None:
+            noise.new_batch()
+        logits = rule.predict(net, x, noise)
         loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
     n = len(split)
     return float(loss) / n, 100.0 * float(correct) / n
 
 
-def _weights_finite(net: LayeredFRENet) -> bool:
+def _weights_finite(net: Net) -> bool:
     return all(bool(torch.isfinite(w).all()) for w in net.weights())
 
 
 def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Split,
                 batch_size: int, generator: torch.Generator, bar: tqdm | None = None,
-                weight_noise: GaussianNoise | None = None, fraction: float = 1.0) -> tuple[float, float]:
+                weight_noise: GaussianNoise | None = None, fraction: float = 1.0,
+                state_noise: GaussianNoise | None = None) -> tuple[float, float]:
     """One pass over a random permutation of `train`; (mean loss, running accuracy %).
 
     Stops early, returning a non-finite loss, as soon as a finiteness check fails. With
@@ -142,9 +142,9 @@ def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim
         idx = idx.to(device)
         x, y = train.x[idx], train.y[idx]
         optimizer.zero_grad(set_to_none=True)
-        if net.state_noise is not None:
-            net.state_noise.new_batch()  # a per-batch draw (state_noise_model 'batch') is redrawn here
-        stats = rule.compute_gradients(net, x, y)
+        if state_noise is not None:
+            state_noise.new_batch()  # a per-batch draw (state_noise_model 'batch') is redrawn here
+        stats = rule.compute_gradients(net, x, y, state_noise)
         optimizer.step()
         if weight_noise is not None:
             with torch.no_grad():
@@ -180,12 +180,13 @@ def _diverged(train_loss: float, test_loss: float, n_classes: int, epoch: int) -
     return ""
 
 
-def _generators(rule: LearningRule, net: torch.nn.Module, *gens: torch.Generator) -> list[torch.Generator]:
+def _generators(rule: LearningRule, net: torch.nn.Module, gens: Sequence[torch.Generator],
+                noises: Sequence[Any]) -> list[torch.Generator]:
     """Every distinct generator a run draws from: fit's streams, then any held by the net's, rule's
     or noise objects' attributes (one level deep), in a fixed order."""
     found: list[torch.Generator] = []
     candidates: list[Any] = list(gens)
-    for owner in (net, rule, getattr(net, "state_noise", None)):
+    for owner in (net, rule, *noises):
         if owner is not None:
             candidates += [v for _, v in sorted(vars(owner).items())]
     for g in candidates:
@@ -234,7 +235,7 @@ def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
 
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
-        probe: Callable[[LayeredFRENet, Dataset, RunConfig], dict[str, float]] | None = None,
+        probe: Callable[[Net, Dataset, RunConfig], dict[str, float]] | None = None,
         checkpoint: Path | None = None) -> RunResult:
     """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
@@ -274,9 +275,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     weight_noise = GaussianNoise(n.weight_std, noise_gen) if n.weight_std > 0 else None
     test_state_noise = state_noise(n.state_std, noise_gen, n.state_noise_model)
     train_state_noise = test_state_noise if n.state_noise_in_training else None
-    net.state_noise = test_state_noise  # so that _generators sees the noise objects' generators
-    generators = _generators(rule, net, init_gen, order_gen, noise_gen)  # (nothing draws from torch's global one)
-    net.state_noise = None
+    generators = _generators(rule, net, (init_gen, order_gen, noise_gen), (test_state_noise,))  # (nothing draws from torch's global one)
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
         net.load_state_dict(saved["net"])
@@ -296,11 +295,10 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         t_epoch = time.perf_counter()
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
                    leave=False, unit="batch")
-        net.state_noise = train_state_noise
         if take_step_counts is not None:
             take_step_counts()  # count this epoch's training batches only
         train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
-                                            weight_noise, cfg.optim.epoch_fraction)
+                                            weight_noise, cfg.optim.epoch_fraction, train_state_noise)
         steps = take_step_counts() if take_step_counts is not None else {}
         bar.close()
         if scheduler is not None:
@@ -310,9 +308,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
             result.status = "diverged"
             result.message = f"non-finite loss or weights in epoch {epoch}"
             break
-        net.state_noise = test_state_noise
-        test_loss, test_acc = evaluate(rule, net, data.test)
-        net.state_noise = None  # probes measure the noiseless dynamics
+        test_loss, test_acc = evaluate(rule, net, data.test, noise=test_state_noise)  # probes: noiseless
         record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
                              probe(net, data, cfg) if probe is not None else {}, steps)
         result.history.append(record)
