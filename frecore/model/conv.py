@@ -17,7 +17,6 @@ presynaptic inputs of the updates read the state one step back, as the authors' 
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -26,7 +25,7 @@ from torch import nn
 
 from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
-from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix, torch_default_init
+from frecore.model.init import TORCH_DTYPES, init_bias, init_kernel, init_matrix
 from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation, iterate
 
@@ -35,7 +34,7 @@ ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
 
 def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
     """(C, H, W) of each conv layer's state, before its pooling; ConfigError if a map vanishes."""
-    c, h, w = input_shape
+    _, h, w = input_shape
     shapes = []
     for i, out in enumerate(cfg.channels):
         if i > 0:
@@ -46,20 +45,7 @@ def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int,
                               f"leaves a {h}x{w} map from input {tuple(input_shape)}: too many layers or too "
                               f"large a kernel")
         shapes.append((out, h, w))
-        c = out
     return shapes
-
-
-def conv_init(c_out: int, c_in: int, k: int, generator: torch.Generator, dtype: torch.dtype,
-              scheme: str = "glorot") -> torch.Tensor:
-    """Glorot uniform over receptive fields (fan_in = c_in k^2, fan_out = c_out k^2), or torch's
-    default U(+-1/sqrt(c_in k^2)); drawn in float64."""
-    if scheme == "torch":
-        return torch_default_init((c_out, c_in, k, k), c_in * k * k, generator, dtype)
-    bound = math.sqrt(6.0 / ((c_in + c_out) * k * k))
-    w = torch.empty(c_out, c_in, k, k, dtype=torch.float64)
-    w.uniform_(-bound, bound, generator=generator)
-    return w.to(dtype)
 
 
 class ConvFRENet(nn.Module):
@@ -79,7 +65,7 @@ class ConvFRENet(nn.Module):
         k2 = cfg.kernel * cfg.kernel
         convs, biases = [], []
         for i, o in zip(in_channels, cfg.channels):  # torch.nn's order: each layer's kernel, then its bias
-            convs.append(nn.Parameter(conv_init(o, i, cfg.kernel, generator, dtype, cfg.init)))
+            convs.append(nn.Parameter(init_kernel(o, i, cfg.kernel, generator, dtype, cfg.init)))
             biases.append(nn.Parameter(init_bias(cfg.init, o, i * k2, generator, dtype)))
         self.convs, self.biases = nn.ParameterList(convs), nn.ParameterList(biases)
         c, h, w = self.shapes[-1]

@@ -45,3 +45,12 @@ def init_bias(scheme: str, n: int, fan_in: int, generator: torch.Generator,
     if scheme == "torch":
         return torch_default_init((n,), fan_in, generator, dtype)
     return torch.zeros(n, dtype=dtype)
+
+
+def init_kernel(c_out: int, c_in: int, k: int, generator: torch.Generator, dtype: torch.dtype,
+                scheme: str = "glorot") -> torch.Tensor:
+    """A conv kernel (c_out, c_in, k, k): Glorot uniform over receptive fields (fan_in = c_in k^2,
+    fan_out = c_out k^2), or torch's default U(+-1/sqrt(c_in k^2)); drawn in float64."""
+    if scheme == "torch":
+        return torch_default_init((c_out, c_in, k, k), c_in * k * k, generator, dtype)
+    return _uniform((c_out, c_in, k, k), math.sqrt(6.0 / ((c_in + c_out) * k * k)), generator, dtype)
