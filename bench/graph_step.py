@@ -4,7 +4,7 @@
     python bench/graph_step.py --device cuda
 
 Times the free + nudged phases of one EP batch (batch 500, T = 10 L, K = 5 L) both ways on the
-same net, in one process, and prints the loop/batched ratio; frecore.nets.use_batched encodes
+same net, in one process, and prints the loop/batched ratio; frecore.model.build.use_batched encodes
 which one the nets use.
 """
 from __future__ import annotations

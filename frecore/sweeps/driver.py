@@ -2,8 +2,8 @@
 
 A finished run (ok or diverged) is never repeated; a run that raised is recorded as 'failed'
 and retried next time; a failure never stops the sweep. The driver is the only writer of the
-results CSV: an executor (frecore.executors: in this process, or Ray tasks) trains the runs and
-hands each run's row back as it ends. A run is claimed (results.claim) before it is trained,
+results CSV: an executor (frecore.sweeps.executors: in this process, or Ray tasks) trains the runs and
+hands each run's row back as it ends. A run is claimed (store.RunClaims) before it is trained,
 so sweeps in several processes on one folder split the work instead of repeating it.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    executor: str | Executor | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
-    `executor` trains the runs: "inprocess" (the default), "ray" (frecore.ray_executor), or an
+    `executor` trains the runs: "inprocess" (the default), "ray" (frecore.sweeps.ray_executor), or an
     Executor object; whichever it is, this loop records each row as its run ends, so resuming
     works across executors and an interrupted sweep keeps every row it finished. `progress`
     shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).

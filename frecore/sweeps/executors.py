@@ -3,7 +3,7 @@
 An executor only trains; the driver (run_experiment) claims each run, records each row as it
 comes back and is the only writer of the results, so resuming, claims and Ctrl-C behave the same
 whichever executor trained the rows. `InProcess` (the default) needs nothing beyond the package;
-`ray` lives in frecore.ray_executor, the only module that imports Ray, so Ray stays optional.
+`ray` lives in frecore.sweeps.ray_executor, the only module that imports Ray, so Ray stays optional.
 """
 from __future__ import annotations
 
