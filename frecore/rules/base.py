@@ -42,10 +42,23 @@ class LearningRule(Protocol):
 
 
 def batch_stats(logits: torch.Tensor, y: torch.Tensor) -> BatchStats:
+    """Summed cross-entropy and correct count of a batch; per member ((M,) tensors) for the
+    (M, B, n_out) logits of members side by side (frecore.model.members)."""
     with torch.no_grad():
+        if logits.dim() == 3:
+            return BatchStats(F.cross_entropy(logits.transpose(1, 2), y, reduction="none").sum(-1),
+                              (logits.argmax(-1) == y).sum(-1))
         loss = F.cross_entropy(logits, y, reduction="sum")
         correct = (logits.argmax(1) == y).sum()
     return BatchStats(loss, correct)
+
+
+def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The batch-mean cross-entropy; for members side by side the sum of each member's mean, so
+    that each member's gradient is that of its own run."""
+    if logits.dim() == 3:
+        return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(-1).sum()
+    return F.cross_entropy(logits, y)
 
 
 def require_random_feedback(rule: str, net_cfg: NetConfig) -> None:

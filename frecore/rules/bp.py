@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from frecore.config import NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet
 from frecore.model.build import build_fre_net
 from frecore.model.noise import GaussianNoise
-from frecore.rules.base import BatchStats, batch_stats
+from frecore.rules.base import BatchStats, batch_stats, mean_cross_entropy
 
 
 class Backprop:
@@ -31,7 +30,7 @@ class Backprop:
         weights = net.weights()
         with torch.enable_grad():
             _, logits = net.feedforward(x, feedback_alignment=self.feedback_alignment)
-            loss = F.cross_entropy(logits, y)  # batch mean
+            loss = mean_cross_entropy(logits, y)  # batch mean (per member, side by side)
             grads = torch.autograd.grad(loss, weights, allow_unused=True)  # a feedback-only AGT block has no use
         for w, g in zip(weights, grads):
             w.grad = torch.zeros_like(w) if g is None else g

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import LayeredFRENet, State
+from frecore.model.members import StackedLayeredNet
 from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet
 from frecore.model.relaxation import Relaxation
@@ -80,7 +81,7 @@ class EquilibriumPropagation:
         return net.logits(net.readout_state(free))
 
     def _error_of(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        return target - torch.softmax(logits, dim=1)
+        return target - torch.softmax(logits, dim=-1)
 
     @singledispatchmethod
     def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
@@ -111,7 +112,8 @@ class EquilibriumPropagation:
         e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(net.readout_state(nudged)))
         return Phases(free, nudged, logits0, e_readout)
 
-    @phases.register
+    @phases.register(LayeredFRENet)
+    @phases.register(StackedLayeredNet)  # members side by side: the same algebra, batched per member
     @torch.no_grad()
     def _layered_phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
         """Algorithm 1.
@@ -126,7 +128,7 @@ class EquilibriumPropagation:
         free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
         s0 = free.state
         logits0 = net.logits(s0[-1])  # (B, n_out)
-        target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)  # s_tar
+        target = F.one_hot(y, logits0.shape[-1]).to(logits0.dtype)  # s_tar
         e0 = self._error_of(target, logits0)  # e_p at the free fixed point
         f_out = net.output_feedback_operand()  # B_f^T: (n_out, n_L)
         if cfg.nudge == "accumulating":
@@ -200,3 +202,21 @@ def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, nudged: Rel
     if net.b_out is not None:
         net.b_out.grad = e_readout.sum(0).mul_(scale)
 
+
+@set_ep_gradients.register
+@torch.no_grad()
+def _stacked_update(net: StackedLayeredNet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+                    e_readout: torch.Tensor) -> None:
+    """The layered update of every member at once: (M, B, .) states, (M, out, in) gradients."""
+    s0, s_beta = free.state, nudged.state
+    ds = [b - a for a, b in zip(s0, s_beta)]
+    scale = -1.0 / x.shape[1]
+    net.w_in.grad = torch.bmm(ds[0].transpose(1, 2), x).mul_(scale)
+    for k, b in enumerate(net.topology.blocks):
+        if b.forward:
+            net.w_blocks[k].grad = torch.bmm(ds[b.dst].transpose(1, 2), s0[b.src]).mul_(scale)
+        else:
+            net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
+    net.w_out.grad = torch.bmm(e_readout.transpose(1, 2), s0[-1]).mul_(scale)
+    if net.b_out is not None:
+        net.b_out.grad = e_readout.sum(1).mul_(scale)

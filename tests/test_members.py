@@ -1,0 +1,87 @@
+"""Members side by side (frecore.model.members, frecore.training.members): each member ends with
+the history, status and weights of its own separate run, to 1e-9 in float64."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.training.data import load_dataset
+from frecore.training.members import fit_members, groupable
+from frecore.training.train import fit
+
+
+@pytest.fixture(scope="module")
+def data(mnist_root):
+    return load_dataset(DataConfig(root=mnist_root, train_subset=400, test_subset=200, download=False),
+                        dtype=torch.float64)
+
+
+def _cfgs(rule: str, topology: str = "layered", **net) -> list[RunConfig]:
+    hidden = (12, 10, 8, 9) if topology == "residual" else (12, 10)
+    base = RunConfig(net=NetConfig(hidden=hidden, dtype="float64", topology=topology, skip_every=3, **net),
+                     rule=RuleConfig(name=rule, free_steps=6, nudge_steps=4),
+                     optim=OptimConfig(lr=3e-3, batch_size=50, epochs=2), device="cpu")
+    return [base, replace(base, seed=1, net=replace(base.net, beta=0.1)), replace(base, seed=2, net=replace(base.net, alpha=0.5))]
+
+
+def _assert_same(a, b) -> None:
+    assert a.status == b.status and a.message == b.message and len(a.history) == len(b.history)
+    for x, y in zip(a.history, b.history):
+        for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            assert math.isclose(getattr(x, k), getattr(y, k), rel_tol=1e-9, abs_tol=1e-9), (k, getattr(x, k), getattr(y, k))
+    for p, q in zip(a.net.weights(), b.net.weights()):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("rule, topology, net", [
+    ("ep", "layered", {}), ("ep", "residual", {}), ("ep", "layered", {"feedback": "random"}),
+    ("ep", "layered", {"readout_bias": True}), ("bp", "layered", {}), ("bp", "residual", {}),
+])
+def test_each_member_equals_its_own_run(data, rule, topology, net):
+    cfgs = _cfgs(rule, topology, **net)
+    assert groupable(cfgs)
+    side_by_side = fit_members(cfgs, data)
+    for cfg, got in zip(cfgs, side_by_side):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
+def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
+    for rule in (RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
+                 RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)):
+        cfgs = [replace(c, rule=rule) for c in _cfgs("ep")]
+        for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+            _assert_same(got, fit(cfg, data, progress=False))
+
+
+def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch):
+    """Member 1's weights are made non-finite (a fault no setting we allow produces in float64):
+    it ends 'diverged' in epoch 1 as its own run would, and members 0 and 2 are exactly their runs."""
+    from frecore.model.members import StackedLayeredNet
+    from frecore.training import members
+
+    class Faulty(StackedLayeredNet):
+        def __init__(self, nets):
+            super().__init__(nets)
+            with torch.no_grad():
+                self.w_in[1, 0, 0] = math.inf
+
+    monkeypatch.setattr(members, "StackedLayeredNet", Faulty)
+    cfgs = _cfgs("ep")
+    side_by_side = fit_members(cfgs, data)
+    assert side_by_side[1].status == "diverged" and side_by_side[1].history == []
+    assert side_by_side[1].message == "non-finite loss or weights in epoch 1"
+    for j in (0, 2):
+        _assert_same(side_by_side[j], fit(cfgs[j], data, progress=False))
+
+
+def test_only_equal_shapes_and_shared_settings_group():
+    cfgs = _cfgs("ep")
+    assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, lr=1e-2))])
+    assert not groupable([cfgs[0], replace(cfgs[1], net=replace(cfgs[1].net, hidden=(12, 11)))])
+    assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in cfgs])
+    with pytest.raises(ConfigError, match="side by side"):
+        fit_members([cfgs[0], replace(cfgs[1], rule=replace(cfgs[1].rule, free_steps=7))])
