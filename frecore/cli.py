@@ -194,7 +194,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     from frecore.reporting.markdown import markdown_table
     from frecore.sweeps.driver import run_experiment
 
-    executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run)
+    executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run,
+                            side_by_side=a.side_by_side)
     try:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--side-by-side", action="store_true",
+                   help="train runs that can share a pass (layered EP/BP differing in seed, alpha_i, beta_i) "
+                        "side by side, one row each (bench/ensemble.py measures the gain)")
     r.add_argument("--executor", default="inprocess",
                    help="where runs train: inprocess (one after another here) or ray (one Ray task per run; "
                         "pip install -e '.[ray]'; docs/scale-out.md) (default: %(default)s)")

@@ -85,3 +85,23 @@ def test_only_equal_shapes_and_shared_settings_group():
     assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in cfgs])
     with pytest.raises(ConfigError, match="side by side"):
         fit_members([cfgs[0], replace(cfgs[1], rule=replace(cfgs[1].rule, free_steps=7))])
+
+
+def test_a_sweep_side_by_side_records_the_same_rows(tmp_path, mnist_root):
+    """`run --side-by-side`: a row's seeds train as one pass; the rows are those of the sweep run one
+    after another (the same run ids; float32 numbers within one smoke test image)."""
+    from frecore.reporting.store import load_runs
+    from frecore.sweeps.driver import run_experiment
+    from frecore.sweeps.executors import InProcess, groups
+    from frecore.experiments import plan
+
+    rows, seeds = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"], [0, 1, 2]
+    assert [len(g) for g in groups(plan("table1", "smoke", rows=rows, seeds=seeds))] == [3, 3]
+    kw = dict(rows=rows, seeds=seeds, device="cpu", data_root=mnist_root, progress=False)
+    run_experiment("table1", "smoke", out_dir=str(tmp_path / "apart"), **kw)
+    run_experiment("table1", "smoke", out_dir=str(tmp_path / "together"), executor=InProcess(side_by_side=True), **kw)
+    apart = load_runs(tmp_path / "apart" / "table1.csv").set_index("run_id").sort_index()
+    together = load_runs(tmp_path / "together" / "table1.csv").set_index("run_id").sort_index()
+    assert list(apart.index) == list(together.index) and (together["status"] == "ok").all()
+    for col in ("best_test_acc", "final_test_acc", "final_train_acc"):
+        assert ((apart[col] - together[col]).abs() <= 0.25).all(), col

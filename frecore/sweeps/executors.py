@@ -35,21 +35,43 @@ class Executor(Protocol):
 
 
 class InProcess:
-    """The default executor: one run after another in this process."""
+    """The default executor: one run after another in this process; with `side_by_side`, planned
+    runs that can share a pass (frecore.training.members.groupable: layered EP or BP differing in
+    seed, alpha_i, beta_i) train together, one row per run as before. A group trains without
+    per-epoch checkpoints: a cut group starts again."""
+
+    def __init__(self, side_by_side: bool = False) -> None:
+        self.side_by_side = side_by_side
 
     def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
             skip: Callable[[PlannedRun], bool]) -> Iterator[Outcome]:
-        for p in runs:
-            if skip(p):
+        for group in (groups(runs) if self.side_by_side else [[p] for p in runs]):
+            members = [p for p in group if not skip(p)]
+            if not members:
                 continue
             try:
-                yield p, trainer(p)
+                rows = trainer.group(members) if len(members) > 1 else [trainer(members[0])]
+                yield from zip(members, rows)
             except (ConfigError, MissingDataError) as exc:
-                yield p, exc
+                yield from ((p, exc) for p in members)
+
+
+def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
+    """Consecutive planned runs that can train side by side, in plan order (a row's seeds, a
+    sweep's settings)."""
+    from frecore.training.members import groupable
+
+    out: list[list[PlannedRun]] = []
+    for p in runs:
+        if out and groupable([q.config for q in out[-1]] + [p.config]):
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return out
 
 
 def get_executor(name: str | Executor | None = "inprocess", address: str | None = None,
-                 cpus_per_run: float = 1.0, gpus_per_run: float | None = None) -> Executor:
+                 cpus_per_run: float = 1.0, gpus_per_run: float | None = None, side_by_side: bool = False) -> Executor:
     """The executor called `name` (an Executor object is returned as is).
 
     Checked before any training: an unknown name, Ray options without Ray, or a missing Ray
@@ -68,7 +90,9 @@ def get_executor(name: str | Executor | None = "inprocess", address: str | None 
         if address is not None or gpus_per_run is not None or cpus_per_run != 1:
             raise ConfigError("--address, --cpus-per-run and --gpus-per-run place runs on a Ray cluster: "
                               "they need --executor ray")
-        return InProcess()
+        return InProcess(side_by_side=side_by_side)
+    if side_by_side:
+        raise ConfigError("--side-by-side groups runs in this process: it needs --executor inprocess")
     from frecore.sweeps.ray_executor import RayExecutor
 
     return RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)

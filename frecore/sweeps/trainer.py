@@ -13,6 +13,7 @@ from frecore.experiments import PlannedRun
 from frecore.model.init import TORCH_DTYPES
 from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
+from frecore.training.members import fit_members
 from frecore.training.train import fit, resolve_device
 
 
@@ -35,6 +36,20 @@ class RunTrainer:
         if key not in self.cache:
             self.cache[key] = load_dataset(p.config.data, device=dev, dtype=TORCH_DTYPES[p.config.net.dtype])
         return self.cache[key]
+
+    def group(self, runs: list[PlannedRun]) -> list[dict]:
+        """Train runs side by side (frecore.training.members) and return their rows, in order."""
+        data = self.dataset(runs[0])
+        try:
+            results = fit_members([p.config for p in runs], data)
+            return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
+        except (ConfigError, FileNotFoundError):
+            raise
+        except Exception as exc:  # the group's runs are failed rows, retried (one by one or grouped) next time
+            if self.progress:
+                tqdm.write(traceback.format_exc())
+            return [store.run_record(p, None, status="failed", message=f"{type(exc).__name__}: {exc}",
+                                     commit=self.commit) for p in runs]
 
     def __call__(self, p: PlannedRun) -> dict:
         probe = PROBES[self.probe] if self.probe else None
