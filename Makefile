@@ -69,10 +69,11 @@ test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
 
-bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's conv and P-EP pairs, graph steps
+bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's conv and P-EP pairs, graph steps, members side by side
 	$(BIN)/python bench/ep_vs_bp.py
 	$(BIN)/python bench/table1_ratios.py
 	$(BIN)/python bench/graph_step.py
+	$(BIN)/python bench/ensemble.py
 
 docs: $(STAMP) ## regenerate docs/provenance.md (paper text vs the authors' code, per row) from the registry
 	$(BIN)/python -m frecore provenance --out docs/provenance.md
