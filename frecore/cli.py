@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--side-by-side", action="store_true",
-                   help="train runs that can share a pass (layered EP/BP differing in seed, alpha_i, beta_i) "
+                   help="train runs that can share a pass (layered EP, BP or FA differing in seed, alpha_i, beta_i) "
                         "side by side, one row each (bench/ensemble.py measures the gain)")
     r.add_argument("--executor", default="inprocess",
                    help="where runs train: inprocess (one after another here) or ray (one Ray task per run; "

@@ -40,6 +40,7 @@ def _assert_same(a, b) -> None:
 @pytest.mark.parametrize("rule, topology, net", [
     ("ep", "layered", {}), ("ep", "residual", {}), ("ep", "layered", {"feedback": "random"}),
     ("ep", "layered", {"readout_bias": True}), ("bp", "layered", {}), ("bp", "residual", {}),
+    ("fa", "layered", {"feedback": "random"}), ("fa", "residual", {"feedback": "random"}),
 ])
 def test_each_member_equals_its_own_run(data, rule, topology, net):
     cfgs = _cfgs(rule, topology, **net)
@@ -82,7 +83,7 @@ def test_only_equal_shapes_and_shared_settings_group():
     cfgs = _cfgs("ep")
     assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, lr=1e-2))])
     assert not groupable([cfgs[0], replace(cfgs[1], net=replace(cfgs[1].net, hidden=(12, 11)))])
-    assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in cfgs])
+    assert not groupable([replace(c, rule=replace(c.rule, name="lra")) for c in cfgs])
     with pytest.raises(ConfigError, match="side by side"):
         fit_members([cfgs[0], replace(cfgs[1], rule=replace(cfgs[1].rule, free_steps=7))])
 

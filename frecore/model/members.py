@@ -19,6 +19,20 @@ from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation, iterate
 
 
+class _StackedFeedbackAlignedLinear(torch.autograd.Function):
+    """Per member y = x W^T forward; backward sends the error through the fixed F instead of W."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, f)
+        return torch.bmm(x, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        x, f = ctx.saved_tensors
+        return torch.bmm(grad_out, f), torch.bmm(grad_out.transpose(1, 2), x), None
+
+
 class StackedLayeredNet(nn.Module):
     """`nets` (already initialised, each from its own seed) stacked along a leading member dimension."""
 
@@ -129,13 +143,22 @@ class StackedLayeredNet(nn.Module):
 
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
                     offsets: Sequence[torch.Tensor] | None = None) -> tuple[State, torch.Tensor]:
-        if feedback_alignment or offsets is not None:
-            raise ConfigError("members side by side train with EP or BP")
+        """Every member's feedforward twin; with `feedback_alignment`, errors flow back through the
+        fixed random matrices (LayeredFRENet.feedforward, member by member)."""
+        if offsets is not None:
+            raise ConfigError("members side by side: no pre-activation offsets")
+
+        def linear(inp: torch.Tensor, w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+            if feedback_alignment:
+                return _StackedFeedbackAlignedLinear.apply(inp, w, f)
+            return torch.bmm(inp, w.transpose(1, 2))
+
         states: State = []
         for j in range(len(self.sizes)):
             h = self.input_drive(x) if j == 0 else 0.0
             for k, b in enumerate(self.topology.blocks):
                 if b.dst == j and b.forward:
-                    h = h + self._scale(self.alpha, k) * torch.bmm(states[b.src], self.w_blocks[k].transpose(1, 2))
+                    h = h + self._scale(self.alpha, k) * linear(states[b.src], self.w_blocks[k], self.feedback_operand(k))
             states.append(self.rho.fn(h))
-        return states, self.logits(states[-1])
+        logits = linear(states[-1], self.w_out, self.output_feedback_operand())
+        return states, logits if self.b_out is None else logits + self.b_out.unsqueeze(1)

@@ -36,7 +36,7 @@ class Executor(Protocol):
 
 class InProcess:
     """The default executor: one run after another in this process; with `side_by_side`, planned
-    runs that can share a pass (frecore.training.members.groupable: layered EP or BP differing in
+    runs that can share a pass (frecore.training.members.groupable: layered EP, BP or FA differing in
     seed, alpha_i, beta_i) train together, one row per run as before. A group trains without
     per-epoch checkpoints: a cut group starts again."""
 

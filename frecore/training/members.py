@@ -4,7 +4,7 @@ status and weights of its own separate `fit`.
 Members share everything but their seed (initial weights, batch order) and alpha_i, beta_i: one
 relaxation and one optimiser step (Adam and SGD are elementwise, so one optimiser over stacked
 weights is M optimisers) advance all of them. A member that diverges is recorded as its own run
-would be and frozen while the others go on. Layered EP and BP for now; `groupable` says which
+would be and frozen while the others go on. Layered EP, BP and FA for now; `groupable` says which
 configs may share a pass.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from frecore.training.resources import check_fits
 from frecore.training.train import (CHECK_EVERY, EpochRecord, RunResult, _diverged, build_optimizer,
                                     resolve_device)
 
-MEMBER_RULES = ("ep", "bp")
+MEMBER_RULES = ("ep", "bp", "fa")
 
 
 def _shared(cfg: RunConfig) -> dict:
@@ -35,7 +35,7 @@ def _shared(cfg: RunConfig) -> dict:
 
 
 def groupable(cfgs: list[RunConfig]) -> bool:
-    """Whether these runs can train side by side: layered EP or BP, fixed T/K, no noise, and equal
+    """Whether these runs can train side by side: layered EP, BP or FA, fixed T/K, no noise, and equal
     but for seed, alpha_i and beta_i (an AGT graph drawn per seed differs: not groupable)."""
     c = cfgs[0]
     if c.rule.name not in MEMBER_RULES or c.net.arch != "layered" or c.net.topology == "agt":
@@ -53,7 +53,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
     if not cfgs:
         return []
     if not groupable(cfgs):
-        raise ConfigError("these runs cannot train side by side (layered EP or BP, equal but for seed, "
+        raise ConfigError("these runs cannot train side by side (layered EP, BP or FA, equal but for seed, "
                           "alpha_i and beta_i, no noise, no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
