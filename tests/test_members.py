@@ -106,3 +106,14 @@ def test_a_sweep_side_by_side_records_the_same_rows(tmp_path, mnist_root):
     assert list(apart.index) == list(together.index) and (together["status"] == "ok").all()
     for col in ("best_test_acc", "final_test_acc", "final_train_acc"):
         assert ((apart[col] - together[col]).abs() <= 0.25).all(), col
+
+
+def test_groups_are_sized_to_the_devices_memory(monkeypatch):
+    from frecore.experiments import plan
+    from frecore.sweeps.executors import groups
+    from frecore.training import members
+
+    runs = plan("table1", "smoke", rows=["2HL BP (tanh, Adam)"], seeds=[0, 1, 2, 3, 4])
+    assert [len(g) for g in groups(runs)] == [5]
+    monkeypatch.setattr(members, "members_that_fit", lambda cfg: 2)
+    assert [len(g) for g in groups(runs)] == [2, 2, 1]

@@ -58,13 +58,14 @@ class InProcess:
 
 def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
     """Consecutive planned runs that can train side by side, in plan order (a row's seeds, a
-    sweep's settings)."""
-    from frecore.training.members import groupable
+    sweep's settings), each group sized to half the device's free memory."""
+    from frecore.training.members import groupable, members_that_fit
 
     out: list[list[PlannedRun]] = []
     for p in runs:
-        if out and groupable([q.config for q in out[-1]] + [p.config]):
-            out[-1].append(p)
+        group = out[-1] if out else []
+        if group and len(group) < members_that_fit(group[0].config) and groupable([q.config for q in group] + [p.config]):
+            group.append(p)
         else:
             out.append([p])
     return out

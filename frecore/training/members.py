@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 
 import torch
 
@@ -48,6 +47,17 @@ def groupable(cfgs: list[RunConfig]) -> bool:
     return all(_shared(x) == key for x in cfgs[1:])
 
 
+def members_that_fit(cfg: RunConfig) -> int:
+    """How many members of `cfg` one pass may hold: half the device's free memory over one member's
+    estimated footprint (at least 1)."""
+    from frecore.training.data import INPUT_SHAPES
+    from frecore.training.resources import available_bytes, estimated_bytes
+
+    shape, n_classes = INPUT_SHAPES[cfg.data.dataset]
+    free = available_bytes(resolve_device(cfg.device))
+    return max(1, int(free // 2 // estimated_bytes(cfg, shape, n_classes))) if free else 64
+
+
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it."""
     if not cfgs:
@@ -65,8 +75,11 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
         data = load_dataset(cfg.data, device=device, dtype=dtype)
     elif data.train.x.dtype != dtype or data.train.x.device != device:
         data = data.to(device, dtype)
-    check_fits(cfg, data.input_shape, data.n_classes, device)
     m = len(cfgs)
+    check_fits(cfg, data.input_shape, data.n_classes, device)
+    if m > members_that_fit(cfg):
+        raise ConfigError(f"{m} members of this net do not fit in half the device's free memory; "
+                          f"train at most {members_that_fit(cfg)} side by side")
     order_gens = [torch.Generator().manual_seed(c.seed + 7919) for c in cfgs]  # each run's batch order
     nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed), device)
             for c in cfgs]
