@@ -45,7 +45,8 @@ class InProcess:
 
     def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
             skip: Callable[[PlannedRun], bool]) -> Iterator[Outcome]:
-        for group in (groups(runs) if self.side_by_side else [[p] for p in runs]):
+        grouped = self.side_by_side and trainer.probe is None  # probes measure one net: such runs train alone
+        for group in (groups(runs) if grouped else [[p] for p in runs]):
             members = [p for p in group if not skip(p)]
             if not members:
                 continue
