@@ -46,7 +46,7 @@ def main() -> None:
     print(f"device: {device_name(str(device))}, torch {torch.__version__}; batch 500, T = 10 L, K = 5 L")
     print(f"{'net':<22}{'blocks':>7}{'loop ms':>10}{'batched ms':>12}{'loop/batched':>14}")
     for depth in (5, 10, 20):
-        for topology in ("layered", "residual"):
+        for topology in ("chain", "residual"):
             cfg = NetConfig(hidden=(64,) * depth, beta=0.1, topology=topology)
             net = build_fre_net(cfg, 784, 10, torch.Generator().manual_seed(0), device)
             rule = build_rule(RuleConfig(name="ep", free_steps=10 * depth, nudge_steps=5 * depth))

@@ -54,3 +54,10 @@ def test_round_trip_and_unknown_keys():
     d["net"]["gamma"] = 1
     with pytest.raises(ConfigError, match="unknown net setting"):
         run_config_from_dict(d)
+
+
+def test_configs_recorded_before_the_chain_was_named_still_read():
+    """Results rows recorded before 2026-11-29 call the plain chain topology 'layered'."""
+    d = RunConfig().to_dict()
+    d["net"]["topology"] = "layered"
+    assert run_config_from_dict(d).net.topology == "chain"

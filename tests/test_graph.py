@@ -1,8 +1,8 @@
-from frecore.config.graph import Block, layered
+from frecore.config.graph import Block, chain
 
 
 def test_layered_chain_blocks_and_adjacency():
-    t = layered((4, 5, 6))
+    t = chain((4, 5, 6))
     assert t.blocks == (Block(0, 1), Block(1, 2))
     assert t.adjacency() == [[0, 2, 0], [1, 0, 2], [0, 1, 0]]
 
@@ -20,9 +20,9 @@ def _pairs(t):
 
 def test_residual_pattern_matches_the_paper():
     ten = residual((64,) * 10)
-    assert _pairs(ten) - _pairs(layered((64,) * 10)) == {(0, 3), (3, 6), (6, 9)}  # 1<->4, 4<->7, 7<->10
+    assert _pairs(ten) - _pairs(chain((64,) * 10)) == {(0, 3), (3, 6), (6, 9)}  # 1<->4, 4<->7, 7<->10
     twenty = residual((64,) * 20)
-    assert _pairs(twenty) - _pairs(layered((64,) * 20)) == {(i, i + 3) for i in range(0, 16, 3)}  # ..16<->19
+    assert _pairs(twenty) - _pairs(chain((64,) * 20)) == {(i, i + 3) for i in range(0, 16, 3)}  # ..16<->19
     adj = ten.adjacency()
     assert adj[3][0] == 1 and adj[0][3] == 2  # forward 0 -> 3, feedback 3 -> 0
 
@@ -34,9 +34,9 @@ def test_agt_is_seeded_has_the_chain_and_no_self_loops():
     graphs = {frozenset(_pairs(agt(sizes, 0.2, torch.Generator().manual_seed(s)))) for s in range(5)}
     assert len(graphs) > 1  # different across seeds
     for g in graphs:
-        assert _pairs(layered(sizes)) <= g  # the chain is always there
+        assert _pairs(chain(sizes)) <= g  # the chain is always there
         assert all(src < dst for src, dst in g)  # no self-loops, forward runs upward
-    assert _pairs(agt(sizes, 0.0, torch.Generator())) == _pairs(layered(sizes))
+    assert _pairs(agt(sizes, 0.0, torch.Generator())) == _pairs(chain(sizes))
     assert len(agt(sizes, 1.0, torch.Generator()).blocks) == 10 * 9 // 2  # every pair
 
 

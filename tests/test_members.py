@@ -20,7 +20,7 @@ def data(mnist_root):
                         dtype=torch.float64)
 
 
-def _cfgs(rule: str, topology: str = "layered", **net) -> list[RunConfig]:
+def _cfgs(rule: str, topology: str = "chain", **net) -> list[RunConfig]:
     hidden = (12, 10, 8, 9) if topology == "residual" else (12, 10)
     base = RunConfig(net=NetConfig(hidden=hidden, dtype="float64", topology=topology, skip_every=3, **net),
                      rule=RuleConfig(name=rule, free_steps=6, nudge_steps=4),
@@ -38,9 +38,9 @@ def _assert_same(a, b) -> None:
 
 
 @pytest.mark.parametrize("rule, topology, net", [
-    ("ep", "layered", {}), ("ep", "residual", {}), ("ep", "layered", {"feedback": "random"}),
-    ("ep", "layered", {"readout_bias": True}), ("bp", "layered", {}), ("bp", "residual", {}),
-    ("fa", "layered", {"feedback": "random"}), ("fa", "residual", {"feedback": "random"}),
+    ("ep", "chain", {}), ("ep", "residual", {}), ("ep", "chain", {"feedback": "random"}),
+    ("ep", "chain", {"readout_bias": True}), ("bp", "chain", {}), ("bp", "residual", {}),
+    ("fa", "chain", {"feedback": "random"}), ("fa", "residual", {"feedback": "random"}),
 ])
 def test_each_member_equals_its_own_run(data, rule, topology, net):
     cfgs = _cfgs(rule, topology, **net)

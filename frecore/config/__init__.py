@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid")
 ARCHS = ("layered", "conv")
-TOPOLOGIES = ("layered", "residual", "agt", "custom")
+TOPOLOGIES = ("chain", "residual", "agt", "custom")  # hidden-layer graphs; the arch "layered" is the family
 FEEDBACK = ("symmetric", "random")
 DATASETS = ("mnist", "cifar10")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -106,7 +106,7 @@ class NetConfig:
     channels: tuple[int, ...] = (32, 64)  # conv layers' output channels (arch 'conv'; MNIST: 32, 64)
     kernel: int = 5  # conv kernel size (MNIST 5, CIFAR-10 3)
     padding: int = 0  # conv zero padding (MNIST 0, CIFAR-10 1)
-    topology: str = "layered"  # layered chain | residual (skips every `skip_every`) | agt | custom (`skips`)
+    topology: str = "chain"  # the chain | residual (skips every `skip_every`) | agt | custom (`skips`)
     skip_every: int = 3  # residual: 1<->4, 4<->7, ... (paper Figure 3b)
     agt_p: float = 0.2  # agt: probability of each non-adjacent pair (paper default 0.2)
     topology_seed: int = 0  # agt: seed of the generator that draws the graph (not the run's seed)
@@ -144,7 +144,7 @@ class NetConfig:
             raise ConfigError(f"damping g mixes s <- (1 - g) s + g rho(h): it must be in (0, 1], got {self.damping!r}")
         if self.arch != "conv" and (self.pool_indices != "current" or self.readout_lag or self.damping != 1.0):
             raise ConfigError("pool_indices, readout_lag and damping are conv settings (arch 'conv')")
-        if self.topology != "layered" and self.arch != "layered":
+        if self.topology != "chain" and self.arch != "layered":
             raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
         skips = _sequence("skips", self.skips)
         if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p) for p in skips):
@@ -178,7 +178,7 @@ class NetConfig:
                              ordered=self.agt_draw == "ordered")
         if self.topology == "custom":
             return graph.with_skips(self.hidden, self.skips)
-        return graph.layered(self.hidden)
+        return graph.chain(self.hidden)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -380,6 +380,8 @@ def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
             if unknown:
                 raise ConfigError(f"unknown {key} setting(s): {', '.join(sorted(unknown))}")
             value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            if key == "net" and value.get("topology") == "layered":  # recorded before the chain had its own name
+                value["topology"] = "chain"
             kwargs[key] = _SECTIONS[key](**value)
         elif key in ("seed", "device"):
             kwargs[key] = value

@@ -55,7 +55,7 @@ class Topology:
         return any(not (b.forward and b.feedback) for b in self.blocks)
 
 
-def layered(sizes: tuple[int, ...]) -> Topology:
+def chain(sizes: tuple[int, ...]) -> Topology:
     """The plain chain s_1 <-> s_2 <-> ... <-> s_L of paper Fig. 1a."""
     return Topology(tuple(sizes), tuple(Block(i, i + 1) for i in range(len(sizes) - 1)))
 
@@ -66,8 +66,8 @@ def with_skips(sizes: tuple[int, ...], skips: Iterable[tuple[int, int]]) -> Topo
     ValueError names the first pair that is a self-loop, runs backwards, repeats or leaves the net.
     """
     n = len(sizes)
-    chain = [Block(i, i + 1) for i in range(n - 1)]
-    seen = {(b.src, b.dst) for b in chain}
+    links = [Block(i, i + 1) for i in range(n - 1)]
+    seen = {(b.src, b.dst) for b in links}
     extra = []
     for src, dst in skips:
         if not (0 <= src < n and 0 <= dst < n):
@@ -79,7 +79,7 @@ def with_skips(sizes: tuple[int, ...], skips: Iterable[tuple[int, int]]) -> Topo
             raise ValueError(f"block {src}->{dst} is listed twice or duplicates the chain")
         seen.add((src, dst))
         extra.append(Block(src, dst))
-    return Topology(tuple(sizes), tuple(chain + extra))
+    return Topology(tuple(sizes), tuple(links + extra))
 
 
 def residual(sizes: tuple[int, ...], every: int = 3) -> Topology:
@@ -102,7 +102,7 @@ def agt(sizes: tuple[int, ...], p: float, generator: "torch.Generator", ordered:
     draws = torch.rand((len(pairs), 2 if ordered else 1), generator=generator, dtype=torch.float64).tolist()
     if not ordered:
         return with_skips(sizes, [pair for pair, (u,) in zip(pairs, draws) if u < p])
-    chain = layered(sizes).blocks
+    chain_blocks = chain(sizes).blocks
     extra = tuple(Block(i, j, forward=uf < p, feedback=ub < p) for (i, j), (uf, ub) in zip(pairs, draws)
                   if uf < p or ub < p)
-    return Topology(tuple(sizes), chain + extra)
+    return Topology(tuple(sizes), chain_blocks + extra)

@@ -69,7 +69,7 @@ def deep_lr(depth: int, base: float) -> float:
 BASE_LR = {"mnist": 1e-3, "cifar10": 2e-4}  # Adam, Table S2
 
 
-def deep64(depth: int, rule: str, feedback: str, dataset: str, beta: float = 0.1, topology: str = "layered",
+def deep64(depth: int, rule: str, feedback: str, dataset: str, beta: float = 0.1, topology: str = "chain",
            agt_p: float = 0.2) -> RunConfig:
     """Table 2 / S1's 64-unit nets: T = 10 L, K = 5 L, Adam (halved when deep), batch 500, 50 epochs."""
     cfg = override(layered64(depth, 0.1, rule, feedback), data={"dataset": dataset},

@@ -30,17 +30,17 @@ def conv_table2_code(rule: str) -> RunConfig:
 
 # (arch, approach, depth, rule, feedback, topology, paper MNIST (test, std, train), paper CIFAR-10, quick epochs)
 TABLE2_LAYERED = [
-    ("5-symm", "BP", 5, "bp", "symmetric", "layered", (97.69, 0.10, 100.00), (49.23, 0.81, 56.72), 10),
-    ("5-symm", "Ours", 5, "ep", "symmetric", "layered", (97.64, 0.10, 99.98), (50.72, 0.17, 57.02), 10),
-    ("5-asymm", "FA", 5, "fa", "random", "layered", (96.44, 0.10, 98.96), (37.97, 2.18, 38.92), 10),
-    ("5-asymm", "Ours", 5, "ep", "random", "layered", (96.37, 0.11, 97.99), (45.27, 0.73, 46.79), 10),
-    ("10-symm", "BP", 10, "bp", "symmetric", "layered", (97.61, 0.04, 99.93), (48.23, 1.26, 55.37), 6),
-    ("10-symm", "Ours", 10, "ep", "symmetric", "layered", (92.49, 0.32, 95.27), (34.90, 0.38, 34.64), 6),
+    ("5-symm", "BP", 5, "bp", "symmetric", "chain", (97.69, 0.10, 100.00), (49.23, 0.81, 56.72), 10),
+    ("5-symm", "Ours", 5, "ep", "symmetric", "chain", (97.64, 0.10, 99.98), (50.72, 0.17, 57.02), 10),
+    ("5-asymm", "FA", 5, "fa", "random", "chain", (96.44, 0.10, 98.96), (37.97, 2.18, 38.92), 10),
+    ("5-asymm", "Ours", 5, "ep", "random", "chain", (96.37, 0.11, 97.99), (45.27, 0.73, 46.79), 10),
+    ("10-symm", "BP", 10, "bp", "symmetric", "chain", (97.61, 0.04, 99.93), (48.23, 1.26, 55.37), 6),
+    ("10-symm", "Ours", 10, "ep", "symmetric", "chain", (92.49, 0.32, 95.27), (34.90, 0.38, 34.64), 6),
     ("10-symm", "Ours-Residual", 10, "ep", "symmetric", "residual", (97.49, 0.05, 99.77), (44.46, 0.51, 48.67), 6),
-    ("10-asymm", "FA", 10, "fa", "random", "layered", (94.52, 0.26, 95.54), (30.16, 6.12, 30.20), 6),
-    ("10-asymm", "Ours", 10, "ep", "random", "layered", (87.37, 0.49, 87.95), (30.37, 1.09, 29.97), 6),
+    ("10-asymm", "FA", 10, "fa", "random", "chain", (94.52, 0.26, 95.54), (30.16, 6.12, 30.20), 6),
+    ("10-asymm", "Ours", 10, "ep", "random", "chain", (87.37, 0.49, 87.95), (30.37, 1.09, 29.97), 6),
     ("10-asymm", "Ours-AGT", 10, "ep", "random", "agt", (96.87, 0.11, 99.45), (30.94, 4.90, 31.36), 6),
-    ("20-symm", "BP", 20, "bp", "symmetric", "layered", (97.48, 0.07, 99.74), (47.35, 1.49, 54.59), 6),
+    ("20-symm", "BP", 20, "bp", "symmetric", "chain", (97.48, 0.07, 99.74), (47.35, 1.49, 54.59), 6),
     ("20-symm", "Ours-Residual", 20, "ep", "symmetric", "residual", (95.95, 0.18, 98.20), (43.61, 1.17, 44.26), 3),
 ]
 TABLE2_CONV = [("BP", "bp", (99.34, 0.04, 99.97), (75.45, 0.46, 83.61)), ("Ours", "ep", (99.27, 0.07, 99.78), (75.04, 0.51, 80.79))]
@@ -58,9 +58,9 @@ def table2() -> list[Row]:
             test, std, train = p_mnist if dataset == "mnist" else p_cifar
             cfg = deep64(depth, rule, fb, dataset, topology=topo)
             readings: dict = {}
-            if (depth, rule, fb, topo, dataset) == (10, "ep", "random", "layered", "mnist"):
+            if (depth, rule, fb, topo, dataset) == (10, "ep", "random", "chain", "mnist"):
                 readings = dict(reading="text", variants={"code": graph_code(cfg)}, provenance=(CHAIN_FROM_FIG_S8,))
-            if topo != "layered":
+            if topo != "chain":
                 readings = dict(reading="code", variants={"text": cfg},
                                 provenance=(GRAPH_NUDGE, NO_HALVING) + ((AGT_ORDERED,) if topo == "agt" else ()))
                 cfg = graph_code(cfg, lr=BASE_LR[dataset])

@@ -41,9 +41,9 @@ def _s1_config(arch: str, beta: float, reading: str = "code") -> RunConfig:
         return override(base, net={"beta": beta})
     depth = int(arch.split("HL")[0])
     feedback = "symmetric" if arch.endswith("-symm") else "random"
-    topology = "residual" if "Residual" in arch else "agt" if "AGT" in arch else "layered"
+    topology = "residual" if "Residual" in arch else "agt" if "AGT" in arch else "chain"
     cfg = deep64(depth, "ep", feedback, "mnist", beta=beta, topology=topology)
-    return graph_code(cfg, lr=BASE_LR["mnist"]) if reading == "code" and topology != "layered" else cfg
+    return graph_code(cfg, lr=BASE_LR["mnist"]) if reading == "code" and topology != "chain" else cfg
 
 
 @register_experiment(plot="beta_heatmap")

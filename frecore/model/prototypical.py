@@ -58,7 +58,7 @@ def check_prototypical(cfg: NetConfig) -> None:
         raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
     if cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
         raise ConfigError(f"P-EP uses sigmoid-s (dense) or hard-sigmoid (conv), got activation={cfg.activation!r}")
-    if cfg.topology != "layered":
+    if cfg.topology != "chain":
         raise ConfigError(f"P-EP nets are chains; got topology={cfg.topology!r}")
 
 

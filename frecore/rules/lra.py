@@ -31,8 +31,8 @@ class LocalRepresentationAlignment:
         self.cfg = cfg
 
     def check(self, net_cfg: NetConfig) -> None:
-        if net_cfg.arch != "layered" or net_cfg.topology != "layered":
-            raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch and topology 'layered'")
+        if net_cfg.arch != "layered" or net_cfg.topology != "chain":
+            raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch 'layered', topology 'chain'")
 
     @torch.no_grad()
     def predict(self, net: LayeredFRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
