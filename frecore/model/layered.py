@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from frecore.config import ConfigError, NetConfig
+from frecore.config.graph import Topology
 from frecore.model.activations import get_activation
 from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix
 from frecore.model.noise import GaussianNoise
@@ -45,7 +46,37 @@ class _FeedbackAlignedLinear(torch.autograd.Function):
         return grad_out @ f, grad_out.t() @ x, None  # (B, n_in), (n_out, n_in)
 
 
-class LayeredFRENet(nn.Module):
+class DenseWeights:
+    """The weight layout the layered FRE-RNN and its side-by-side stack share: W_0, the blocks' W_i,
+    W_f (and b_f), tied or fixed random feedback. With a leading member dimension the same code
+    serves frecore.model.members."""
+
+    topology: Topology
+    symmetric: bool
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.topology.sizes
+
+    def weights(self) -> list[nn.Parameter]:
+        """The learnable tensors in input -> readout order: W_0, W_1.., W_f (then b_f, if any)."""
+        return [p for group in self.layer_params() for p in group]
+
+    def layer_params(self) -> list[list[nn.Parameter]]:
+        """Per learning layer (one optimizer group each), input -> readout; b_f learns with W_f."""
+        readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
+        return [[self.w_in], *([w] for w in self.w_blocks), readout]
+
+    def feedback_operand(self, k: int) -> torch.Tensor:
+        """F_k = B_k^T, (n_dst, n_src): the tied W_k itself, or the fixed random matrix."""
+        return self.w_blocks[k] if self.symmetric else getattr(self, f"fb_block{k}")
+
+    def output_feedback_operand(self) -> torch.Tensor:
+        """F_f = B_f^T, (n_out, n_L): W_f when symmetric."""
+        return self.w_out if self.symmetric else self.fb_out
+
+
+class LayeredFRENet(DenseWeights, nn.Module):
     """Feedback-regulated RNN over a chain of hidden layers with a softmax readout."""
 
     def __init__(self, cfg: NetConfig, n_in: int, n_out: int, generator: torch.Generator,
@@ -79,27 +110,6 @@ class LayeredFRENet(nn.Module):
         self.batched = batched
 
     # -- structure ---------------------------------------------------------------------------
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return self.topology.sizes
-
-    def weights(self) -> list[nn.Parameter]:
-        """The learnable tensors in input -> readout order: W_0, W_1.., W_f (then b_f, if any)."""
-        return [p for group in self.layer_params() for p in group]
-
-    def layer_params(self) -> list[list[nn.Parameter]]:
-        """Per learning layer (one optimizer group each), input -> readout; b_f learns with W_f."""
-        readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
-        return [[self.w_in], *([w] for w in self.w_blocks), readout]
-
-    def feedback_operand(self, k: int) -> torch.Tensor:
-        """F_k = B_k^T, (n_dst, n_src): the tied W_k itself, or the fixed random matrix."""
-        return self.w_blocks[k] if self.symmetric else getattr(self, f"fb_block{k}")
-
-    def output_feedback_operand(self) -> torch.Tensor:
-        """F_f = B_f^T, (n_out, n_L): W_f when symmetric."""
-        return self.w_out if self.symmetric else self.fb_out
-
     def coupling_terms(self) -> list[list[Term]]:
         """Per receiving layer, the (scale, source, matrix) terms of its recurrent input.
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from frecore.config import ConfigError
-from frecore.model.layered import LastLayerInput, LayeredFRENet, State
+from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
 from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation, iterate
 
@@ -33,7 +33,7 @@ class _StackedFeedbackAlignedLinear(torch.autograd.Function):
         return torch.bmm(grad_out, f), torch.bmm(grad_out.transpose(1, 2), x), None
 
 
-class StackedLayeredNet(nn.Module):
+class StackedLayeredNet(DenseWeights, nn.Module):
     """`nets` (already initialised, each from its own seed) stacked along a leading member dimension."""
 
     def __init__(self, nets: Sequence[LayeredFRENet]) -> None:
@@ -67,23 +67,6 @@ class StackedLayeredNet(nn.Module):
         self.beta = torch.tensor([list(n.beta) for n in nets], dtype=dtype, device=device).reshape(self.m, -1)
         self.batched = False
 
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return self.topology.sizes
-
-    def weights(self) -> list[nn.Parameter]:
-        return [p for group in self.layer_params() for p in group]
-
-    def layer_params(self) -> list[list[nn.Parameter]]:
-        readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
-        return [[self.w_in], *([w] for w in self.w_blocks), readout]
-
-    def feedback_operand(self, k: int) -> torch.Tensor:
-        return self.w_blocks[k] if self.symmetric else getattr(self, f"fb_block{k}")
-
-    def output_feedback_operand(self) -> torch.Tensor:
-        return self.w_out if self.symmetric else self.fb_out
-
     def unstack(self, i: int, net: LayeredFRENet) -> LayeredFRENet:
         """Copy member i's weights into `net` (a LayeredFRENet of the member's config)."""
         with torch.no_grad():
@@ -104,13 +87,13 @@ class StackedLayeredNet(nn.Module):
         """Every member's relaxation at once (LayeredFRENet.relax, member by member)."""
         if tol is not None or noise is not None:
             raise ConfigError("members side by side run fixed T/K steps without state noise")
-        terms = []  # (receiving layer, per-member scale, source layer, (M, n_src, n_dst) operand)
+        n_layers = len(self.sizes)
+        terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale (M,1,1), source, operand)
         for k, b in enumerate(self.topology.blocks):
             if b.forward:
-                terms.append((b.dst, self._scale(self.alpha, k), b.src, self.w_blocks[k].transpose(1, 2)))
+                terms[b.dst].append((self._scale(self.alpha, k), b.src, self.w_blocks[k].transpose(1, 2)))
             if b.feedback:
-                terms.append((b.src, self._scale(self.beta, k), b.dst, self.feedback_operand(k)))
-        n_layers = len(self.sizes)
+                terms[b.src].append((self._scale(self.beta, k), b.dst, self.feedback_operand(k)))
 
         def step(state: State | None, previous: State | None) -> State:
             ext: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
@@ -122,10 +105,9 @@ class StackedLayeredNet(nn.Module):
             for j, n in enumerate(self.sizes):
                 h = ext[j]
                 if state is not None:
-                    for dst, scale, src, mat in terms:
-                        if dst == j:
-                            t = torch.bmm(state[src], mat).mul_(scale)
-                            h = t if h is None else h + t
+                    for scale, src, mat in terms[j]:
+                        t = torch.bmm(state[src], mat).mul_(scale)
+                        h = t if h is None else h + t
                 if h is None:
                     h = drive.new_zeros(drive.shape[0], drive.shape[1], n)
                 new.append(self.rho.inplace(h.clone() if h is ext[j] else h))
