@@ -163,23 +163,28 @@ def set_ep_gradients(net: FRENet, x: torch.Tensor, free: Relaxation, nudged: Rel
     raise ConfigError(f"EP has no update for a {type(net).__name__}")
 
 
-@set_ep_gradients.register
+@set_ep_gradients.register(LayeredFRENet)
+@set_ep_gradients.register(StackedLayeredNet)  # members side by side: a leading member dimension
 @torch.no_grad()
 def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
                     e_readout: torch.Tensor) -> None:
     """dW_i = ds_dst (s_src^0)^T per forward block, dW_0 = ds_1 x^T, dW_f = e_p (s_L^0)^T."""
     s0, s_beta = free.state, nudged.state
     ds = [b - a for a, b in zip(s0, s_beta)]  # ds_j = s_j^beta - s_j^0
-    scale = -1.0 / x.shape[0]  # batch mean, as a gradient to descend
-    net.w_in.grad = torch.mm(ds[0].t(), x).mul_(scale)  # dW_0 = ds_1 x^T
+    scale = -1.0 / x.shape[-2]  # batch mean, as a gradient to descend
+
+    def outer(post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:  # post^T pre, per member if stacked
+        return (post.transpose(-1, -2) @ pre).mul_(scale)
+
+    net.w_in.grad = outer(ds[0], x)  # dW_0 = ds_1 x^T
     for k, b in enumerate(net.topology.blocks):
         if b.forward:
-            net.w_blocks[k].grad = torch.mm(ds[b.dst].t(), s0[b.src]).mul_(scale)  # ds_dst (s_src^0)^T
+            net.w_blocks[k].grad = outer(ds[b.dst], s0[b.src])  # ds_dst (s_src^0)^T
         else:  # a feedback-only block (ordered AGT draw): nothing learns
             net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
-    net.w_out.grad = torch.mm(e_readout.t(), s0[-1]).mul_(scale)  # dW_f = e_p (s_L^0)^T
+    net.w_out.grad = outer(e_readout, s0[-1])  # dW_f = e_p (s_L^0)^T
     if net.b_out is not None:
-        net.b_out.grad = e_readout.sum(0).mul_(scale)
+        net.b_out.grad = e_readout.sum(-2).mul_(scale)
 
 
 @set_ep_gradients.register
@@ -201,22 +206,3 @@ def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, nudged: Rel
     net.w_out.grad = torch.mm(e_readout.t(), F.max_pool2d(pre[-1], 2).flatten(1)).mul_(scale)
     if net.b_out is not None:
         net.b_out.grad = e_readout.sum(0).mul_(scale)
-
-
-@set_ep_gradients.register
-@torch.no_grad()
-def _stacked_update(net: StackedLayeredNet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
-                    e_readout: torch.Tensor) -> None:
-    """The layered update of every member at once: (M, B, .) states, (M, out, in) gradients."""
-    s0, s_beta = free.state, nudged.state
-    ds = [b - a for a, b in zip(s0, s_beta)]
-    scale = -1.0 / x.shape[1]
-    net.w_in.grad = torch.bmm(ds[0].transpose(1, 2), x).mul_(scale)
-    for k, b in enumerate(net.topology.blocks):
-        if b.forward:
-            net.w_blocks[k].grad = torch.bmm(ds[b.dst].transpose(1, 2), s0[b.src]).mul_(scale)
-        else:
-            net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
-    net.w_out.grad = torch.bmm(e_readout.transpose(1, 2), s0[-1]).mul_(scale)
-    if net.b_out is not None:
-        net.b_out.grad = e_readout.sum(1).mul_(scale)
