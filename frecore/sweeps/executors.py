@@ -63,12 +63,13 @@ def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
     from frecore.training.members import groupable, members_that_fit
 
     out: list[list[PlannedRun]] = []
+    cap = 0  # members the current group may hold: computed once, when it starts
     for p in runs:
-        group = out[-1] if out else []
-        if group and len(group) < members_that_fit(group[0].config) and groupable([q.config for q in group] + [p.config]):
-            group.append(p)
+        if out and len(out[-1]) < cap and groupable([q.config for q in out[-1]] + [p.config]):
+            out[-1].append(p)
         else:
             out.append([p])
+            cap = members_that_fit(p.config)
     return out
 
 

@@ -15,12 +15,9 @@ import time
 import torch
 
 from frecore.config import ConfigError, RunConfig
-from frecore.model.init import TORCH_DTYPES
 from frecore.model.members import StackedLayeredNet
-from frecore.rules import build_rule
-from frecore.training.data import Dataset, batch_indices, load_dataset
-from frecore.training.resources import check_fits
-from frecore.training.train import (CHECK_EVERY, EpochRecord, RunResult, _diverged, build_optimizer,
+from frecore.training.data import Dataset, batch_indices
+from frecore.training.train import (CHECK_EVERY, EpochRecord, RunResult, _diverged, build_optimizer, prepare,
                                     resolve_device)
 
 MEMBER_RULES = ("ep", "bp", "fa")
@@ -67,16 +64,8 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
                           "alpha_i and beta_i, no noise, no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
-    device = resolve_device(cfg.device)
-    dtype = TORCH_DTYPES[cfg.net.dtype]
-    rule = build_rule(cfg.rule)
-    rule.check(cfg.net)
-    if data is None:
-        data = load_dataset(cfg.data, device=device, dtype=dtype)
-    elif data.train.x.dtype != dtype or data.train.x.device != device:
-        data = data.to(device, dtype)
+    device, rule, data = prepare(cfg, data)
     m = len(cfgs)
-    check_fits(cfg, data.input_shape, data.n_classes, device)
     if m > members_that_fit(cfg):
         raise ConfigError(f"{m} members of this net do not fit in half the device's free memory; "
                           f"train at most {members_that_fit(cfg)} side by side")

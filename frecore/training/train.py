@@ -233,6 +233,21 @@ def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
     return state
 
 
+def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, LearningRule, Dataset]:
+    """What a run needs before its net exists: its device, its rule (checked against the net), its
+    data on that device in the net's dtype, and the check that the net fits in memory."""
+    device = resolve_device(cfg.device)
+    dtype = TORCH_DTYPES[cfg.net.dtype]
+    rule = build_rule(cfg.rule)
+    rule.check(cfg.net)
+    if data is None:
+        data = load_dataset(cfg.data, device=device, dtype=dtype)
+    elif data.train.x.dtype != dtype or data.train.x.device != device:
+        data = data.to(device, dtype)
+    check_fits(cfg, data.input_shape, data.n_classes, device)  # before the net is allocated
+    return device, rule, data
+
+
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         probe: Callable[[Net, Dataset, RunConfig], dict[str, float]] | None = None,
@@ -251,15 +266,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     deleted when the run ends, ok or diverged: the result is then the record.
     """
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
-    dtype = TORCH_DTYPES[cfg.net.dtype]
-    rule = build_rule(cfg.rule)
-    rule.check(cfg.net)
-    if data is None:
-        data = load_dataset(cfg.data, device=device, dtype=dtype)
-    elif data.train.x.dtype != dtype or data.train.x.device != device:
-        data = data.to(device, dtype)
-    check_fits(cfg, data.input_shape, data.n_classes, device)  # before the net is allocated
+    device, rule, data = prepare(cfg, data)
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = rule.build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device)
