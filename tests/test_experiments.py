@@ -116,6 +116,14 @@ def test_run_ids_are_stable_and_distinct():
     assert {r.run_id for r in a}.isdisjoint(r.run_id for r in plan("table1", "smoke"))
 
 
+def test_run_ids_do_not_depend_on_the_data_folder_or_device():
+    """CI points FRECORE_DATA at a relative path, a laptop at an absolute one: the same runs."""
+    a = plan("table1", "smoke")
+    b = plan("table1", "smoke", device="cpu", data_root="/somewhere/else/data")
+    assert b[0].config.data.root == "/somewhere/else/data" and b[0].config.device == "cpu"
+    assert [r.run_id for r in a] == [r.run_id for r in b]
+
+
 def test_unknown_names_fail_loudly():
     with pytest.raises(ConfigError, match=f"unknown experiment 'table9'; known: {', '.join(list_experiments())}$"):
         get_rows("table9")

@@ -103,10 +103,27 @@ class PlannedRun:
         return run_id(self.experiment, self.row.label, self.profile, self.config)
 
 
+# Settings that say where a run's inputs live and what executes it, not what it computes: a sweep
+# started with FRECORE_DATA=../shared/data resumes under /abs/path/shared/data, or on another device.
+NOT_IDENTITY = (("data", "root"), ("device",))
+
+
+def identity_fields(config: RunConfig) -> dict:
+    """The non-default settings that make a run what it is (non_default_fields less NOT_IDENTITY)."""
+    fields_ = non_default_fields(config)
+    for path in NOT_IDENTITY:
+        section = fields_
+        for key in path[:-1]:
+            section = section.get(key, {})
+        section.pop(path[-1], None)
+    return {k: v for k, v in fields_.items() if v != {}}
+
+
 def run_id(experiment: str, row: str, profile: str, config: RunConfig) -> str:
-    """Stable identity for resume: what ran, not when. Built from the settings that differ from
-    the defaults, so adding a new setting (with a default) keeps earlier results resumable."""
-    key = json.dumps([experiment, row, profile, non_default_fields(config)], sort_keys=True, default=str)
+    """Stable identity for resume: what ran, not when, where its data lives or on what device.
+    Built from the settings that differ from the defaults, so adding a new setting (with a
+    default) keeps earlier results resumable."""
+    key = json.dumps([experiment, row, profile, identity_fields(config)], sort_keys=True, default=str)
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
