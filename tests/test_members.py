@@ -41,12 +41,33 @@ def _assert_same(a, b) -> None:
     ("ep", "chain", {}), ("ep", "residual", {}), ("ep", "chain", {"feedback": "random"}),
     ("ep", "chain", {"readout_bias": True}), ("bp", "chain", {}), ("bp", "residual", {}),
     ("fa", "chain", {"feedback": "random"}), ("fa", "residual", {"feedback": "random"}),
+    ("lra", "chain", {}), ("lra", "chain", {"feedback": "random", "readout_bias": True}),
 ])
 def test_each_member_equals_its_own_run(data, rule, topology, net):
     cfgs = _cfgs(rule, topology, **net)
     assert groupable(cfgs)
     side_by_side = fit_members(cfgs, data)
     for cfg, got in zip(cfgs, side_by_side):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
+def _conv_cfgs(rule: str, **net) -> list[RunConfig]:
+    base = RunConfig(net=NetConfig(arch="conv", channels=(3, 4), kernel=5, padding=1, activation="hard-sigmoid",
+                                   feedback="symmetric", beta=0.5, dtype="float64", **net),
+                     rule=RuleConfig(name=rule, free_steps=5, nudge_steps=3, beta_f=0.25),
+                     optim=OptimConfig(lr=3e-3, batch_size=50, epochs=2), device="cpu")
+    return [base, replace(base, seed=1, net=replace(base.net, beta=0.25)), replace(base, seed=2, net=replace(base.net, alpha=0.5))]
+
+
+@pytest.mark.parametrize("rule, net", [
+    ("ep", {}), ("ep", {"readout_bias": True, "readout_lag": 1, "pool_indices": "previous"}),
+    ("ep", {"pool_indices": "free", "damping": 0.5}), ("bp", {}),
+])
+def test_each_conv_member_equals_its_own_run(data, rule, net):
+    """Conv members fold into the channels of grouped convolutions; alpha_i and beta_i per member."""
+    cfgs = _conv_cfgs(rule, **net)
+    assert groupable(cfgs)
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
@@ -61,8 +82,8 @@ def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
 def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch):
     """Member 1's weights are made non-finite (a fault no setting we allow produces in float64):
     it ends 'diverged' in epoch 1 as its own run would, and members 0 and 2 are exactly their runs."""
+    from frecore.model import members
     from frecore.model.members import StackedLayeredNet
-    from frecore.training import members
 
     class Faulty(StackedLayeredNet):
         def __init__(self, nets):
@@ -83,7 +104,8 @@ def test_only_equal_shapes_and_shared_settings_group():
     cfgs = _cfgs("ep")
     assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, lr=1e-2))])
     assert not groupable([cfgs[0], replace(cfgs[1], net=replace(cfgs[1].net, hidden=(12, 11)))])
-    assert not groupable([replace(c, rule=replace(c.rule, name="lra")) for c in cfgs])
+    assert not groupable([replace(c, rule=replace(c.rule, name="pep")) for c in cfgs])
+    assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in _conv_cfgs("ep")])
     with pytest.raises(ConfigError, match="side by side"):
         fit_members([cfgs[0], replace(cfgs[1], rule=replace(cfgs[1].rule, free_steps=7))])
 
@@ -117,3 +139,50 @@ def test_groups_are_sized_to_the_devices_memory(monkeypatch):
     assert [len(g) for g in groups(runs)] == [5]
     monkeypatch.setattr(members, "members_that_fit", lambda cfg: 2)
     assert [len(g) for g in groups(runs)] == [2, 2, 1]
+
+
+class _Cut(Exception):
+    pass
+
+
+def _cut_after(epoch: int):
+    def on_epoch(e: int) -> None:
+        if e == epoch:
+            raise _Cut
+    return on_epoch
+
+
+def _numbers(results) -> list:
+    return [(r.status, r.message, [(h.train_loss, h.train_acc, h.test_loss, h.test_acc) for h in r.history])
+            for r in results]
+
+
+@pytest.mark.parametrize("conv", [False, True])
+def test_a_cut_and_continued_group_ends_with_the_uncut_numbers(data, tmp_path, conv):
+    """A group checkpoints each epoch: cut after epoch 1 and run again, it ends exactly as uncut
+    (the cosine schedule's and AdamW's state included)."""
+    cfgs = _conv_cfgs("ep") if conv else _cfgs("bp")
+    cfgs = [replace(c, optim=replace(c.optim, epochs=3, name="adamw", weight_decay=1e-3, scheduler="cosine"))
+            for c in cfgs]
+    uncut = fit_members(cfgs, data)
+    ckpt = tmp_path / "group.pt"
+    with pytest.raises(_Cut):
+        fit_members(cfgs, data, checkpoint=ckpt, on_epoch=_cut_after(1))
+    assert ckpt.exists()
+    seen: list[int] = []
+    resumed = fit_members(cfgs, data, checkpoint=ckpt, on_epoch=seen.append)
+    assert seen == [2, 3] and not ckpt.exists()
+    assert _numbers(resumed) == _numbers(uncut)
+    for a, b in zip(resumed, uncut):
+        for p, q in zip(a.net.weights(), b.net.weights()):
+            assert torch.equal(p, q)
+
+
+def test_a_checkpoint_of_other_members_is_not_loaded(data, tmp_path, capsys):
+    cfgs = _cfgs("bp")
+    ckpt = tmp_path / "group.pt"
+    with pytest.raises(_Cut):
+        fit_members(cfgs[:2], data, checkpoint=ckpt, on_epoch=_cut_after(1))
+    got = fit_members(cfgs, data, checkpoint=ckpt)
+    assert "another config" in capsys.readouterr().err
+    assert _numbers(got) == _numbers(fit_members(cfgs, data))

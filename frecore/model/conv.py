@@ -48,8 +48,23 @@ def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int,
     return shapes
 
 
+def _scaled(h: torch.Tensor, factor: float | torch.Tensor) -> torch.Tensor:
+    """h times an alpha_i or beta_i: a float, or per channel for members side by side."""
+    return h if isinstance(factor, float) and factor == 1.0 else h * factor
+
+
+def _nonzero(factor: float | torch.Tensor) -> bool:
+    return not (isinstance(factor, float) and factor == 0.0)
+
+
 class ConvFRENet(nn.Module):
-    """Conv -> rho -> max-pool chain with scaled transposed-conv feedback and a linear readout."""
+    """Conv -> rho -> max-pool chain with scaled transposed-conv feedback and a linear readout.
+
+    Layout primitives (`image`, `batch_size`, `groups`, `unflatten_top`, `pooled_flat`) are the
+    only places that know one net's tensor layout; members side by side
+    (frecore.model.members.StackedConvNet) override them and reuse the dynamics."""
+
+    groups = 1  # conv groups: M for members side by side, their channels folded together
 
     def __init__(self, cfg: NetConfig, input_shape: tuple[int, ...], n_out: int,
                  generator: torch.Generator) -> None:
@@ -73,8 +88,8 @@ class ConvFRENet(nn.Module):
         n_top = c * (h // 2) * (w // 2)
         self.w_out = nn.Parameter(init_matrix(cfg.init, n_out, n_top, generator, dtype))  # W_f
         self.b_out = nn.Parameter(init_bias(cfg.init, n_out, n_top, generator, dtype)) if cfg.readout_bias else None
-        self.alpha = cfg.alpha
-        self.beta = cfg.beta
+        self.alpha: list[float | torch.Tensor] = [float(a) for a in cfg.alpha]
+        self.beta: list[float | torch.Tensor] = [float(b) for b in cfg.beta]
 
     # -- structure ---------------------------------------------------------------------------
     def weights(self) -> list[nn.Parameter]:
@@ -85,28 +100,44 @@ class ConvFRENet(nn.Module):
         readout = [self.w_out] if self.b_out is None else [self.w_out, self.b_out]
         return [[w, b] for w, b in zip(self.convs, self.biases)] + [readout]
 
+    # -- layout ------------------------------------------------------------------------------
+    def image(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, features) -> (B, C, H, W)"""
+        return x.view(x.shape[0], *self.input_shape)
+
+    def batch_size(self, x: torch.Tensor) -> int:
+        return x.shape[0]
+
+    def unflatten_top(self, flat: torch.Tensor) -> torch.Tensor:
+        """(B, n_top) -> (B, C_L, H_L/2, W_L/2)"""
+        return flat.view(flat.shape[0], *self.pooled_top)
+
+    def pooled_flat(self, s_top: torch.Tensor) -> torch.Tensor:
+        """Flatten(MaxPool(s_L)), what W_f reads. (B, C_L, H_L, W_L) -> (B, n_top)"""
+        return F.max_pool2d(s_top, 2).flatten(1)
+
+    # -- operators ---------------------------------------------------------------------------
     def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(inp, self.convs[i], self.biases[i], padding=self.cfg.padding)
+        return F.conv2d(inp, self.convs[i], self.biases[i], padding=self.cfg.padding, groups=self.groups)
 
     def _forward(self, i: int, pooled_below: torch.Tensor) -> torch.Tensor:
         """alpha_i Conv_i(MaxPool(s_i)) for i >= 1."""
-        h = self._conv(i, pooled_below)
-        return h if self.alpha[i - 1] == 1.0 else h * self.alpha[i - 1]
+        return _scaled(self._conv(i, pooled_below), self.alpha[i - 1])
 
     def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
         """MaxUnpool_i(ConvT_i(s_{i+1})): conv i's kernel transposed, unpooled at the current argmax."""
-        back = F.conv_transpose2d(s_above, self.convs[i], padding=self.cfg.padding)
+        back = F.conv_transpose2d(s_above, self.convs[i], padding=self.cfg.padding, groups=self.groups)
         return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
 
     def _readout_feedback(self, e: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
         """MaxUnpool_L(Unflatten(W_f^T e)): the output error placed on the top layer's argmax units."""
-        back = (e @ self.w_out).view(e.shape[0], *self.pooled_top)
+        back = self.unflatten_top(e @ self.w_out)
         return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
 
     # -- dynamics ----------------------------------------------------------------------------
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """Conv_0(x) with its bias, once per phase. (B, features) -> (B, C_1, H_1, W_1)"""
-        return self._conv(0, x.view(x.shape[0], *self.input_shape))
+        return self._conv(0, self.image(x))
 
     def pool_indices_of(self, state: ConvState) -> list[torch.Tensor]:
         """The argmax indices of each layer's 2x2 max-pool."""
@@ -122,16 +153,16 @@ class ConvFRENet(nn.Module):
         """
         n = len(self.convs)
         if state is None:  # s = 0: pooled zeros send only the biases upward, nothing comes back
-            h = [drive] + [(self.alpha[i - 1] * self.biases[i]).view(1, -1, 1, 1).expand(drive.shape[0], *self.shapes[i])
-                           for i in range(1, n)]
+            h = [drive] + [_scaled(self.biases[i].view(1, -1, 1, 1), self.alpha[i - 1]).expand(
+                drive.shape[0], -1, *self.shapes[i][1:]) for i in range(1, n)]
         else:
             pooled = [F.max_pool2d(s, 2, return_indices=True) for s in state]  # the current pooling
             idx = [p[1] for p in pooled] if indices is None else indices
             h = []
             for i in range(n):
                 hi = drive if i == 0 else self._forward(i, pooled[i - 1][0])
-                if i + 1 < n and self.beta[i] != 0.0:
-                    hi = hi + self.beta[i] * self._feedback(i + 1, state[i + 1], idx[i], state[i].shape)
+                if i + 1 < n and _nonzero(self.beta[i]):
+                    hi = hi + _scaled(self._feedback(i + 1, state[i + 1], idx[i], state[i].shape), self.beta[i])
                 if i + 1 == n and error is not None and beta_f != 0.0:
                     hi = hi + beta_f * self._readout_feedback(error, idx[i], state[i].shape)
                 h.append(hi)
@@ -179,8 +210,8 @@ class ConvFRENet(nn.Module):
 
     def logits(self, s_top: torch.Tensor) -> torch.Tensor:
         """W_f Flatten(MaxPool(s_L)) (+ b_f). (B, C, H, W) -> (B, n_out)"""
-        out = F.max_pool2d(s_top, 2).flatten(1) @ self.w_out.t()
-        return out if self.b_out is None else out + self.b_out
+        out = self.pooled_flat(s_top) @ self.w_out.transpose(-1, -2)
+        return out if self.b_out is None else out + self.b_out.unsqueeze(-2)
 
     # -- feedforward twin (BP) -------------------------------------------------------------------
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
@@ -189,7 +220,7 @@ class ConvFRENet(nn.Module):
         if feedback_alignment:
             raise ConfigError("feedback alignment is implemented for layered nets only")
         states: ConvState = []
-        inp = x.view(x.shape[0], *self.input_shape)
+        inp = self.image(x)
         for i in range(len(self.convs)):
             h = self._conv(0, inp) if i == 0 else self._forward(i, inp)
             if offsets is not None:

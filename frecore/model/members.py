@@ -1,5 +1,7 @@
-"""Members side by side: M layered FRE-RNNs of one shape as one net, every weight (M, out, in),
-every state (M, B, n), so one relaxation and one optimiser step advance all of them.
+"""Members side by side: M FRE-RNNs of one shape as one net, so one relaxation and one optimiser
+step advance all of them. Layered nets stack along a leading member dimension (every weight
+(M, out, in), every state (M, B, n)); conv nets fold the members into the channels (every state
+(B, M*C, H, W), kernels (M*C_out, C_in, k, k) run as grouped convolutions, groups = M).
 
 Members may differ in seed (initial weights, batch order) and in alpha_i and beta_i; everything
 else (sizes, topology, activation, feedback, dtype, the rule's settings, the optimiser's) is shared,
@@ -11,9 +13,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from frecore.config import ConfigError
+from frecore.model.conv import ConvFRENet
 from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
 from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation, iterate
@@ -77,6 +81,11 @@ class StackedLayeredNet(DenseWeights, nn.Module):
     def _scale(self, table: torch.Tensor, k: int) -> torch.Tensor:
         return table[:, k].view(self.m, 1, 1)
 
+    def _shared_scale(self, table: torch.Tensor, k: int) -> float | torch.Tensor:
+        """Block k's scale: one float when every member has the same, else (M, 1, 1)."""
+        column = table[:, k]
+        return float(column[0]) if bool((column == column[0]).all()) else column.view(self.m, 1, 1)
+
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, n_in) -> (M, B, n_1)"""
         return torch.bmm(x, self.w_in.transpose(1, 2))
@@ -88,14 +97,20 @@ class StackedLayeredNet(DenseWeights, nn.Module):
         if tol is not None or noise is not None:
             raise ConfigError("members side by side run fixed T/K steps without state noise")
         n_layers = len(self.sizes)
-        terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale (M,1,1), source, operand)
-        for k, b in enumerate(self.topology.blocks):
-            if b.forward:
-                terms[b.dst].append((self._scale(self.alpha, k), b.src, self.w_blocks[k].transpose(1, 2)))
-            if b.feedback:
-                terms[b.src].append((self._scale(self.beta, k), b.dst, self.feedback_operand(k)))
+        terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale, source, operand)
+        for k, b in enumerate(self.topology.blocks):  # a scale that is 0 for every member is dropped, as one net drops it
+            alpha, beta = self._shared_scale(self.alpha, k), self._shared_scale(self.beta, k)
+            if b.forward and not (isinstance(alpha, float) and alpha == 0.0):
+                terms[b.dst].append((alpha, b.src, self.w_blocks[k].transpose(1, 2)))
+            if b.feedback and not (isinstance(beta, float) and beta == 0.0):
+                terms[b.src].append((beta, b.dst, self.feedback_operand(k)))
+        # As LayeredFRENet.relax: from s = 0 with rho(0) = 0 a layer stays exactly 0 until the input
+        # reaches it, and what it sends is skipped (exact).
+        track_zero = self.rho.zero_at_origin
+        zero: frozenset[int] = frozenset()
 
         def step(state: State | None, previous: State | None) -> State:
+            nonlocal zero
             ext: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
             if last_input is not None:
                 ext[-1] = last_input(state) if callable(last_input) else last_input
@@ -106,11 +121,21 @@ class StackedLayeredNet(DenseWeights, nn.Module):
                 h = ext[j]
                 if state is not None:
                     for scale, src, mat in terms[j]:
-                        t = torch.bmm(state[src], mat).mul_(scale)
-                        h = t if h is None else h + t
+                        if src in zero:
+                            continue
+                        if h is None:
+                            h = torch.bmm(state[src], mat).mul_(scale)
+                        elif isinstance(scale, float):  # one scale for every member: fused, as addmm
+                            h = torch.baddbmm(h, state[src], mat, alpha=scale)
+                        else:
+                            h = h + torch.bmm(state[src], mat).mul_(scale)
                 if h is None:
                     h = drive.new_zeros(drive.shape[0], drive.shape[1], n)
                 new.append(self.rho.inplace(h.clone() if h is ext[j] else h))
+            if track_zero:
+                was_zero = zero if state is not None else frozenset(range(n_layers))
+                zero = frozenset(j for j in range(n_layers)
+                                 if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))
             return new
 
         return iterate(step, steps, start, record=record)
@@ -144,3 +169,97 @@ class StackedLayeredNet(DenseWeights, nn.Module):
             states.append(self.rho.fn(h))
         logits = linear(states[-1], self.w_out, self.output_feedback_operand())
         return states, logits if self.b_out is None else logits + self.b_out.unsqueeze(1)
+
+
+class StackedConvNet(ConvFRENet):
+    """`nets` (conv FRE-RNNs, each from its own seed) as one grouped net. Inputs and labels carry a
+    leading member dimension, (M, B, features) and (M, B), as do the logits, (M, B, n_out)."""
+
+    def __init__(self, nets: Sequence[ConvFRENet]) -> None:
+        nn.Module.__init__(self)
+        first = nets[0]
+        for n in nets[1:]:
+            if (n.shapes != first.shapes or n.input_shape != first.input_shape or n.cfg.activation != first.cfg.activation
+                    or (n.b_out is None) != (first.b_out is None) or n.cfg.kernel != first.cfg.kernel
+                    or n.cfg.padding != first.cfg.padding):
+                raise ConfigError("members side by side need one shape: channels, kernel, padding, activation, readout")
+        self.cfg, self.input_shape, self.rho = first.cfg, first.input_shape, first.rho
+        self.shapes, self.pooled_top = first.shapes, first.pooled_top
+        self.m = self.groups = len(nets)
+        self.convs = nn.ParameterList([nn.Parameter(torch.cat([n.convs[i].detach() for n in nets]))
+                                       for i in range(len(first.convs))])
+        self.biases = nn.ParameterList([nn.Parameter(torch.cat([n.biases[i].detach() for n in nets]))
+                                        for i in range(len(first.biases))])
+        self.w_out = nn.Parameter(torch.stack([n.w_out.detach() for n in nets]))
+        self.b_out = nn.Parameter(torch.stack([n.b_out.detach() for n in nets])) if first.b_out is not None else None
+        dtype, device = first.w_out.dtype, first.w_out.device
+
+        def per_channel(values: list[float], layer: int) -> float | torch.Tensor:
+            """One float when every member has it, else a (1, M*C, 1, 1) factor over the folded channels."""
+            if all(v == values[0] for v in values):
+                return values[0]
+            t = torch.tensor(values, dtype=dtype, device=device).repeat_interleave(self.shapes[layer][0])
+            return t.view(1, -1, 1, 1)
+
+        # alpha_i scales conv i (>= 1) into layer i; beta_i the feedback into layer i
+        self.alpha = [per_channel([n.alpha[i] for n in nets], i + 1) for i in range(len(first.alpha))]
+        self.beta = [per_channel([n.beta[i] for n in nets], i) for i in range(len(first.beta))]
+
+    def unstack(self, i: int, net: ConvFRENet) -> ConvFRENet:
+        """Copy member i's weights into `net` (a ConvFRENet of the member's config)."""
+        with torch.no_grad():
+            for p, q in zip(net.convs, self.convs):
+                p.copy_(q.view(self.m, -1, *q.shape[1:])[i])
+            for p, q in zip(net.biases, self.biases):
+                p.copy_(q.view(self.m, -1)[i])
+            net.w_out.copy_(self.w_out[i])
+            if net.b_out is not None:
+                net.b_out.copy_(self.b_out[i])
+        return net
+
+    def image(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, B, features) -> (B, M*C, H, W): member m's images in channels m*C .. (m+1)*C - 1."""
+        return x.transpose(0, 1).reshape(x.shape[1], self.m * self.input_shape[0], *self.input_shape[1:])
+
+    def batch_size(self, x: torch.Tensor) -> int:
+        return x.shape[1]
+
+    def unflatten_top(self, flat: torch.Tensor) -> torch.Tensor:
+        """(M, B, n_top) -> (B, M*C_L, H_L/2, W_L/2)"""
+        c, h, w = self.pooled_top
+        return flat.transpose(0, 1).reshape(flat.shape[1], self.m * c, h, w)
+
+    def pooled_flat(self, s_top: torch.Tensor) -> torch.Tensor:
+        """(B, M*C_L, H_L, W_L) -> (M, B, n_top), each member's flattening as its own net's."""
+        pooled = F.max_pool2d(s_top, 2)
+        return pooled.reshape(pooled.shape[0], self.m, -1).transpose(0, 1)
+
+    # Grouped convolutions run in channels-last layout: on the CPU's oneDNN kernels the NCHW
+    # grouped conv_transpose is about 1.5x slower than the members' convolutions one by one, the
+    # channels-last one faster (bench/ensemble.py, docs/speed.md).
+    def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(inp.contiguous(memory_format=torch.channels_last),
+                        self.convs[i].contiguous(memory_format=torch.channels_last), self.biases[i],
+                        padding=self.cfg.padding, groups=self.groups)
+
+    def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        back = F.conv_transpose2d(s_above.contiguous(memory_format=torch.channels_last),
+                                  self.convs[i].contiguous(memory_format=torch.channels_last),
+                                  padding=self.cfg.padding, groups=self.groups)
+        return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
+
+    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
+                    offsets=None) -> tuple[list[torch.Tensor], torch.Tensor]:
+        if offsets is not None:
+            raise ConfigError("members side by side: no pre-activation offsets")
+        return super().feedforward(x, feedback_alignment)
+
+
+def stack_members(nets: Sequence[LayeredFRENet] | Sequence[ConvFRENet]) -> StackedLayeredNet | StackedConvNet:
+    """The side-by-side net of `nets` (one kind, one shape)."""
+    if all(isinstance(n, LayeredFRENet) for n in nets):
+        return StackedLayeredNet(nets)
+    if all(type(n) is ConvFRENet for n in nets):
+        return StackedConvNet(nets)
+    raise ConfigError("members side by side: layered or conv FRE-RNNs of one kind, got "
+                      + ", ".join(sorted({type(n).__name__ for n in nets})))

@@ -96,7 +96,7 @@ class EquilibriumPropagation:
         drive = net.input_drive(x)
         free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
         logits0 = net.logits(net.readout_state(free))
-        target = F.one_hot(y, logits0.shape[1]).to(logits0.dtype)
+        target = F.one_hot(y, logits0.shape[-1]).to(logits0.dtype)
         e0 = self._error_of(target, logits0)
         if cfg.hold_error:
             def error(s):
@@ -193,16 +193,17 @@ def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, nudged: Rel
                  e_readout: torch.Tensor) -> None:
     """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
     bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
-    layer. With readout_lag 1 the presynaptic inputs are the free state one step back."""
-    scale = -1.0 / x.shape[0]
+    layer. With readout_lag 1 the presynaptic inputs are the free state one step back. Members
+    side by side (StackedConvNet) take the same path: grouped kernels, per-member readouts."""
+    scale = -1.0 / net.batch_size(x)
     s0, s_beta = free.state, nudged.state
     pre = free.previous if net.cfg.readout_lag and free.previous is not None else s0
-    inputs = [x.view(x.shape[0], *net.input_shape)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
+    inputs = [net.image(x)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
     for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
         ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
-        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, ds,
-                                                         padding=net.cfg.padding).mul_(scale)
+        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, ds, padding=net.cfg.padding,
+                                                         groups=net.groups).mul_(scale)
         net.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
-    net.w_out.grad = torch.mm(e_readout.t(), F.max_pool2d(pre[-1], 2).flatten(1)).mul_(scale)
+    net.w_out.grad = (e_readout.transpose(-1, -2) @ net.pooled_flat(pre[-1])).mul_(scale)
     if net.b_out is not None:
-        net.b_out.grad = e_readout.sum(0).mul_(scale)
+        net.b_out.grad = e_readout.sum(-2).mul_(scale)

@@ -9,7 +9,8 @@ below the layer above it:
 
 and updates dW_i = e_{i+1} (s_i^0)^T (s_0 = x), dW_f = e_p (s_L^0)^T: the activation derivative
 omitted, as LRA does. beta_LRA is RuleConfig.beta_f (0.1). The feedback matrices B are the net's
-(tied W^T or fixed random) and do not learn.
+(tied W^T or fixed random) and do not learn. Written for a leading member dimension as well
+(members side by side, frecore.model.members): every transpose is of the last two axes.
 """
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ class LocalRepresentationAlignment:
         """(s^0, errors e_1..e_L, e_p, logits) of Algorithm S1 for one batch."""
         beta = self.cfg.beta_f
         s0, logits = net.feedforward(x)
-        pre = [net.input_drive(x)] + [s0[k] @ net.w_blocks[k].t() for k in range(len(s0) - 1)]  # h_i^0
-        e_p = F.one_hot(y, logits.shape[1]).to(logits.dtype) - torch.softmax(logits, dim=1)
+        pre = [net.input_drive(x)] + [s0[k] @ net.w_blocks[k].transpose(-1, -2) for k in range(len(s0) - 1)]  # h_i^0
+        e_p = F.one_hot(y, logits.shape[-1]).to(logits.dtype) - torch.softmax(logits, dim=-1)
         errors: list[torch.Tensor] = [None] * len(s0)  # type: ignore[list-item]
-        above = e_p @ net.output_feedback_operand()  # B_f e_p, (B, n_L)
+        above = e_p @ net.output_feedback_operand()  # B_f e_p, ([M,] B, n_L)
         for i in reversed(range(len(s0))):
             errors[i] = net.rho.fn(pre[i] + beta * above) - s0[i]
             if i > 0:
@@ -57,12 +58,12 @@ class LocalRepresentationAlignment:
     def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor,
                           noise: GaussianNoise | None = None) -> BatchStats:
         s0, errors, e_p, logits = self.targets(net, x, y)
-        scale = -1.0 / x.shape[0]
+        scale = -1.0 / x.shape[-2]
         with torch.no_grad():
-            net.w_in.grad = (errors[0].t() @ x).mul_(scale)
+            net.w_in.grad = (errors[0].transpose(-1, -2) @ x).mul_(scale)
             for k in range(len(net.w_blocks)):
-                net.w_blocks[k].grad = (errors[k + 1].t() @ s0[k]).mul_(scale)
-            net.w_out.grad = (e_p.t() @ s0[-1]).mul_(scale)
+                net.w_blocks[k].grad = (errors[k + 1].transpose(-1, -2) @ s0[k]).mul_(scale)
+            net.w_out.grad = (e_p.transpose(-1, -2) @ s0[-1]).mul_(scale)
             if net.b_out is not None:
-                net.b_out.grad = e_p.sum(0).mul_(scale)
+                net.b_out.grad = e_p.sum(-2).mul_(scale)
         return batch_stats(logits, y)

@@ -1,6 +1,7 @@
 """What trains one planned run, in this process or in a worker: the unit an executor calls."""
 from __future__ import annotations
 
+import hashlib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,11 @@ class RunTrainer:
         """Train runs side by side (frecore.training.members) and return their rows, in order."""
         data = self.dataset(runs[0])
         try:
-            results = fit_members([p.config for p in runs], data)
+            checkpoint = None
+            if self.checkpoint_dir is not None:  # one file per group, named by its members
+                ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
+                checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
+            results = fit_members([p.config for p in runs], data, checkpoint=checkpoint)
             return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
         except (ConfigError, FileNotFoundError):
             raise

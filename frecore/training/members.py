@@ -4,26 +4,32 @@ status and weights of its own separate `fit`.
 Members share everything but their seed (initial weights, batch order) and alpha_i, beta_i: one
 relaxation and one optimiser step (Adam and SGD are elementwise, so one optimiser over stacked
 weights is M optimisers) advance all of them. A member that diverges is recorded as its own run
-would be and frozen while the others go on. Layered EP, BP and FA for now; `groupable` says which
-configs may share a pass.
+would be and frozen while the others go on. With `checkpoint`, a group cut by a time limit
+continues from its last finished epoch, as a single run does (train.fit). EP and BP on layered and conv nets, FA and LRA on
+layered ones; `groupable` says which configs may share a pass.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
 
 import torch
 
 from frecore.config import ConfigError, RunConfig
-from frecore.model.members import StackedLayeredNet
+from frecore.model.members import StackedConvNet, StackedLayeredNet, stack_members
 from frecore.training.data import Dataset, batch_indices
-from frecore.training.train import (CHECK_EVERY, EpochRecord, RunResult, _diverged, build_optimizer, prepare,
-                                    resolve_device)
+from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
+                                    build_optimizer, config_key, load_checkpoint, prepare, resolve_device,
+                                    save_checkpoint)
 
-MEMBER_RULES = ("ep", "bp", "fa")
+MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
 
 
-def _shared(cfg: RunConfig) -> dict:
+def shared_settings(cfg: RunConfig) -> dict:
     """What members must have in common: the config but its seed, alpha_i and beta_i."""
     d = cfg.to_dict()
     d["seed"], d["net"]["alpha"], d["net"]["beta"] = None, None, None
@@ -31,17 +37,17 @@ def _shared(cfg: RunConfig) -> dict:
 
 
 def groupable(cfgs: list[RunConfig]) -> bool:
-    """Whether these runs can train side by side: layered EP, BP or FA, fixed T/K, no noise, and equal
+    """Whether these runs can train side by side (MEMBER_RULES), with fixed T/K, no noise, and equal
     but for seed, alpha_i and beta_i (an AGT graph drawn per seed differs: not groupable)."""
     c = cfgs[0]
-    if c.rule.name not in MEMBER_RULES or c.net.arch != "layered" or c.net.topology == "agt":
+    if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()) or c.net.topology == "agt":
         return False
     if c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None:
         return False
     if c.noise.weight_std or c.noise.state_std or c.optim.train_last is not None:
         return False
-    key = _shared(c)
-    return all(_shared(x) == key for x in cfgs[1:])
+    key = shared_settings(c)
+    return all(shared_settings(x) == key for x in cfgs[1:])
 
 
 def members_that_fit(cfg: RunConfig) -> int:
@@ -55,13 +61,19 @@ def members_that_fit(cfg: RunConfig) -> int:
     return max(1, int(free // 2 // estimated_bytes(cfg, shape, n_classes))) if free else 64
 
 
-def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunResult]:
-    """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it."""
+def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
+                on_epoch: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
+
+    `checkpoint`: a file written atomically after every epoch (stacked weights, optimiser and
+    scheduler state, every member's batch-order generator, histories, statuses); a group that finds
+    its own checkpoint (the same configs in the same order) continues after its last epoch and ends
+    with exactly the numbers of an uncut pass. `on_epoch(epoch)` is called after each epoch's save."""
     if not cfgs:
         return []
     if not groupable(cfgs):
-        raise ConfigError("these runs cannot train side by side (layered EP, BP or FA, equal but for seed, "
-                          "alpha_i and beta_i, no noise, no settling)")
+        raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA or LRA on "
+                          "layered ones; equal but for seed, alpha_i and beta_i; no noise, no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
     device, rule, data = prepare(cfg, data)
@@ -72,13 +84,28 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
     order_gens = [torch.Generator().manual_seed(c.seed + 7919) for c in cfgs]  # each run's batch order
     nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed), device)
             for c in cfgs]
-    net = StackedLayeredNet(nets)
+    net = stack_members(nets)
     optimizer = build_optimizer(cfg, net)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
-    for epoch in range(1, cfg.optim.epochs + 1):
+    key = json.dumps([config_key(c) for c in cfgs])
+    saved = load_checkpoint(Path(checkpoint), key) if checkpoint is not None else None
+    first_epoch, wall_before = 1, 0.0
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        for g, st in zip(order_gens, saved["generators"], strict=True):
+            g.set_state(st)
+        for r, s in zip(results, saved["members"], strict=True):
+            r.history = [EpochRecord(**h) for h in s["history"]]
+            r.status, r.message = s["status"], s["message"]
+        active = list(saved["active"])
+        first_epoch, wall_before = saved["epoch"] + 1, saved["wall_s"]
+    for epoch in range(first_epoch, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
         orders = [batch_indices(len(data.train), cfg.optim.batch_size, g) for g in order_gens]
         n_batches = len(orders[0])
@@ -132,7 +159,19 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
                 r.status, r.message, active[j] = "diverged", why, False
         if not any(active):
             break
-    wall = time.perf_counter() - t_start
+        if checkpoint is not None:
+            save_checkpoint(Path(checkpoint), {
+                "version": CHECKPOINT_VERSION, "config": key, "epoch": epoch, "net": net.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                "generators": [g.get_state() for g in order_gens], "active": active,
+                "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message}
+                            for r in results],
+                "wall_s": wall_before + time.perf_counter() - t_start})
+        if on_epoch is not None:
+            on_epoch(epoch)
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
+    wall = wall_before + time.perf_counter() - t_start
     for j, r in enumerate(results):
         r.net = net.unstack(j, nets[j])
         r.wall_s = wall / m
@@ -140,7 +179,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None) -> list[RunR
 
 
 @torch.no_grad()
-def _evaluate(rule, net: StackedLayeredNet, data: Dataset, active: list[bool],
+def _evaluate(rule, net: StackedLayeredNet | StackedConvNet, data: Dataset, active: list[bool],
               batch_size: int = 1000) -> list[tuple[float, float]]:
     """(mean cross-entropy, accuracy %) on the test split, per member (as train.evaluate per run)."""
     m = len(active)

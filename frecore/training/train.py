@@ -195,11 +195,12 @@ def _generators(rule: LearningRule, net: torch.nn.Module, gens: Sequence[torch.G
     return found
 
 
-def _config_key(cfg: RunConfig) -> str:
+def config_key(cfg: RunConfig) -> str:
+    """What a checkpoint must have been written by to be loaded: this very config."""
     return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -211,9 +212,10 @@ def _save_checkpoint(path: Path, state: dict) -> None:
             tmp.unlink()
 
 
-def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
-    """The checkpoint at `path` if it is a readable one of this very config; None (with a warning on
-    stderr for a damaged or foreign file) otherwise, and the run starts afresh."""
+def load_checkpoint(path: Path, key: str) -> dict | None:
+    """The checkpoint at `path` if it is a readable one written under `key` (config_key: this very
+    config); None (with a warning on stderr for a damaged or foreign file) otherwise, and the run
+    starts afresh."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a save cut mid-write (one process per run)
         stale.unlink(missing_ok=True)
     if not path.exists():
@@ -226,7 +228,7 @@ def _load_checkpoint(path: Path, cfg: RunConfig) -> dict | None:
         print(f"warning: ignoring damaged checkpoint {path} ({type(exc).__name__}: {exc}); starting afresh",
               file=sys.stderr)
         return None
-    if state.get("config") != _config_key(cfg):
+    if state.get("config") != key:
         print(f"warning: ignoring checkpoint {path}: it holds another config's run; starting afresh",
               file=sys.stderr)
         return None
@@ -274,7 +276,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
     result = RunResult(cfg, device=str(device), net=net)
-    saved = _load_checkpoint(Path(checkpoint), cfg) if checkpoint is not None else None
+    saved = load_checkpoint(Path(checkpoint), config_key(cfg)) if checkpoint is not None else None
     if probe is not None and saved is None:
         result.probe_before = probe(net, data, cfg)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
@@ -325,8 +327,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         if why:
             result.status, result.message = "diverged", why
         elif checkpoint is not None:
-            _save_checkpoint(Path(checkpoint), {
-                "version": CHECKPOINT_VERSION, "config": _config_key(cfg), "epoch": epoch,
+            save_checkpoint(Path(checkpoint), {
+                "version": CHECKPOINT_VERSION, "config": config_key(cfg), "epoch": epoch,
                 "net": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "generators": [g.get_state() for g in generators],
