@@ -4,8 +4,10 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PROFILE ?= quick
 DEVICE  ?= auto
-# EXECUTOR=ray trains each run as a Ray task ($RAY_ADDRESS picks the cluster; docs/scale-out.md)
-EXECUTOR ?= inprocess
+# EXECUTOR=auto trains the runs that can share a pass side by side on CUDA (PROFILE=paper on a GPU)
+# and one after another on the CPU; side-by-side groups them on the CPU too, inprocess never
+# (docs/speed.md); ray trains each run as a Ray task ($RAY_ADDRESS picks the cluster; docs/scale-out.md)
+EXECUTOR ?= auto
 RESULTS ?= results
 STAMP   := $(VENV)/.frecore-installed
 # Files of the quick profile (the committed reference) keep bare names; any other profile's carry

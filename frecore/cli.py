@@ -195,7 +195,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     from frecore.sweeps.driver import run_experiment
 
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run,
-                            side_by_side=a.side_by_side)
+                            side_by_side=a.side_by_side, device=a.device)
     try:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
@@ -310,10 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--side-by-side", action="store_true",
-                   help="train runs that can share a pass (layered EP, BP or FA differing in seed, alpha_i, beta_i) "
-                        "side by side, one row each (bench/ensemble.py measures the gain)")
-    r.add_argument("--executor", default="inprocess",
-                   help="where runs train: inprocess (one after another here) or ray (one Ray task per run; "
+                   help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA on layered ones, "
+                        "differing in seed, alpha_i, beta_i) side by side, one row each; the same as --executor "
+                        "side-by-side (bench/ensemble.py measures the gain)")
+    r.add_argument("--executor", default="auto",
+                   help="where runs train: auto (side-by-side on CUDA, else inprocess), inprocess (one after another here), side-by-side "
+                        "(groups of runs as one pass here) or ray (one Ray task per run; "
                         "pip install -e '.[ray]'; docs/scale-out.md) (default: %(default)s)")
     r.add_argument("--address", default=None,
                    help="ray: the cluster to join, e.g. auto or HEAD_IP:6379 (default: $RAY_ADDRESS, else a local Ray)")

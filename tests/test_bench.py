@@ -94,3 +94,20 @@ def test_conv_cycle_study_probes_each_setting_per_epoch(tmp_path, mnist_root):
     frozen = t[t["setting"] == "indices frozen at the free phase"]
     assert (frozen["share_changing"] == 0).all() and (frozen["period2_residual"] < 1e-6).all()  # frozen indices settle
     assert t["cosine_ep_bp_K"].between(-1, 1).all()
+
+
+def test_ensemble_bad_input_is_one_message(capsys):
+    ensemble = _bench("ensemble")
+    for argv, what in ((["--cases", "9"], "--cases"), (["--fraction", "0"], "--fraction"), (["--repeats", "0"], "--repeats")):
+        assert ensemble.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {what}") and err.count("\n") == 1
+
+
+def test_ensemble_times_a_sweep_side_by_side(mnist_root, capsys):
+    """Table S1's beta sweep (7 small members), a sliver of an epoch: a row with both timings and a ratio."""
+    assert _bench("ensemble").main(["--cases", "3", "--fraction", "0.002", "--repeats", "1",
+                                    "--data-root", mnist_root]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("| Table S1")][0]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[2]) > 0 and float(cells[4]) > 0

@@ -43,9 +43,10 @@ def curves(history: str) -> list[tuple]:
 
 def test_executor_names_resolve_and_bad_ones_are_one_line_errors(capsys):
     assert isinstance(get_executor("inprocess"), InProcess) and isinstance(get_executor(None), InProcess)
+    assert get_executor("side-by-side").side_by_side and not get_executor("inprocess").side_by_side
     mine = InProcess()
     assert get_executor(mine) is mine
-    with pytest.raises(ConfigError, match="unknown executor 'dask'; choose one of: inprocess, ray"):
+    with pytest.raises(ConfigError, match="unknown executor 'dask'; choose one of: auto, inprocess, side-by-side, ray"):
         get_executor("dask")
     with pytest.raises(ConfigError, match="need --executor ray"):
         get_executor("inprocess", address="auto")
@@ -226,3 +227,15 @@ def test_a_killed_worker_is_retried_and_its_run_recorded_once(tmp_path, mnist_ro
                                executor=WithTrainer(RayExecutor(max_retries=0), killer.make))
     assert list(out.runs["status"]) == ["failed"] and "worker lost" in out.runs["message"].iloc[0]
 
+
+
+def test_auto_trains_side_by_side_on_cuda_and_one_after_another_elsewhere(monkeypatch):
+    """The default of `run`, the notebooks and make: PROFILE=paper on a GPU groups runs by itself."""
+    import torch
+
+    from frecore.training import train
+
+    assert not get_executor("auto", device="cpu").side_by_side and not get_executor(None).side_by_side
+    monkeypatch.setattr(train, "resolve_device", lambda device: torch.device("cuda"))
+    assert get_executor("auto", device="cuda").side_by_side and get_executor(None, device="auto").side_by_side
+    assert not get_executor("inprocess", device="cuda").side_by_side

@@ -25,10 +25,9 @@ from frecore.reporting import plots, store
 from frecore.reporting.authors import curves_for
 from frecore.reporting.summary import summarise
 from frecore.reporting.paths import check_writable_dir, check_writable_file
-from frecore.sweeps.executors import Executor, InProcess, get_executor
+from frecore.sweeps.executors import Executor, get_executor
 from frecore.sweeps.trainer import RunTrainer
 from frecore.training.data import MissingDataError, data_available
-from frecore.training.train import resolve_device
 
 
 @dataclass
@@ -67,9 +66,9 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    executor: str | Executor | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
-    `executor` trains the runs: "inprocess" (the default; on CUDA it trains the runs that can share a
-    pass side by side, frecore.training.members), "ray" (frecore.sweeps.ray_executor), or an
-    Executor object; whichever it is, this loop records each row as its run ends, so resuming
+    `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
+    "inprocess" (one run after another), "side-by-side" (the runs that can share a pass as one,
+    frecore.training.members), "ray" (frecore.sweeps.ray_executor), or an Executor object; whichever it is, this loop records each row as its run ends, so resuming
     works across executors and an interrupted sweep keeps every row it finished. `progress`
     shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).
 
@@ -77,9 +76,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     the summary shows every reading recorded for the profile, the default first."""
     experiment = get_experiment(name)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
-    if executor is None and resolve_device(device).type == "cuda":
-        executor = InProcess(side_by_side=True)  # launch-bound small nets: members side by side pay most here
-    executor = get_executor(executor)  # an unknown name or a missing Ray fails before any training
+    executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
     check_writable(out_dir, runs_csv, summary_csv, plot_png)

@@ -17,7 +17,7 @@ from frecore.experiments import PlannedRun
 if TYPE_CHECKING:
     from frecore.sweeps.trainer import RunTrainer
 
-EXECUTORS = ("inprocess", "ray")
+EXECUTORS = ("auto", "inprocess", "side-by-side", "ray")  # auto: side-by-side on CUDA, else inprocess
 Outcome = tuple[PlannedRun, "dict | Exception"]
 
 
@@ -36,9 +36,10 @@ class Executor(Protocol):
 
 class InProcess:
     """The default executor: one run after another in this process; with `side_by_side`, planned
-    runs that can share a pass (frecore.training.members.groupable: layered EP, BP or FA differing in
-    seed, alpha_i, beta_i) train together, one row per run as before. A group trains without
-    per-epoch checkpoints: a cut group starts again."""
+    runs that can share a pass (frecore.training.members.groupable: runs of one shape differing in
+    seed, alpha_i, beta_i) train together, one row per run as before. A group checkpoints every
+    epoch, as a single run does: a cut group continues (when it is planned again with the same
+    members)."""
 
     def __init__(self, side_by_side: bool = False) -> None:
         self.side_by_side = side_by_side
@@ -73,14 +74,16 @@ def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
     return out
 
 
-def get_executor(name: str | Executor | None = "inprocess", address: str | None = None,
-                 cpus_per_run: float = 1.0, gpus_per_run: float | None = None, side_by_side: bool = False) -> Executor:
-    """The executor called `name` (an Executor object is returned as is).
+def get_executor(name: str | Executor | None = "auto", address: str | None = None,
+                 cpus_per_run: float = 1.0, gpus_per_run: float | None = None, side_by_side: bool = False,
+                 device: str = "auto") -> Executor:
+    """The executor called `name` (an Executor object is returned as is); 'auto' (or None) trains
+    side by side on CUDA, where small nets are launch-bound, and one run after another elsewhere.
 
     Checked before any training: an unknown name, Ray options without Ray, or a missing Ray
     install is a ConfigError (one `error:` line at the command line)."""
     if name is None:
-        name = "inprocess"
+        name = "auto"
     if not isinstance(name, str):
         return name
     if name not in EXECUTORS:
@@ -89,11 +92,18 @@ def get_executor(name: str | Executor | None = "inprocess", address: str | None 
         raise ConfigError(f"--cpus-per-run must be > 0, got {cpus_per_run}")
     if gpus_per_run is not None and not 0 <= gpus_per_run < math.inf:
         raise ConfigError(f"--gpus-per-run must be >= 0 (a fraction of a GPU, or whole GPUs), got {gpus_per_run}")
-    if name == "inprocess":
+    if name == "auto":
+        from frecore.training.train import resolve_device
+
+        if address is None and gpus_per_run is None and cpus_per_run == 1:
+            name = "side-by-side" if resolve_device(device).type == "cuda" else "inprocess"
+        else:
+            name = "inprocess"  # refused below with the Ray options' message
+    if name in ("inprocess", "side-by-side"):
         if address is not None or gpus_per_run is not None or cpus_per_run != 1:
             raise ConfigError("--address, --cpus-per-run and --gpus-per-run place runs on a Ray cluster: "
                               "they need --executor ray")
-        return InProcess(side_by_side=side_by_side)
+        return InProcess(side_by_side=side_by_side or name == "side-by-side")
     if side_by_side:
         raise ConfigError("--side-by-side groups runs in this process: it needs --executor inprocess")
     from frecore.sweeps.ray_executor import RayExecutor
