@@ -71,6 +71,18 @@ def test_each_conv_member_equals_its_own_run(data, rule, net):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
+@pytest.mark.parametrize("nudge", ["activation", "preactivation"])
+def test_each_pep_member_equals_its_own_run(data, nudge):
+    """Dense P-EP (Ernoult et al.'s energy-based nets), SGD with per-layer rates as Table 1 runs it."""
+    base = RunConfig(net=NetConfig(hidden=(12, 10), activation="sigmoid-s", dtype="float64"),
+                     rule=RuleConfig(name="pep", free_steps=8, nudge_steps=4, beta_f=0.5, pep_nudge=nudge),
+                     optim=OptimConfig(name="sgd", lr=(0.1, 0.05, 0.02), batch_size=50, epochs=2), device="cpu")
+    cfgs = [base, replace(base, seed=1), replace(base, seed=2)]
+    assert groupable(cfgs)
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
 def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
     for rule in (RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
                  RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)):
@@ -104,7 +116,7 @@ def test_only_equal_shapes_and_shared_settings_group():
     cfgs = _cfgs("ep")
     assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, lr=1e-2))])
     assert not groupable([cfgs[0], replace(cfgs[1], net=replace(cfgs[1].net, hidden=(12, 11)))])
-    assert not groupable([replace(c, rule=replace(c.rule, name="pep")) for c in cfgs])
+    assert not groupable([replace(c, rule=replace(c.rule, name="pep")) for c in _conv_cfgs("ep")])
     assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in _conv_cfgs("ep")])
     with pytest.raises(ConfigError, match="side by side"):
         fit_members([cfgs[0], replace(cfgs[1], rule=replace(cfgs[1].rule, free_steps=7))])

@@ -1,7 +1,8 @@
-"""Members side by side: M FRE-RNNs of one shape as one net, so one relaxation and one optimiser
-step advance all of them. Layered nets stack along a leading member dimension (every weight
-(M, out, in), every state (M, B, n)); conv nets fold the members into the channels (every state
-(B, M*C, H, W), kernels (M*C_out, C_in, k, k) run as grouped convolutions, groups = M).
+"""Members side by side: M nets of one shape as one net, so one relaxation and one optimiser step
+advance all of them. Layered FRE-RNNs and dense P-EP nets stack along a leading member dimension
+(every weight (M, out, in), every state (M, B, n)); conv FRE-RNNs fold the members into the
+channels (every state (B, M*C, H, W), kernels (M*C_out, C_in, k, k) run as grouped convolutions,
+groups = M).
 
 Members may differ in seed (initial weights, batch order) and in alpha_i and beta_i; everything
 else (sizes, topology, activation, feedback, dtype, the rule's settings, the optimiser's) is shared,
@@ -20,6 +21,7 @@ from frecore.config import ConfigError
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
 from frecore.model.noise import GaussianNoise
+from frecore.model.prototypical import LayeredPrototypicalNet, PState
 from frecore.model.relaxation import Relaxation, iterate
 
 
@@ -255,11 +257,64 @@ class StackedConvNet(ConvFRENet):
         return super().feedforward(x, feedback_alignment)
 
 
-def stack_members(nets: Sequence[LayeredFRENet] | Sequence[ConvFRENet]) -> StackedLayeredNet | StackedConvNet:
+class StackedPrototypicalNet(LayeredPrototypicalNet):
+    """Dense P-EP nets (each from its own seed) side by side: weights (M, n_j, n_{j-1}), biases
+    (M, n_j), states and inputs (M, B, n); Phi per member and sample, (M, B)."""
+
+    def __init__(self, nets: Sequence[LayeredPrototypicalNet]) -> None:
+        nn.Module.__init__(self)
+        first = nets[0]
+        for n in nets[1:]:
+            if n.sizes != first.sizes or n.ws[0].shape != first.ws[0].shape or n.cfg.activation != first.cfg.activation:
+                raise ConfigError("members side by side need one shape: sizes and activation")
+        self.cfg, self.rho, self.sizes, self.n_layers = first.cfg, first.rho, first.sizes, first.n_layers
+        self.m = len(nets)
+        self.ws = nn.ParameterList([nn.Parameter(torch.stack([n.ws[j].detach() for n in nets])) for j in range(len(first.ws))])
+        self.bs = nn.ParameterList([nn.Parameter(torch.stack([n.bs[j].detach() for n in nets])) for j in range(len(first.bs))])
+
+    def unstack(self, i: int, net: LayeredPrototypicalNet) -> LayeredPrototypicalNet:
+        """Copy member i's weights into `net` (a LayeredPrototypicalNet of the member's config)."""
+        with torch.no_grad():
+            for p, q in zip(net.weights(), self.weights()):
+                p.copy_(q[i])
+        return net
+
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(x, self.ws[0].transpose(1, 2))
+
+    def zero_state(self, drive: torch.Tensor) -> PState:
+        return [drive.new_zeros(drive.shape[0], drive.shape[1], n) for n in self.sizes]
+
+    def gradient_phi(self, drive: torch.Tensor, state: PState) -> list[torch.Tensor]:
+        """LayeredPrototypicalNet.gradient_phi, member by member."""
+        h = []
+        for j in range(self.n_layers):
+            if j == 0:
+                hj = drive + self.bs[0].unsqueeze(1)
+            else:
+                hj = torch.baddbmm(self.bs[j].unsqueeze(1), state[j - 1], self.ws[j].transpose(1, 2))
+            if j + 1 < self.n_layers:
+                hj = torch.baddbmm(hj, state[j + 1], self.ws[j + 1])
+            h.append(hj)
+        return h
+
+    def primitive(self, x: torch.Tensor, state: PState) -> torch.Tensor:
+        """Phi per member and sample, (M, B)."""
+        below = [x, *state[:-1]]
+        return sum((torch.bmm(b, w.transpose(1, 2)) * s).sum(-1) + (s * bias.unsqueeze(1)).sum(-1)
+                   for w, bias, b, s in zip(self.ws, self.bs, below, state))
+
+
+Stackable = Sequence[LayeredFRENet] | Sequence[ConvFRENet] | Sequence[LayeredPrototypicalNet]
+
+
+def stack_members(nets: Stackable) -> StackedLayeredNet | StackedConvNet | StackedPrototypicalNet:
     """The side-by-side net of `nets` (one kind, one shape)."""
     if all(isinstance(n, LayeredFRENet) for n in nets):
         return StackedLayeredNet(nets)
     if all(type(n) is ConvFRENet for n in nets):
         return StackedConvNet(nets)
-    raise ConfigError("members side by side: layered or conv FRE-RNNs of one kind, got "
+    if all(type(n) is LayeredPrototypicalNet for n in nets):
+        return StackedPrototypicalNet(nets)
+    raise ConfigError("members side by side: layered or conv FRE-RNNs, or dense P-EP nets, of one kind; got "
                       + ", ".join(sorted({type(n).__name__ for n in nets})))

@@ -38,7 +38,7 @@ class PrototypicalEP:
     def phases(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> tuple[PState, PState]:
         drive = net.input_drive(x)
         free = net.relax(drive, self.cfg.free_steps, noise=noise)
-        target = F.one_hot(y, net.output(free.state).shape[1]).to(drive.dtype)
+        target = F.one_hot(y, net.output(free.state).shape[-1]).to(drive.dtype)
         nudged = net.relax(drive, self.cfg.nudge_steps, start=free, target=target, beta=self.cfg.beta_f,
                            nudge=self.cfg.pep_nudge, noise=noise)
         return free.state, nudged.state
@@ -51,11 +51,12 @@ class PrototypicalEP:
 
 @torch.no_grad()
 def set_contrastive_gradients(net: PrototypicalNet, x: torch.Tensor, s0: PState, s_beta: PState, beta: float) -> None:
-    """-(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)) as `.grad` (batch mean)."""
+    """-(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)) as `.grad` (batch mean; per member for
+    members side by side, whose Phi sums to each member's own)."""
     params = net.weights()
     with torch.enable_grad():
         free = torch.autograd.grad(net.primitive(x, s0).sum(), params)
         nudged = torch.autograd.grad(net.primitive(x, s_beta).sum(), params)
-    scale = -1.0 / (beta * x.shape[0])
+    scale = -1.0 / (beta * x.shape[-2])
     for p, a, b in zip(params, free, nudged):
         p.grad = (b - a).mul_(scale)

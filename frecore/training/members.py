@@ -5,8 +5,8 @@ Members share everything but their seed (initial weights, batch order) and alpha
 relaxation and one optimiser step (Adam and SGD are elementwise, so one optimiser over stacked
 weights is M optimisers) advance all of them. A member that diverges is recorded as its own run
 would be and frozen while the others go on. With `checkpoint`, a group cut by a time limit
-continues from its last finished epoch, as a single run does (train.fit). EP and BP on layered and conv nets, FA and LRA on
-layered ones; `groupable` says which configs may share a pass.
+continues from its last finished epoch, as a single run does (train.fit). EP and BP on layered and
+conv nets, FA, LRA and P-EP on layered ones; `groupable` says which configs may share a pass.
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from typing import Callable
 import torch
 
 from frecore.config import ConfigError, RunConfig
-from frecore.model.members import StackedConvNet, StackedLayeredNet, stack_members
+from frecore.model.members import StackedConvNet, StackedLayeredNet, StackedPrototypicalNet, stack_members
 from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
                                     build_optimizer, config_key, load_checkpoint, prepare, resolve_device,
                                     save_checkpoint)
 
-MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
+MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
 
 
 def shared_settings(cfg: RunConfig) -> dict:
@@ -72,7 +72,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     if not cfgs:
         return []
     if not groupable(cfgs):
-        raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA or LRA on "
+        raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
                           "layered ones; equal but for seed, alpha_i and beta_i; no noise, no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
@@ -179,7 +179,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
 
 
 @torch.no_grad()
-def _evaluate(rule, net: StackedLayeredNet | StackedConvNet, data: Dataset, active: list[bool],
+def _evaluate(rule, net: StackedLayeredNet | StackedConvNet | StackedPrototypicalNet, data: Dataset, active: list[bool],
               batch_size: int = 1000) -> list[tuple[float, float]]:
     """(mean cross-entropy, accuracy %) on the test split, per member (as train.evaluate per run)."""
     m = len(active)
