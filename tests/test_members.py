@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.model.members import stack_members
 from frecore.training.data import load_dataset
 from frecore.training.members import fit_members, groupable
 from frecore.training.train import fit
@@ -83,6 +84,21 @@ def test_each_pep_member_equals_its_own_run(data, nudge):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
+@pytest.mark.parametrize("kind, model, in_training", [
+    ("layered", "fresh", True), ("layered", "batch", True), ("layered", "fresh", False), ("conv", "fresh", True),
+])
+def test_members_with_their_own_noise_equal_their_runs(data, kind, model, in_training):
+    """Figures S12-S13 side by side: members differing in weight and state noise std (0 included)
+    draw, each from its own generator, exactly what their own runs draw."""
+    cfgs = _cfgs("ep") if kind == "layered" else _conv_cfgs("ep")
+    stds = [(0.0, 0.05), (1e-3, 0.0), (1e-3, 0.1)]
+    cfgs = [replace(c, noise=NoiseConfig(weight_std=w, state_std=s, state_noise_model=model,
+                                         state_noise_in_training=in_training)) for c, (w, s) in zip(cfgs, stds)]
+    assert groupable(cfgs)
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
 def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
     for rule in (RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
                  RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)):
@@ -91,20 +107,20 @@ def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
             _assert_same(got, fit(cfg, data, progress=False))
 
 
-def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch):
+@pytest.mark.parametrize("kind", ["layered", "conv"])
+def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch, kind):
     """Member 1's weights are made non-finite (a fault no setting we allow produces in float64):
     it ends 'diverged' in epoch 1 as its own run would, and members 0 and 2 are exactly their runs."""
-    from frecore.model import members
-    from frecore.model.members import StackedLayeredNet
+    from frecore.training import members
 
-    class Faulty(StackedLayeredNet):
-        def __init__(self, nets):
-            super().__init__(nets)
-            with torch.no_grad():
-                self.w_in[1, 0, 0] = math.inf
+    def faulty(nets):
+        net = stack_members(nets)
+        with torch.no_grad():
+            net.member_weights(1)[0].view(-1)[0] = math.inf
+        return net
 
-    monkeypatch.setattr(members, "StackedLayeredNet", Faulty)
-    cfgs = _cfgs("ep")
+    monkeypatch.setattr(members, "stack_members", faulty)
+    cfgs = _cfgs("ep") if kind == "layered" else _conv_cfgs("ep")
     side_by_side = fit_members(cfgs, data)
     assert side_by_side[1].status == "diverged" and side_by_side[1].history == []
     assert side_by_side[1].message == "non-finite loss or weights in epoch 1"

@@ -73,11 +73,15 @@ class StackedLayeredNet(DenseWeights, nn.Module):
         self.beta = torch.tensor([list(n.beta) for n in nets], dtype=dtype, device=device).reshape(self.m, -1)
         self.batched = False
 
+    def member_weights(self, i: int) -> list[torch.Tensor]:
+        """Views of member i's weights, in its own net's weights() order and shapes."""
+        return [q[i] for q in self.weights()]
+
     def unstack(self, i: int, net: LayeredFRENet) -> LayeredFRENet:
         """Copy member i's weights into `net` (a LayeredFRENet of the member's config)."""
         with torch.no_grad():
-            for p, q in zip(net.weights(), self.weights()):
-                p.copy_(q[i])
+            for p, q in zip(net.weights(), self.member_weights(i)):
+                p.copy_(q)
         return net
 
     def _scale(self, table: torch.Tensor, k: int) -> torch.Tensor:
@@ -95,9 +99,10 @@ class StackedLayeredNet(DenseWeights, nn.Module):
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[State] | None = None,
               last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
               record: bool = False, noise: GaussianNoise | None = None) -> Relaxation[State]:
-        """Every member's relaxation at once (LayeredFRENet.relax, member by member)."""
-        if tol is not None or noise is not None:
-            raise ConfigError("members side by side run fixed T/K steps without state noise")
+        """Every member's relaxation at once (LayeredFRENet.relax, member by member); `noise` is a
+        MemberNoise (each member's own draws)."""
+        if tol is not None:
+            raise ConfigError("members side by side run fixed T/K steps")
         n_layers = len(self.sizes)
         terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale, source, operand)
         for k, b in enumerate(self.topology.blocks):  # a scale that is 0 for every member is dropped, as one net drops it
@@ -108,7 +113,7 @@ class StackedLayeredNet(DenseWeights, nn.Module):
                 terms[b.src].append((beta, b.dst, self.feedback_operand(k)))
         # As LayeredFRENet.relax: from s = 0 with rho(0) = 0 a layer stays exactly 0 until the input
         # reaches it, and what it sends is skipped (exact).
-        track_zero = self.rho.zero_at_origin
+        track_zero = self.rho.zero_at_origin and noise is None
         zero: frozenset[int] = frozenset()
 
         def step(state: State | None, previous: State | None) -> State:
@@ -133,6 +138,8 @@ class StackedLayeredNet(DenseWeights, nn.Module):
                             h = h + torch.bmm(state[src], mat).mul_(scale)
                 if h is None:
                     h = drive.new_zeros(drive.shape[0], drive.shape[1], n)
+                if noise is not None:
+                    h = h + noise.for_layer(j, h)  # noise entering like the bias b
                 new.append(self.rho.inplace(h.clone() if h is ext[j] else h))
             if track_zero:
                 was_zero = zero if state is not None else frozenset(range(n_layers))
@@ -207,16 +214,21 @@ class StackedConvNet(ConvFRENet):
         self.alpha = [per_channel([n.alpha[i] for n in nets], i + 1) for i in range(len(first.alpha))]
         self.beta = [per_channel([n.beta[i] for n in nets], i) for i in range(len(first.beta))]
 
+    def member_weights(self, i: int) -> list[torch.Tensor]:
+        """Views of member i's weights, in its own net's weights() order and shapes."""
+        out = []
+        for kernel, bias in zip(self.convs, self.biases):
+            out += [kernel.view(self.m, -1, *kernel.shape[1:])[i], bias.view(self.m, -1)[i]]
+        out.append(self.w_out[i])
+        if self.b_out is not None:
+            out.append(self.b_out[i])
+        return out
+
     def unstack(self, i: int, net: ConvFRENet) -> ConvFRENet:
         """Copy member i's weights into `net` (a ConvFRENet of the member's config)."""
         with torch.no_grad():
-            for p, q in zip(net.convs, self.convs):
-                p.copy_(q.view(self.m, -1, *q.shape[1:])[i])
-            for p, q in zip(net.biases, self.biases):
-                p.copy_(q.view(self.m, -1)[i])
-            net.w_out.copy_(self.w_out[i])
-            if net.b_out is not None:
-                net.b_out.copy_(self.b_out[i])
+            for p, q in zip(net.weights(), self.member_weights(i)):
+                p.copy_(q)
         return net
 
     def image(self, x: torch.Tensor) -> torch.Tensor:
@@ -272,11 +284,15 @@ class StackedPrototypicalNet(LayeredPrototypicalNet):
         self.ws = nn.ParameterList([nn.Parameter(torch.stack([n.ws[j].detach() for n in nets])) for j in range(len(first.ws))])
         self.bs = nn.ParameterList([nn.Parameter(torch.stack([n.bs[j].detach() for n in nets])) for j in range(len(first.bs))])
 
+    def member_weights(self, i: int) -> list[torch.Tensor]:
+        """Views of member i's weights, in its own net's weights() order and shapes."""
+        return [q[i] for q in self.weights()]
+
     def unstack(self, i: int, net: LayeredPrototypicalNet) -> LayeredPrototypicalNet:
         """Copy member i's weights into `net` (a LayeredPrototypicalNet of the member's config)."""
         with torch.no_grad():
-            for p, q in zip(net.weights(), self.weights()):
-                p.copy_(q[i])
+            for p, q in zip(net.weights(), self.member_weights(i)):
+                p.copy_(q)
         return net
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:

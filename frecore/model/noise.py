@@ -48,3 +48,26 @@ def state_noise(std: float, generator: torch.Generator, model: str = "fresh") ->
     if std <= 0:
         return None
     return BatchNoise(std, generator) if model == "batch" else GaussianNoise(std, generator)
+
+
+@dataclass
+class MemberNoise:
+    """Each member's own noise for members side by side (frecore.model.members): member m's slice
+    of a pre-activation gets member m's draw from member m's generator, the draw its own run would
+    make; a member without noise (None) gets exactly 0. `dim`: 0 for (M, B, n) states, 1 for conv
+    states (B, M*C, H, W) whose channels hold the members in order."""
+
+    members: list[GaussianNoise | None]
+    dim: int = 0
+
+    def _parts(self, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return h.unbind(0) if self.dim == 0 else h.chunk(len(self.members), 1)
+
+    def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        parts = [torch.zeros_like(p) if n is None else n.for_layer(layer, p) for n, p in zip(self.members, self._parts(h))]
+        return torch.stack(parts) if self.dim == 0 else torch.cat(parts, 1)
+
+    def new_batch(self) -> None:
+        for n in self.members:
+            if n is not None:
+                n.new_batch()

@@ -21,30 +21,33 @@ import torch
 
 from frecore.config import ConfigError, RunConfig
 from frecore.model.members import StackedConvNet, StackedLayeredNet, StackedPrototypicalNet, stack_members
+from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
 from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
                                     build_optimizer, config_key, load_checkpoint, prepare, resolve_device,
                                     save_checkpoint)
 
+StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
 
 
 def shared_settings(cfg: RunConfig) -> dict:
-    """What members must have in common: the config but its seed, alpha_i and beta_i."""
+    """What members must have in common: the config but its seed, alpha_i, beta_i and noise stds."""
     d = cfg.to_dict()
     d["seed"], d["net"]["alpha"], d["net"]["beta"] = None, None, None
+    d["noise"]["weight_std"], d["noise"]["state_std"] = None, None
     return d
 
 
 def groupable(cfgs: list[RunConfig]) -> bool:
-    """Whether these runs can train side by side (MEMBER_RULES), with fixed T/K, no noise, and equal
-    but for seed, alpha_i and beta_i (an AGT graph drawn per seed differs: not groupable)."""
+    """Whether these runs can train side by side (MEMBER_RULES), with fixed T/K, and equal but for
+    seed, alpha_i, beta_i and the noise stds (an AGT graph drawn per seed differs: not groupable)."""
     c = cfgs[0]
     if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()) or c.net.topology == "agt":
         return False
     if c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None:
         return False
-    if c.noise.weight_std or c.noise.state_std or c.optim.train_last is not None:
+    if c.optim.train_last is not None:
         return False
     key = shared_settings(c)
     return all(shared_settings(x) == key for x in cfgs[1:])
@@ -73,7 +76,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         return []
     if not groupable(cfgs):
         raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
-                          "layered ones; equal but for seed, alpha_i and beta_i; no noise, no settling)")
+                          "layered ones; equal but for seed, alpha_i, beta_i and noise stds; no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
     device, rule, data = prepare(cfg, data)
@@ -82,15 +85,23 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         raise ConfigError(f"{m} members of this net do not fit in half the device's free memory; "
                           f"train at most {members_that_fit(cfg)} side by side")
     order_gens = [torch.Generator().manual_seed(c.seed + 7919) for c in cfgs]  # each run's batch order
+    noise_gens = [torch.Generator(device=device).manual_seed(c.seed + 104729) for c in cfgs]  # and noise, as fit's
     nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed), device)
             for c in cfgs]
     net = stack_members(nets)
     optimizer = build_optimizer(cfg, net)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
+    weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
+                    for c, g in zip(cfgs, noise_gens)]
+    test_noises = [state_noise(c.noise.state_std, g, c.noise.state_noise_model) for c, g in zip(cfgs, noise_gens)]
+    test_noise = (MemberNoise(test_noises, dim=1 if isinstance(net, StackedConvNet) else 0)
+                  if any(n is not None for n in test_noises) else None)
+    train_noise = test_noise if cfg.noise.state_noise_in_training else None
+    generators = order_gens + noise_gens
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
-    key = json.dumps([config_key(c) for c in cfgs])
+    key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": ["order", "noise"]})
     saved = load_checkpoint(Path(checkpoint), key) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
@@ -98,7 +109,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
-        for g, st in zip(order_gens, saved["generators"], strict=True):
+        for g, st in zip(generators, saved["generators"], strict=True):
             g.set_state(st)
         for r, s in zip(results, saved["members"], strict=True):
             r.history = [EpochRecord(**h) for h in s["history"]]
@@ -116,17 +127,23 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         seen = 0
         broke = [False] * m  # a member whose loss went non-finite this epoch (its own run stops here)
         frozen = torch.tensor([not a for a in active], device=device)
-        snapshot = [p.detach().clone() for p in net.weights()] if frozen.any() else None
+        snapshot = _snapshot(net, frozen)
         for i in range(n_batches):
             idx = torch.stack([o[i] for o in orders]).to(device)  # (M, B)
             x, y = data.train.x[idx], data.train.y[idx]
             optimizer.zero_grad(set_to_none=True)
-            stats = rule.compute_gradients(net, x, y)
+            if train_noise is not None:
+                train_noise.new_batch()
+            stats = rule.compute_gradients(net, x, y, train_noise)
             optimizer.step()
-            if snapshot is not None:  # frozen members keep their weights
-                with torch.no_grad():
-                    for p, s in zip(net.weights(), snapshot):
-                        p[frozen] = s[frozen]
+            with torch.no_grad():
+                for j, weights in snapshot.items():  # frozen members keep their weights
+                    for p, s in zip(net.member_weights(j), weights):
+                        p.copy_(s)
+                for j, noise in enumerate(weight_noise):  # fresh weight noise after each update, as fit adds it
+                    if noise is not None and j not in snapshot:
+                        for w in net.member_weights(j):
+                            w.add_(noise.like(w))
             loss_sum += stats.loss_sum.to(torch.float64) * (~frozen)
             correct += stats.correct * (~frozen)
             seen += y.shape[1]
@@ -138,16 +155,16 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                     newly = torch.tensor(broke, device=device) & ~frozen
                     if newly.any():
                         frozen = frozen | newly
-                        snapshot = [p.detach().clone() for p in net.weights()]
+                        snapshot = _snapshot(net, frozen)
         if scheduler is not None:
             scheduler.step()
         seconds = (time.perf_counter() - t_epoch) / m  # the pass's time, shared between its members
-        test = _evaluate(rule, net, data, active)
+        test = _evaluate(rule, net, data, active, test_noise)
         for j, r in enumerate(results):
             if not active[j]:
                 continue
             train_loss = float(loss_sum[j]) / seen
-            weights_ok = all(bool(torch.isfinite(w[j]).all()) for w in net.weights())
+            weights_ok = all(bool(torch.isfinite(w).all()) for w in net.member_weights(j))
             if broke[j] or not (math.isfinite(train_loss) and weights_ok):
                 r.status, r.message, active[j] = "diverged", f"non-finite loss or weights in epoch {epoch}", False
                 continue
@@ -163,7 +180,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
             save_checkpoint(Path(checkpoint), {
                 "version": CHECKPOINT_VERSION, "config": key, "epoch": epoch, "net": net.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                "generators": [g.get_state() for g in order_gens], "active": active,
+                "generators": [g.get_state() for g in generators], "active": active,
                 "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message}
                             for r in results],
                 "wall_s": wall_before + time.perf_counter() - t_start})
@@ -178,8 +195,13 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     return results
 
 
+def _snapshot(net: StackedNet, frozen: torch.Tensor) -> dict[int, list[torch.Tensor]]:
+    """Copies of the frozen members' weights, to put back after every optimiser step."""
+    return {j: [w.detach().clone() for w in net.member_weights(j)] for j in range(len(frozen)) if bool(frozen[j])}
+
+
 @torch.no_grad()
-def _evaluate(rule, net: StackedLayeredNet | StackedConvNet | StackedPrototypicalNet, data: Dataset, active: list[bool],
+def _evaluate(rule, net: StackedNet, data: Dataset, active: list[bool], noise: MemberNoise | None = None,
               batch_size: int = 1000) -> list[tuple[float, float]]:
     """(mean cross-entropy, accuracy %) on the test split, per member (as train.evaluate per run)."""
     m = len(active)
@@ -188,7 +210,9 @@ def _evaluate(rule, net: StackedLayeredNet | StackedConvNet | StackedPrototypica
     correct = [torch.zeros((), dtype=torch.int64, device=split.x.device) for _ in range(m)]
     for start in range(0, len(split), batch_size):
         x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
-        logits = rule.predict(net, x.unsqueeze(0).expand(m, -1, -1))
+        if noise is not None:
+            noise.new_batch()
+        logits = rule.predict(net, x.unsqueeze(0).expand(m, -1, -1), noise)
         for j in range(m):
             if active[j]:
                 loss[j] += torch.nn.functional.cross_entropy(logits[j], y, reduction="sum")
