@@ -4,10 +4,12 @@ advance all of them. Layered FRE-RNNs and dense P-EP nets stack along a leading 
 channels (every state (B, M*C, H, W), kernels (M*C_out, C_in, k, k) run as grouped convolutions,
 groups = M).
 
-Members may differ in seed (initial weights, batch order) and in alpha_i and beta_i; everything
-else (sizes, topology, activation, feedback, dtype, the rule's settings, the optimiser's) is shared,
-which is what the grouping in frecore.training.members checks. Each member's arithmetic is its own
-slice of a batched matmul, so its numbers are those of its separate run (to float rounding).
+Members may differ in seed (initial weights, batch order), in alpha_i and beta_i, and in noise
+std (frecore.model.noise.MemberNoise draws each member's own); everything else (sizes, topology,
+activation, feedback, dtype, the rule's settings, the optimiser's) is shared, which is what the
+grouping in frecore.training.members checks. Each member's arithmetic is its own slice of a batched
+matmul or grouped convolution, so its numbers are those of its separate run (to float rounding).
+`member_weights(i)` gives member i's weights as views shaped as its own net's.
 """
 from __future__ import annotations
 
