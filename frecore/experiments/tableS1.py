@@ -56,7 +56,6 @@ def tableS1() -> list[Row]:
             if paper is None:
                 continue
             conv = arch == "conv-symm"
-            depth = 0 if conv else int(arch.split("HL")[0])
             coded = conv or "Residual" in arch or "AGT" in arch
             if (arch, beta) == ("10HL-asymm", 0.1):
                 cfg = _s1_config(arch, beta)
