@@ -214,3 +214,20 @@ def test_a_checkpoint_of_other_members_is_not_loaded(data, tmp_path, capsys):
     got = fit_members(cfgs, data, checkpoint=ckpt)
     assert "another config" in capsys.readouterr().err
     assert _numbers(got) == _numbers(fit_members(cfgs, data))
+
+
+def test_a_group_that_raises_is_trained_one_by_one(tmp_path, mnist_root, monkeypatch, capsys):
+    """A side-by-side pass that fails (e.g. out of device memory) costs the attempt, not the runs."""
+    from frecore.reporting.store import load_runs
+    from frecore.sweeps import trainer
+    from frecore.sweeps.driver import run_experiment
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no grouped kernel here")
+
+    monkeypatch.setattr(trainer, "fit_members", broken)
+    run_experiment("table1", "smoke", rows=["2HL BP (tanh, Adam)"], seeds=[0, 1], device="cpu", data_root=mnist_root,
+                   out_dir=str(tmp_path), progress=False, executor="side-by-side")
+    runs = load_runs(tmp_path / "table1.csv")
+    assert sorted(runs["seed"]) == [0, 1] and (runs["status"] == "ok").all()
+    assert "2 runs side by side failed (RuntimeError: no grouped kernel here)" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,9 @@ class RunTrainer:
         return self.cache[key]
 
     def group(self, runs: list[PlannedRun]) -> list[dict]:
-        """Train runs side by side (frecore.training.members) and return their rows, in order."""
+        """Train runs side by side (frecore.training.members) and return their rows, in order. A pass
+        that raises (out of device memory, a kernel the device lacks) is not the runs' fault: they are
+        then trained one by one, each with its own failure handling."""
         data = self.dataset(runs[0])
         try:
             checkpoint = None
@@ -50,11 +53,12 @@ class RunTrainer:
             return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
         except (ConfigError, FileNotFoundError):
             raise
-        except Exception as exc:  # the group's runs are failed rows, retried (one by one or grouped) next time
+        except Exception as exc:
+            tqdm.write(f"warning: {len(runs)} runs side by side failed ({type(exc).__name__}: {exc}); "
+                       "training them one by one", file=sys.stderr)
             if self.progress:
                 tqdm.write(traceback.format_exc())
-            return [store.run_record(p, None, status="failed", message=f"{type(exc).__name__}: {exc}",
-                                     commit=self.commit) for p in runs]
+            return [self(p) for p in runs]
 
     def __call__(self, p: PlannedRun) -> dict:
         probe = PROBES[self.probe] if self.probe else None
