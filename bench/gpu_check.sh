@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The checks to run when a GPU is at hand, in one go, within about nine minutes:
+# The checks to run when a GPU is at hand, in one go, within about eleven minutes:
 #   OUT=results/gpu FRECORE_DATA=../shared/data bash bench/gpu_check.sh
-# 1. CUDA speed, each bench alone on the GPU (ratios measured in one process).
+# 1. CUDA speed, each bench alone on the GPU (ratios measured in one process), members side by side
+#    included (bench/ensemble.py, with the projected paper-profile times).
 # 2. Paper-profile learning curves of the rows the CPU quick profile cannot finish, trained side
 #    by side (each is launch-bound, the GPU mostly idle): their accuracies are the check, their
 #    times are not clean timings. Every epoch is appended to $OUT/<name>.jsonl as it ends, so
@@ -22,6 +23,10 @@ for b in ep_vs_bp table1_ratios graph_step; do
   echo "== bench/$b.py --device cuda" | tee -a "$OUT/bench.txt"
   timeout 120 python3 bench/$b.py --device cuda 2>&1 | tee -a "$OUT/bench.txt"
 done
+# members side by side vs one after another (issue 12's GPU targets: ratio >= 5 for the 10HL-64
+# residual and Table S1 cases) and the paper-profile time of Tables 1, 2 and S1 projected on this GPU
+echo "== bench/ensemble.py --device cuda --tables" | tee -a "$OUT/bench.txt"
+timeout 150 python3 bench/ensemble.py --device cuda --fraction 0.02 --repeats 2 --tables 2>&1 | tee -a "$OUT/bench.txt"
 
 TF32_FLAG=""
 [ "${TF32:-0}" = 1 ] && TF32_FLAG="--tf32"
