@@ -99,6 +99,24 @@ def test_members_with_their_own_noise_equal_their_runs(data, kind, model, in_tra
         _assert_same(got, fit(cfg, data, progress=False))
 
 
+@pytest.mark.parametrize("rule, net", [
+    ("ep", {}), ("ep", {"agt_draw": "ordered", "feedback": "random"}), ("bp", {}), ("fa", {"feedback": "random"}),
+])
+def test_agt_members_with_their_own_graphs_equal_their_runs(data, rule, net):
+    """AGT rows draw a graph per seed (Figure S8: per P too): the stack holds the union of the graphs'
+    blocks and each member computes exactly its own net; blocks it lacks stay zero."""
+    cfgs = [RunConfig(net=NetConfig(hidden=(12, 10, 8, 9, 11), dtype="float64", topology="agt", agt_p=p,
+                                    topology_seed=s, **net),
+                      rule=RuleConfig(name=rule, free_steps=6, nudge_steps=4),
+                      optim=OptimConfig(lr=3e-3, batch_size=50, epochs=2), device="cpu", seed=s)
+            for s, p in ((0, 0.5), (1, 0.5), (2, 0.3))]
+    assert len({c.net.graph().blocks for c in cfgs}) == 3  # three different graphs
+    assert groupable(cfgs)
+    results = fit_members(cfgs, data)
+    for cfg, got in zip(cfgs, results):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
 def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
     for rule in (RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
                  RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)):
@@ -231,3 +249,20 @@ def test_a_group_that_raises_is_trained_one_by_one(tmp_path, mnist_root, monkeyp
     runs = load_runs(tmp_path / "table1.csv")
     assert sorted(runs["seed"]) == [0, 1] and (runs["status"] == "ok").all()
     assert "2 runs side by side failed (RuntimeError: no grouped kernel here)" in capsys.readouterr().err
+
+
+def test_sweeps_group_agt_rows_on_cuda_only(monkeypatch):
+    """AGT members pay for the union of their graphs: on the CPU a sweep trains them one by one (0.66x
+    measured side by side), on CUDA it groups them; other rows group everywhere."""
+    import torch
+
+    from frecore.experiments import plan
+    from frecore.sweeps.executors import groups
+    from frecore.training import members
+
+    agt = plan("figS8", "paper", seeds=[0, 1], device="cpu")
+    assert all(len(g) == 1 for g in groups(agt))
+    assert max(len(g) for g in groups(plan("table2", "paper", rows=["MNIST 10-symm Ours"], device="cpu"))) == 5
+    monkeypatch.setattr(members, "resolve_device", lambda device: torch.device("cuda"))
+    monkeypatch.setattr(members, "members_that_fit", lambda cfg: 64)
+    assert max(len(g) for g in groups(agt)) > 1

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from frecore.config import ConfigError
+from frecore.config.graph import Block, Topology
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
 from frecore.model.noise import GaussianNoise
@@ -41,43 +42,97 @@ class _StackedFeedbackAlignedLinear(torch.autograd.Function):
         return torch.bmm(grad_out, f), torch.bmm(grad_out.transpose(1, 2), x), None
 
 
+def _union(topologies: Sequence[Topology]) -> tuple[Topology, list[list[int]]]:
+    """The blocks of every member's graph, in an order that keeps each member's own order (the
+    chain, then the skips by (src, dst)), and per member the union indices of its blocks. AGT
+    members draw different graphs over the same layers; a block a member lacks is absent for it."""
+    keys: list[tuple[int, int]] = []
+    for t in topologies:
+        keys += [(b.src, b.dst) for b in t.blocks if (b.src, b.dst) not in keys]
+    keys.sort(key=lambda k: (k[1] - k[0] > 1, k))
+    index = {k: i for i, k in enumerate(keys)}
+    members = []
+    for t in topologies:
+        mine = [index[(b.src, b.dst)] for b in t.blocks]
+        if mine != sorted(mine):  # a member adding its terms in another order would round differently
+            raise ConfigError("members side by side: a member's blocks are not in the union's order")
+        members.append(mine)
+    flags = [[False, False] for _ in keys]
+    for t in topologies:
+        for b in t.blocks:
+            f = flags[index[(b.src, b.dst)]]
+            f[0], f[1] = f[0] or b.forward, f[1] or b.feedback
+    blocks = tuple(Block(src, dst, forward=fw, feedback=fb) for (src, dst), (fw, fb) in zip(keys, flags))
+    return Topology(topologies[0].sizes, blocks), members
+
+
 class StackedLayeredNet(DenseWeights, nn.Module):
-    """`nets` (already initialised, each from its own seed) stacked along a leading member dimension."""
+    """`nets` (already initialised, each from its own seed) stacked along a leading member dimension.
+
+    Members may have different graphs over the same layers (AGT rows: a graph per seed; Figure S8:
+    per P): the stack holds the union of their blocks, a block a member lacks being zero weights with
+    zero scales that never learn (`mask_gradients`), so each member computes exactly its own net."""
 
     def __init__(self, nets: Sequence[LayeredFRENet]) -> None:
         super().__init__()
         first = nets[0]
         for n in nets[1:]:
-            if (n.topology != first.topology or n.cfg.activation != first.cfg.activation or n.symmetric != first.symmetric
-                    or (n.b_out is None) != (first.b_out is None) or n.w_in.shape != first.w_in.shape):
-                raise ConfigError("members side by side need one shape: sizes, topology, activation, feedback, readout")
+            if (n.topology.sizes != first.topology.sizes or n.cfg.activation != first.cfg.activation
+                    or n.symmetric != first.symmetric or (n.b_out is None) != (first.b_out is None)
+                    or n.w_in.shape != first.w_in.shape):
+                raise ConfigError("members side by side need one shape: sizes, activation, feedback, readout")
         self.cfg = first.cfg
-        self.topology = first.topology
+        self.topology, self.member_blocks = _union([n.topology for n in nets])
         self.rho = first.rho
         self.symmetric = first.symmetric
         self.m = len(nets)
+        n_union = len(self.topology.blocks)
+        own = [{u: k for k, u in enumerate(mine)} for mine in self.member_blocks]  # union index -> member's
 
         def stack(get) -> torch.Tensor:
             return torch.stack([get(n).detach() for n in nets])
 
+        def stack_block(get, u: int) -> torch.Tensor:
+            """Union block u of every member: its own tensor, or zeros where it lacks the block."""
+            present = next(get(n, own[j][u]) for j, n in enumerate(nets) if u in own[j])
+            return torch.stack([get(n, own[j][u]).detach() if u in own[j] else torch.zeros_like(present)
+                                for j, n in enumerate(nets)])
+
         self.w_in = nn.Parameter(stack(lambda n: n.w_in))
-        self.w_blocks = nn.ParameterList([nn.Parameter(stack(lambda n, k=k: n.w_blocks[k]))
-                                          for k in range(len(first.w_blocks))])
+        self.w_blocks = nn.ParameterList([nn.Parameter(stack_block(lambda n, k: n.w_blocks[k], u))
+                                          for u in range(n_union)])
         self.w_out = nn.Parameter(stack(lambda n: n.w_out))
         self.b_out = nn.Parameter(stack(lambda n: n.b_out)) if first.b_out is not None else None
         if not self.symmetric:
-            for k in range(len(first.w_blocks)):
-                self.register_buffer(f"fb_block{k}", stack(lambda n, k=k: n.feedback_operand(k)))
+            for u in range(n_union):
+                self.register_buffer(f"fb_block{u}", stack_block(lambda n, k: n.feedback_operand(k), u))
             self.register_buffer("fb_out", stack(lambda n: n.fb_out))
         dtype, device = first.w_in.dtype, first.w_in.device
-        # per member and block: (M, n_blocks) scales, used as (M, 1, 1) factors
-        self.alpha = torch.tensor([list(n.alpha) for n in nets], dtype=dtype, device=device).reshape(self.m, -1)
-        self.beta = torch.tensor([list(n.beta) for n in nets], dtype=dtype, device=device).reshape(self.m, -1)
+
+        def table(scale: str, direction: str) -> torch.Tensor:
+            """(M, n_union) alpha or beta, 0 where a member lacks the block or that direction of it."""
+            rows = [[float(getattr(n, scale)[own[j][u]]) if u in own[j] and getattr(n.topology.blocks[own[j][u]], direction)
+                     else 0.0 for u in range(n_union)] for j, n in enumerate(nets)]
+            return torch.tensor(rows, dtype=dtype, device=device).reshape(self.m, n_union)
+
+        self.alpha, self.beta = table("alpha", "forward"), table("beta", "feedback")
+        # which members' block weights learn: blocks they have, forward (a feedback-only block does not)
+        self.learns = torch.tensor([[u in own[j] and n.topology.blocks[own[j][u]].forward for u in range(n_union)]
+                                    for j, n in enumerate(nets)], device=device).reshape(self.m, n_union)
         self.batched = False
+
+    def mask_gradients(self) -> None:
+        """Zero the gradient of every block a member lacks or only feeds back through: such weights
+        then stay as they are (zero for a lacking block) under Adam, AdamW and SGD alike."""
+        for u, w in enumerate(self.w_blocks):
+            keep = self.learns[:, u]
+            if w.grad is not None and not bool(keep.all()):
+                w.grad.mul_(keep.view(self.m, 1, 1).to(w.grad.dtype))
 
     def member_weights(self, i: int) -> list[torch.Tensor]:
         """Views of member i's weights, in its own net's weights() order and shapes."""
-        return [q[i] for q in self.weights()]
+        out = [self.w_in[i], *(self.w_blocks[u][i] for u in self.member_blocks[i]), self.w_out[i]]
+        return out + ([self.b_out[i]] if self.b_out is not None else [])
 
     def unstack(self, i: int, net: LayeredFRENet) -> LayeredFRENet:
         """Copy member i's weights into `net` (a LayeredFRENet of the member's config)."""
@@ -226,6 +281,9 @@ class StackedConvNet(ConvFRENet):
             out.append(self.b_out[i])
         return out
 
+    def mask_gradients(self) -> None:
+        """Every member has every weight: nothing to mask."""
+
     def unstack(self, i: int, net: ConvFRENet) -> ConvFRENet:
         """Copy member i's weights into `net` (a ConvFRENet of the member's config)."""
         with torch.no_grad():
@@ -289,6 +347,9 @@ class StackedPrototypicalNet(LayeredPrototypicalNet):
     def member_weights(self, i: int) -> list[torch.Tensor]:
         """Views of member i's weights, in its own net's weights() order and shapes."""
         return [q[i] for q in self.weights()]
+
+    def mask_gradients(self) -> None:
+        """Every member has every weight: nothing to mask."""
 
     def unstack(self, i: int, net: LayeredPrototypicalNet) -> LayeredPrototypicalNet:
         """Copy member i's weights into `net` (a LayeredPrototypicalNet of the member's config)."""

@@ -61,12 +61,13 @@ class InProcess:
 def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
     """Consecutive planned runs that can train side by side, in plan order (a row's seeds, a
     sweep's settings), each group sized to half the device's free memory."""
-    from frecore.training.members import groupable, members_that_fit
+    from frecore.training.members import groupable, members_that_fit, worth_grouping
 
     out: list[list[PlannedRun]] = []
     cap = 0  # members the current group may hold: computed once, when it starts
     for p in runs:
-        if out and len(out[-1]) < cap and groupable([q.config for q in out[-1]] + [p.config]):
+        if (out and len(out[-1]) < cap and worth_grouping(p.config)
+                and groupable([q.config for q in out[-1]] + [p.config])):
             out[-1].append(p)
         else:
             out.append([p])

@@ -32,18 +32,24 @@ MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp"
 
 
 def shared_settings(cfg: RunConfig) -> dict:
-    """What members must have in common: the config but its seed, alpha_i, beta_i and noise stds."""
+    """What members must have in common: the config but its seed, alpha_i, beta_i, noise stds and,
+    for AGT graphs, the graph's seed and P (members over one set of layers may differ in blocks)."""
     d = cfg.to_dict()
     d["seed"], d["net"]["alpha"], d["net"]["beta"] = None, None, None
     d["noise"]["weight_std"], d["noise"]["state_std"] = None, None
+    if cfg.net.topology == "agt":
+        d["net"]["topology_seed"], d["net"]["agt_p"] = None, None
     return d
 
 
 def groupable(cfgs: list[RunConfig]) -> bool:
     """Whether these runs can train side by side (MEMBER_RULES), with fixed T/K, and equal but for
-    seed, alpha_i, beta_i and the noise stds (an AGT graph drawn per seed differs: not groupable)."""
+    seed, alpha_i, beta_i, the noise stds and their AGT graphs (with one learning rate and weight
+    decay for every matrix then: their graphs may hold different numbers of matrices)."""
     c = cfgs[0]
-    if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()) or c.net.topology == "agt":
+    if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()):
+        return False
+    if c.net.topology == "agt" and not all(isinstance(v, (int, float)) for v in (c.optim.lr, c.optim.weight_decay)):
         return False
     if c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None:
         return False
@@ -51,6 +57,14 @@ def groupable(cfgs: list[RunConfig]) -> bool:
         return False
     key = shared_settings(c)
     return all(shared_settings(x) == key for x in cfgs[1:])
+
+
+def worth_grouping(cfg: RunConfig) -> bool:
+    """Whether a sweep should group runs like `cfg` (groupable ones can always train side by side):
+    AGT members compute the union of their graphs' blocks, most of them zeros for each member, which
+    costs more than it saves where matmuls, not launches, are the limit (Figure S8's P sweep: 0.66x
+    on 2 CPU cores); on CUDA the launches it saves dominate."""
+    return cfg.net.topology != "agt" or resolve_device(cfg.device).type == "cuda"
 
 
 def members_that_fit(cfg: RunConfig) -> int:
@@ -135,6 +149,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
             if train_noise is not None:
                 train_noise.new_batch()
             stats = rule.compute_gradients(net, x, y, train_noise)
+            net.mask_gradients()  # blocks a member's graph lacks stay zero
             optimizer.step()
             with torch.no_grad():
                 for j, weights in snapshot.items():  # frozen members keep their weights
