@@ -90,7 +90,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         return []
     if not groupable(cfgs):
         raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
-                          "layered ones; equal but for seed, alpha_i, beta_i and noise stds; no settling)")
+                          "layered ones; equal but for seed, alpha_i, beta_i, noise stds and AGT graph; no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
     device, rule, data = prepare(cfg, data)
