@@ -42,6 +42,25 @@ class _StackedFeedbackAlignedLinear(torch.autograd.Function):
         return torch.bmm(grad_out, f), torch.bmm(grad_out.transpose(1, 2), x), None
 
 
+class MemberStack:
+    """What every side-by-side stack offers fit_members: member i's weights as views shaped as its
+    own net's (`member_weights`), copying them back out (`unstack`), and masking gradients of
+    weights a member lacks (none, unless the stack says otherwise)."""
+
+    def member_weights(self, i: int) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def mask_gradients(self) -> None:
+        """Every member has every weight: nothing to mask."""
+
+    def unstack(self, i: int, net: nn.Module) -> nn.Module:
+        """Copy member i's weights into `net` (a net of the member's own config)."""
+        with torch.no_grad():
+            for p, q in zip(net.weights(), self.member_weights(i)):
+                p.copy_(q)
+        return net
+
+
 def _union(topologies: Sequence[Topology]) -> tuple[Topology, list[list[int]]]:
     """The blocks of every member's graph, in an order that keeps each member's own order (the
     chain, then the skips by (src, dst)), and per member the union indices of its blocks. AGT
@@ -66,7 +85,7 @@ def _union(topologies: Sequence[Topology]) -> tuple[Topology, list[list[int]]]:
     return Topology(topologies[0].sizes, blocks), members
 
 
-class StackedLayeredNet(DenseWeights, nn.Module):
+class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
     """`nets` (already initialised, each from its own seed) stacked along a leading member dimension.
 
     Members may have different graphs over the same layers (AGT rows: a graph per seed; Figure S8:
@@ -116,30 +135,27 @@ class StackedLayeredNet(DenseWeights, nn.Module):
             return torch.tensor(rows, dtype=dtype, device=device).reshape(self.m, n_union)
 
         self.alpha, self.beta = table("alpha", "forward"), table("beta", "feedback")
-        # which members' block weights learn: blocks they have, forward (a feedback-only block does not)
-        self.learns = torch.tensor([[u in own[j] and n.topology.blocks[own[j][u]].forward for u in range(n_union)]
-                                    for j, n in enumerate(nets)], device=device).reshape(self.m, n_union)
+        # per block, once: its scale (a float when every member shares it) and, where some member
+        # lacks it or only feeds back through it, a (M, 1, 1) 0/1 mask of the members whose weight learns
+        self.block_scales = [(self._shared_scale(self.alpha, u), self._shared_scale(self.beta, u))
+                             for u in range(n_union)]
+        learns = [[u in own[j] and n.topology.blocks[own[j][u]].forward for j, n in enumerate(nets)]
+                  for u in range(n_union)]
+        self.grad_masks = [None if all(col) else torch.tensor(col, dtype=dtype, device=device).view(self.m, 1, 1)
+                           for col in learns]
         self.batched = False
 
     def mask_gradients(self) -> None:
         """Zero the gradient of every block a member lacks or only feeds back through: such weights
         then stay as they are (zero for a lacking block) under Adam, AdamW and SGD alike."""
-        for u, w in enumerate(self.w_blocks):
-            keep = self.learns[:, u]
-            if w.grad is not None and not bool(keep.all()):
-                w.grad.mul_(keep.view(self.m, 1, 1).to(w.grad.dtype))
+        for w, mask in zip(self.w_blocks, self.grad_masks):
+            if mask is not None and w.grad is not None:
+                w.grad.mul_(mask)
 
     def member_weights(self, i: int) -> list[torch.Tensor]:
         """Views of member i's weights, in its own net's weights() order and shapes."""
         out = [self.w_in[i], *(self.w_blocks[u][i] for u in self.member_blocks[i]), self.w_out[i]]
         return out + ([self.b_out[i]] if self.b_out is not None else [])
-
-    def unstack(self, i: int, net: LayeredFRENet) -> LayeredFRENet:
-        """Copy member i's weights into `net` (a LayeredFRENet of the member's config)."""
-        with torch.no_grad():
-            for p, q in zip(net.weights(), self.member_weights(i)):
-                p.copy_(q)
-        return net
 
     def _scale(self, table: torch.Tensor, k: int) -> torch.Tensor:
         return table[:, k].view(self.m, 1, 1)
@@ -163,7 +179,7 @@ class StackedLayeredNet(DenseWeights, nn.Module):
         n_layers = len(self.sizes)
         terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale, source, operand)
         for k, b in enumerate(self.topology.blocks):  # a scale that is 0 for every member is dropped, as one net drops it
-            alpha, beta = self._shared_scale(self.alpha, k), self._shared_scale(self.beta, k)
+            alpha, beta = self.block_scales[k]
             if b.forward and not (isinstance(alpha, float) and alpha == 0.0):
                 terms[b.dst].append((alpha, b.src, self.w_blocks[k].transpose(1, 2)))
             if b.feedback and not (isinstance(beta, float) and beta == 0.0):
@@ -237,7 +253,7 @@ class StackedLayeredNet(DenseWeights, nn.Module):
         return states, logits if self.b_out is None else logits + self.b_out.unsqueeze(1)
 
 
-class StackedConvNet(ConvFRENet):
+class StackedConvNet(MemberStack, ConvFRENet):
     """`nets` (conv FRE-RNNs, each from its own seed) as one grouped net. Inputs and labels carry a
     leading member dimension, (M, B, features) and (M, B), as do the logits, (M, B, n_out)."""
 
@@ -252,6 +268,7 @@ class StackedConvNet(ConvFRENet):
         self.cfg, self.input_shape, self.rho = first.cfg, first.input_shape, first.rho
         self.shapes, self.pooled_top = first.shapes, first.pooled_top
         self.m = self.groups = len(nets)
+        self.layout = torch.channels_last  # bench/ensemble.py, docs/speed.md
         self.convs = nn.ParameterList([nn.Parameter(torch.cat([n.convs[i].detach() for n in nets]))
                                        for i in range(len(first.convs))])
         self.biases = nn.ParameterList([nn.Parameter(torch.cat([n.biases[i].detach() for n in nets]))
@@ -281,16 +298,6 @@ class StackedConvNet(ConvFRENet):
             out.append(self.b_out[i])
         return out
 
-    def mask_gradients(self) -> None:
-        """Every member has every weight: nothing to mask."""
-
-    def unstack(self, i: int, net: ConvFRENet) -> ConvFRENet:
-        """Copy member i's weights into `net` (a ConvFRENet of the member's config)."""
-        with torch.no_grad():
-            for p, q in zip(net.weights(), self.member_weights(i)):
-                p.copy_(q)
-        return net
-
     def image(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, features) -> (B, M*C, H, W): member m's images in channels m*C .. (m+1)*C - 1."""
         return x.transpose(0, 1).reshape(x.shape[1], self.m * self.input_shape[0], *self.input_shape[1:])
@@ -308,20 +315,6 @@ class StackedConvNet(ConvFRENet):
         pooled = F.max_pool2d(s_top, 2)
         return pooled.reshape(pooled.shape[0], self.m, -1).transpose(0, 1)
 
-    # Grouped convolutions run in channels-last layout: on the CPU's oneDNN kernels the NCHW
-    # grouped conv_transpose is about 1.5x slower than the members' convolutions one by one, the
-    # channels-last one faster (bench/ensemble.py, docs/speed.md).
-    def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(inp.contiguous(memory_format=torch.channels_last),
-                        self.convs[i].contiguous(memory_format=torch.channels_last), self.biases[i],
-                        padding=self.cfg.padding, groups=self.groups)
-
-    def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
-        back = F.conv_transpose2d(s_above.contiguous(memory_format=torch.channels_last),
-                                  self.convs[i].contiguous(memory_format=torch.channels_last),
-                                  padding=self.cfg.padding, groups=self.groups)
-        return F.max_unpool2d(back, indices, 2, output_size=size[-2:])
-
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
                     offsets=None) -> tuple[list[torch.Tensor], torch.Tensor]:
         if offsets is not None:
@@ -329,7 +322,7 @@ class StackedConvNet(ConvFRENet):
         return super().feedforward(x, feedback_alignment)
 
 
-class StackedPrototypicalNet(LayeredPrototypicalNet):
+class StackedPrototypicalNet(MemberStack, LayeredPrototypicalNet):
     """Dense P-EP nets (each from its own seed) side by side: weights (M, n_j, n_{j-1}), biases
     (M, n_j), states and inputs (M, B, n); Phi per member and sample, (M, B)."""
 
@@ -347,16 +340,6 @@ class StackedPrototypicalNet(LayeredPrototypicalNet):
     def member_weights(self, i: int) -> list[torch.Tensor]:
         """Views of member i's weights, in its own net's weights() order and shapes."""
         return [q[i] for q in self.weights()]
-
-    def mask_gradients(self) -> None:
-        """Every member has every weight: nothing to mask."""
-
-    def unstack(self, i: int, net: LayeredPrototypicalNet) -> LayeredPrototypicalNet:
-        """Copy member i's weights into `net` (a LayeredPrototypicalNet of the member's config)."""
-        with torch.no_grad():
-            for p, q in zip(net.weights(), self.member_weights(i)):
-                p.copy_(q)
-        return net
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         return torch.bmm(x, self.ws[0].transpose(1, 2))
