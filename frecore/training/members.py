@@ -25,7 +25,7 @@ from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
 from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
                                     build_optimizer, config_key, load_checkpoint, prepare, resolve_device,
-                                    save_checkpoint)
+                                    restore_checkpoint, save_checkpoint)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
@@ -62,8 +62,8 @@ def groupable(cfgs: list[RunConfig]) -> bool:
 def worth_grouping(cfg: RunConfig) -> bool:
     """Whether a sweep should group runs like `cfg` (groupable ones can always train side by side):
     AGT members compute the union of their graphs' blocks, most of them zeros for each member, which
-    costs more than it saves where matmuls, not launches, are the limit (Figure S8's P sweep: 0.66x
-    on 2 CPU cores); on CUDA the launches it saves dominate."""
+    costs more than it saves where matmuls, not launches, are the limit (Figure S8's P sweep: 0.67x
+    on 2 CPU cores, bench/ensemble.py case 5); on CUDA the launches it saves dominate."""
     return cfg.net.topology != "agt" or resolve_device(cfg.device).type == "cuda"
 
 
@@ -119,17 +119,11 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     saved = load_checkpoint(Path(checkpoint), key) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
-        net.load_state_dict(saved["net"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        for g, st in zip(generators, saved["generators"], strict=True):
-            g.set_state(st)
+        first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
         for r, s in zip(results, saved["members"], strict=True):
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
         active = list(saved["active"])
-        first_epoch, wall_before = saved["epoch"] + 1, saved["wall_s"]
     for epoch in range(first_epoch, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
         orders = [batch_indices(len(data.train), cfg.optim.batch_size, g) for g in order_gens]

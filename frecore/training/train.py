@@ -235,6 +235,18 @@ def load_checkpoint(path: Path, key: str) -> dict | None:
     return state
 
 
+def restore_checkpoint(saved: dict, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       scheduler: Any, generators: Sequence[torch.Generator]) -> tuple[int, float]:
+    """Put a run's (or a group's) saved training state back; (first epoch to train, wall seconds so far)."""
+    net.load_state_dict(saved["net"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    for g, st in zip(generators, saved["generators"], strict=True):
+        g.set_state(st)
+    return saved["epoch"] + 1, saved["wall_s"]
+
+
 def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, LearningRule, Dataset]:
     """What a run needs before its net exists: its device, its rule (checked against the net), its
     data on that device in the net's dtype, and the check that the net fits in memory."""
@@ -287,16 +299,10 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     generators = _generators(rule, net, (init_gen, order_gen, noise_gen), (test_state_noise,))  # (nothing draws from torch's global one)
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
-        net.load_state_dict(saved["net"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        for g, st in zip(generators, saved["generators"], strict=True):
-            g.set_state(st)
+        first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
         result.history = [EpochRecord(**h) for h in saved["history"]]
         result.status, result.message = saved["status"], saved["message"]
         result.probe_before = dict(saved["probe_before"])
-        first_epoch, wall_before = saved["epoch"] + 1, saved["wall_s"]
         if progress:
             tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
     take_step_counts = getattr(rule, "take_step_counts", None)
