@@ -32,11 +32,20 @@ from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members, groupable
 from frecore.training.train import fit, resolve_device
 
-CASES = (  # (label, experiment, rows, seeds)
+def beta_sweep_rows() -> list[str]:
+    return [r.label for r in get_rows("tableS1") if r.label.startswith("2HL-symm beta=")]
+
+
+def agt_sweep_rows() -> list[str]:
+    return [r.label for r in get_rows("figS8")]
+
+
+CASES = (  # (label, experiment, rows (or a function giving them), seeds)
     ("2HL-512 EP, M = 5 seeds", "table1", ["2HL Ours (tanh, Adam)"], [0, 1, 2, 3, 4]),
     ("10HL-64 residual EP, M = 5 seeds", "table2", ["MNIST 10-symm Ours-Residual"], [0, 1, 2, 3, 4]),
-    ("Table S1 2HL-symm beta sweep, M = 7", "tableS1", None, [0]),
+    ("Table S1 2HL-symm beta sweep, M = 7", "tableS1", beta_sweep_rows, [0]),
     ("MNIST conv EP, M = 2 seeds", "table1", ["Conv Ours (hard-sigmoid)"], [0, 1]),
+    ("Figure S8 AGT P sweep (a graph per P), M = 7", "figS8", agt_sweep_rows, [0]),
 )
 TABLES: dict[str, Callable[[PlannedRun], bool]] = {  # what of each table's paper profile is projected
     "table1": lambda p: p.config.rule.name != "pep",
@@ -49,10 +58,6 @@ def shortened(cfg: RunConfig, fraction: float, data_root: str | None, test_subse
     """`cfg` trained for `fraction` of one epoch, tested on `test_subset` images."""
     return replace(cfg, optim=replace(cfg.optim, epochs=1, epoch_fraction=fraction),
                    data=replace(cfg.data, test_subset=test_subset, root=data_root))
-
-
-def beta_sweep_rows() -> list[str]:
-    return [r.label for r in get_rows("tableS1") if r.label.startswith("2HL-symm beta=")]
 
 
 class DataCache:
@@ -85,7 +90,7 @@ def compare_cases(cases: list[int], device: torch.device, fraction: float, data_
     print("|---|---|---|---|---|---|")
     for i in cases:
         label, experiment, rows, seeds = CASES[i]
-        rows = rows or beta_sweep_rows()
+        rows = rows() if callable(rows) else rows
         cfgs = [shortened(p.config, fraction, data_root)
                 for p in plan(experiment, "paper", rows=rows, seeds=seeds, device=str(device))]
         if not groupable(cfgs):
@@ -96,7 +101,7 @@ def compare_cases(cases: list[int], device: torch.device, fraction: float, data_
             apart = min(apart, timed(cfgs, data(cfgs[0]), side_by_side=False))
             together = min(together, timed(cfgs, data(cfgs[0]), side_by_side=True))
         m = len(cfgs)
-        paper = plan(experiment, "paper", rows=rows)
+        paper = plan(experiment, "paper", rows=rows)  # every seed of these rows
         epochs = paper[0].config.optim.epochs
         projected = together / fraction * epochs * len(paper) / m  # every planned run, side by side
         print(f"| {label} | {apart:.1f} | {together:.1f} | {m / apart:.3f} / {m / together:.3f} | {apart / together:.2f} "

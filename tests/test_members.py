@@ -252,7 +252,7 @@ def test_a_group_that_raises_is_trained_one_by_one(tmp_path, mnist_root, monkeyp
 
 
 def test_sweeps_group_agt_rows_on_cuda_only(monkeypatch):
-    """AGT members pay for the union of their graphs: on the CPU a sweep trains them one by one (0.66x
+    """AGT members pay for the union of their graphs: on the CPU a sweep trains them one by one (0.67x
     measured side by side), on CUDA it groups them; other rows group everywhere."""
     import torch
 
