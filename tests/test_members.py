@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
-from frecore.model.members import stack_members
+from frecore.model import members as member_nets
+from frecore.model.members import member_matmul, stack_members
 from frecore.training.data import load_dataset
 from frecore.training.members import fit_members, groupable
 from frecore.training.train import fit
@@ -49,6 +50,29 @@ def test_each_member_equals_its_own_run(data, rule, topology, net):
     assert groupable(cfgs)
     side_by_side = fit_members(cfgs, data)
     for cfg, got in zip(cfgs, side_by_side):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
+@pytest.mark.parametrize("m, threads", [(3, 2), (5, 2), (4, 2), (5, 3), (1, 2)])
+def test_member_matmul_balanced_over_threads_equals_bmm(monkeypatch, m, threads):
+    monkeypatch.setattr(member_nets, "BALANCE_MIN_MACS", 0)  # split even these small products
+    g = torch.Generator().manual_seed(0)
+    a, b, c = (torch.randn(m, 7, 5, generator=g, dtype=torch.float64), torch.randn(m, 5, 6, generator=g, dtype=torch.float64),
+               torch.randn(m, 7, 6, generator=g, dtype=torch.float64))
+    torch.testing.assert_close(member_matmul(a, b, threads=threads), torch.bmm(a, b), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(member_matmul(a, b, add_to=c, alpha=0.5, threads=threads),
+                               torch.baddbmm(c, a, b, alpha=0.5), rtol=1e-12, atol=1e-12)
+    w = b.clone().requires_grad_()
+    member_matmul(a, w, threads=threads).sum().backward()  # autograd keeps plain bmm
+    torch.testing.assert_close(w.grad, a.sum(1).unsqueeze(-1).expand_as(b))
+
+
+def test_members_equal_their_runs_when_products_are_split_over_threads(data, monkeypatch):
+    """3 members on 2 threads: two as one bmm, the third alone (member_matmul), in EP's relaxation and update."""
+    monkeypatch.setattr(member_nets, "BALANCE_MIN_MACS", 0)
+    monkeypatch.setattr(member_nets.torch, "get_num_threads", lambda: 2)
+    cfgs = _cfgs("ep", "residual")
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
@@ -125,6 +149,62 @@ def test_the_authors_accumulating_nudge_and_held_error_side_by_side(data):
             _assert_same(got, fit(cfg, data, progress=False))
 
 
+def _own_rates(cfgs: list[RunConfig], name: str) -> list[RunConfig]:
+    """Members with their own learning rates and weight decays (per layer for one of them)."""
+    n_layers = len(cfgs[0].net.hidden if cfgs[0].net.arch == "layered" else cfgs[0].net.channels) + 1
+    per_layer = tuple(1e-3 * (k + 2) for k in range(n_layers))
+    settings = [(3e-3, 0.0), (1e-2, 1e-3), (per_layer, 1e-2)]
+    return [replace(c, optim=replace(c.optim, name=name, lr=lr, weight_decay=wd, scheduler="cosine"))
+            for c, (lr, wd) in zip(cfgs, settings)]
+
+
+@pytest.mark.parametrize("rule, name", [("ep", "adam"), ("ep", "adamw"), ("bp", "sgd"), ("lra", "adamw")])
+def test_members_with_their_own_learning_rates_and_decays_equal_their_runs(data, rule, name):
+    """Each member's optimiser groups (its lr and decay per layer, annealed from its own rate) over
+    its slices of the stacked weights."""
+    cfgs = _own_rates(_cfgs(rule), name)
+    assert groupable(cfgs)
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
+def test_conv_and_agt_members_with_their_own_rates_equal_their_runs(data):
+    """Conv members (folded into channels) and AGT members under per-layer rates, which follow each
+    member's own matrices, not the union's."""
+    conv = _own_rates(_conv_cfgs("ep"), "adam")[:2]
+    agt = [RunConfig(net=NetConfig(hidden=(12, 10, 8), dtype="float64", topology="agt", agt_p=0.5, topology_seed=s),
+                     rule=RuleConfig(free_steps=6, nudge_steps=4),
+                     optim=OptimConfig(lr=(3e-3,) * (len(NetConfig(hidden=(12, 10, 8), topology="agt", agt_p=0.5,
+                                                                    topology_seed=s).graph().blocks) + 2),
+                                       batch_size=50, epochs=2), device="cpu", seed=s)
+           for s in (0, 1, 3)]
+    assert len({len(c.optim.lr) for c in agt}) > 1  # their graphs hold different numbers of matrices
+    for cfgs in (conv, agt):
+        assert groupable(cfgs)
+        for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+            _assert_same(got, fit(cfg, data, progress=False))
+
+
+@pytest.mark.parametrize("rule", [RuleConfig(free_steps=6, nudge_steps=4),
+                                  RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
+                                  RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)])
+def test_layered_ep_members_with_their_own_beta_f_equal_their_runs(data, rule):
+    cfgs = [replace(c, rule=replace(rule, beta_f=b)) for c, b in zip(_cfgs("ep"), (0.1, 0.5, 1.0))]
+    assert groupable(cfgs)
+    for cfg, got in zip(cfgs, fit_members(cfgs, data)):
+        _assert_same(got, fit(cfg, data, progress=False))
+
+
+def test_beta_f_differs_between_members_of_layered_ep_only():
+    conv = _conv_cfgs("ep")
+    assert not groupable([conv[0], replace(conv[1], rule=replace(conv[1].rule, beta_f=0.5))])
+    lra = _cfgs("lra")
+    assert not groupable([lra[0], replace(lra[1], rule=replace(lra[1].rule, beta_f=0.5))])
+    ep = _cfgs("ep")
+    with pytest.raises(ConfigError, match="beta_f must be > 0"):
+        fit_members([ep[0], replace(ep[1], rule=replace(ep[1].rule, beta_f=0.0))])
+
+
 @pytest.mark.parametrize("kind", ["layered", "conv"])
 def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch, kind):
     """Member 1's weights are made non-finite (a fault no setting we allow produces in float64):
@@ -148,7 +228,8 @@ def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, 
 
 def test_only_equal_shapes_and_shared_settings_group():
     cfgs = _cfgs("ep")
-    assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, lr=1e-2))])
+    assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, batch_size=40))])
+    assert not groupable([cfgs[0], replace(cfgs[1], optim=replace(cfgs[1].optim, name="sgd"))])
     assert not groupable([cfgs[0], replace(cfgs[1], net=replace(cfgs[1].net, hidden=(12, 11)))])
     assert not groupable([replace(c, rule=replace(c.rule, name="pep")) for c in _conv_cfgs("ep")])
     assert not groupable([replace(c, rule=replace(c.rule, name="fa")) for c in _conv_cfgs("ep")])
@@ -203,13 +284,15 @@ def _numbers(results) -> list:
             for r in results]
 
 
-@pytest.mark.parametrize("conv", [False, True])
-def test_a_cut_and_continued_group_ends_with_the_uncut_numbers(data, tmp_path, conv):
+@pytest.mark.parametrize("kind", ["layered", "conv", "own rates"])
+def test_a_cut_and_continued_group_ends_with_the_uncut_numbers(data, tmp_path, kind):
     """A group checkpoints each epoch: cut after epoch 1 and run again, it ends exactly as uncut
-    (the cosine schedule's and AdamW's state included)."""
-    cfgs = _conv_cfgs("ep") if conv else _cfgs("bp")
+    (the cosine schedule's and AdamW's state included, members' own optimiser groups too)."""
+    cfgs = _conv_cfgs("ep") if kind == "conv" else _cfgs("bp")
     cfgs = [replace(c, optim=replace(c.optim, epochs=3, name="adamw", weight_decay=1e-3, scheduler="cosine"))
             for c in cfgs]
+    if kind == "own rates":
+        cfgs = [replace(c, optim=replace(c.optim, epochs=3)) for c in _own_rates(_cfgs("ep"), "adamw")]
     uncut = fit_members(cfgs, data)
     ckpt = tmp_path / "group.pt"
     with pytest.raises(_Cut):

@@ -148,7 +148,9 @@ class LayeredFRENet(DenseWeights, nn.Module):
                     if differentiable:
                         h = scale * (state[src] @ mat) if h is None else h + scale * (state[src] @ mat)
                     elif h is None:
-                        h = torch.mm(state[src], mat).mul_(scale)
+                        h = torch.mm(state[src], mat)
+                        if scale != 1.0:  # (x * 1.0 is x)
+                            h.mul_(scale)
                     else:
                         h = torch.addmm(h, state[src], mat, alpha=scale)
             if h is None:  # no input reaches this layer yet: rho(0)

@@ -28,6 +28,35 @@ from frecore.model.prototypical import LayeredPrototypicalNet, PState
 from frecore.model.relaxation import Relaxation, iterate
 
 
+BALANCE_MIN_MACS = 1 << 24  # per member: below this, bmm's own threading beats the split (bench/ensemble.py)
+
+
+def member_matmul(a: torch.Tensor, b: torch.Tensor, add_to: torch.Tensor | None = None, alpha: float = 1.0,
+                  threads: int | None = None) -> torch.Tensor:
+    """Per member `add_to + alpha * a @ b` (torch.bmm / torch.baddbmm), (M, B, n) x (M, n, k).
+
+    On the CPU torch's bmm hands whole members to its threads: with M not a multiple of the thread
+    count one thread takes an extra member while the others wait (5 members of 500x512x512 on 2
+    threads: 1.2x the time of 4 + 1). So large products there run the members that share out
+    evenly as one bmm and the rest one at a time, each with every thread. Autograd (BP, FA) keeps
+    plain bmm."""
+    m, threads = a.shape[0], threads or torch.get_num_threads()
+    even = m - m % threads
+    if (a.device.type != "cpu" or threads < 2 or even in (0, m) or a.shape[1] * a.shape[2] * b.shape[2] < BALANCE_MIN_MACS
+            or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))):
+        return torch.bmm(a, b) if add_to is None else torch.baddbmm(add_to, a, b, alpha=alpha)
+    out = a.new_empty(m, a.shape[1], b.shape[2])
+    if add_to is None:
+        torch.bmm(a[:even], b[:even], out=out[:even])
+        for i in range(even, m):
+            torch.mm(a[i], b[i], out=out[i])
+    else:
+        torch.baddbmm(add_to[:even], a[:even], b[:even], alpha=alpha, out=out[:even])
+        for i in range(even, m):
+            torch.addmm(add_to[i], a[i], b[i], alpha=alpha, out=out[i])
+    return out
+
+
 class _StackedFeedbackAlignedLinear(torch.autograd.Function):
     """Per member y = x W^T forward; backward sends the error through the fixed F instead of W."""
 
@@ -47,8 +76,18 @@ class MemberStack:
     own net's (`member_weights`), copying them back out (`unstack`), and masking gradients of
     weights a member lacks (none, unless the stack says otherwise)."""
 
-    def member_weights(self, i: int) -> list[torch.Tensor]:
+    def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Member i's slices of `tensors` (aligned with the stack's weights(): the weights, or their
+        gradients), as views shaped as its own net's weights(), in that order."""
         raise NotImplementedError
+
+    def member_weights(self, i: int) -> list[torch.Tensor]:
+        """Views of member i's weights, in its own net's weights() order and shapes."""
+        return self.member_views(i, self.weights())
+
+    def member_gradients(self, i: int) -> list[torch.Tensor]:
+        """Member i's slices of the stacked gradients (a weight without one reads as zeros)."""
+        return self.member_views(i, [torch.zeros_like(w) if w.grad is None else w.grad.contiguous() for w in self.weights()])
 
     def mask_gradients(self) -> None:
         """Every member has every weight: nothing to mask."""
@@ -152,10 +191,10 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
             if mask is not None and w.grad is not None:
                 w.grad.mul_(mask)
 
-    def member_weights(self, i: int) -> list[torch.Tensor]:
-        """Views of member i's weights, in its own net's weights() order and shapes."""
-        out = [self.w_in[i], *(self.w_blocks[u][i] for u in self.member_blocks[i]), self.w_out[i]]
-        return out + ([self.b_out[i]] if self.b_out is not None else [])
+    def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """weights(): W_0, the union's blocks, W_f (, b_f); member i's: W_0, its own blocks, W_f (, b_f)."""
+        n = len(self.w_blocks)
+        return [tensors[0][i], *(tensors[1 + u][i] for u in self.member_blocks[i]), *(t[i] for t in tensors[1 + n:])]
 
     def _scale(self, table: torch.Tensor, k: int) -> torch.Tensor:
         return table[:, k].view(self.m, 1, 1)
@@ -167,7 +206,7 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, n_in) -> (M, B, n_1)"""
-        return torch.bmm(x, self.w_in.transpose(1, 2))
+        return member_matmul(x, self.w_in.transpose(1, 2))
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[State] | None = None,
               last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
@@ -204,11 +243,13 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
                         if src in zero:
                             continue
                         if h is None:
-                            h = torch.bmm(state[src], mat).mul_(scale)
+                            h = member_matmul(state[src], mat)
+                            if not (isinstance(scale, float) and scale == 1.0):  # (x * 1.0 is x)
+                                h.mul_(scale)
                         elif isinstance(scale, float):  # one scale for every member: fused, as addmm
-                            h = torch.baddbmm(h, state[src], mat, alpha=scale)
+                            h = member_matmul(state[src], mat, add_to=h, alpha=scale)
                         else:
-                            h = h + torch.bmm(state[src], mat).mul_(scale)
+                            h = h + member_matmul(state[src], mat).mul_(scale)
                 if h is None:
                     h = drive.new_zeros(drive.shape[0], drive.shape[1], n)
                 if noise is not None:
@@ -288,15 +329,11 @@ class StackedConvNet(MemberStack, ConvFRENet):
         self.alpha = [per_channel([n.alpha[i] for n in nets], i + 1) for i in range(len(first.alpha))]
         self.beta = [per_channel([n.beta[i] for n in nets], i) for i in range(len(first.beta))]
 
-    def member_weights(self, i: int) -> list[torch.Tensor]:
-        """Views of member i's weights, in its own net's weights() order and shapes."""
-        out = []
-        for kernel, bias in zip(self.convs, self.biases):
-            out += [kernel.view(self.m, -1, *kernel.shape[1:])[i], bias.view(self.m, -1)[i]]
-        out.append(self.w_out[i])
-        if self.b_out is not None:
-            out.append(self.b_out[i])
-        return out
+    def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """weights(): kernel_j, bias_j per conv (members folded into the output channels), W_f (, b_f)."""
+        n_conv = 2 * len(self.convs)
+        out = [t.view(self.m, -1, *t.shape[1:])[i] for t in tensors[:n_conv]]
+        return out + [t[i] for t in tensors[n_conv:]]
 
     def image(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, features) -> (B, M*C, H, W): member m's images in channels m*C .. (m+1)*C - 1."""
@@ -337,9 +374,8 @@ class StackedPrototypicalNet(MemberStack, LayeredPrototypicalNet):
         self.ws = nn.ParameterList([nn.Parameter(torch.stack([n.ws[j].detach() for n in nets])) for j in range(len(first.ws))])
         self.bs = nn.ParameterList([nn.Parameter(torch.stack([n.bs[j].detach() for n in nets])) for j in range(len(first.bs))])
 
-    def member_weights(self, i: int) -> list[torch.Tensor]:
-        """Views of member i's weights, in its own net's weights() order and shapes."""
-        return [q[i] for q in self.weights()]
+    def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [t[i] for t in tensors]
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         return torch.bmm(x, self.ws[0].transpose(1, 2))

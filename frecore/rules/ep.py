@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import LayeredFRENet, State
-from frecore.model.members import StackedLayeredNet
+from frecore.model.members import StackedLayeredNet, member_matmul
 from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet
 from frecore.model.relaxation import Relaxation
@@ -48,7 +48,20 @@ class EquilibriumPropagation:
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
+        self.beta_f: float | torch.Tensor = cfg.beta_f  # a (M, 1, 1) tensor for members side by side (for_members)
         self._counts = [0, 0, 0]  # free steps, nudged steps, batches since the last take_step_counts
+
+    def for_members(self, cfgs: list[RuleConfig], net: torch.nn.Module) -> EquilibriumPropagation:
+        """This rule for a stack of members with these settings: each member's own beta_f on its
+        slice of the nudge when they differ (layered nets; frecore.training.members.MEMBER_BETA_F)."""
+        values = [c.beta_f for c in cfgs]
+        if all(v == values[0] for v in values):
+            return self
+        if not isinstance(net, StackedLayeredNet):
+            raise ConfigError("members side by side may differ in beta_f on layered nets only")
+        rule = EquilibriumPropagation(self.cfg)
+        rule.beta_f = torch.tensor(values, dtype=net.w_in.dtype, device=net.w_in.device).view(-1, 1, 1)
+        return rule
 
     @property
     def settles(self) -> bool:
@@ -132,17 +145,17 @@ class EquilibriumPropagation:
         e0 = self._error_of(target, logits0)  # e_p at the free fixed point
         f_out = net.output_feedback_operand()  # B_f^T: (n_out, n_L)
         if cfg.nudge == "accumulating":
-            unit = (e0 @ f_out).mul_(cfg.beta_f)
+            unit = (e0 @ f_out).mul_(self.beta_f)
             taken = [0]
 
             def nudge(s: State) -> torch.Tensor:
                 taken[0] += 1
                 return unit * taken[0]
         elif cfg.hold_error:
-            nudge = (e0 @ f_out).mul_(cfg.beta_f)  # (B, n_L), fixed for all K steps
+            nudge = (e0 @ f_out).mul_(self.beta_f)  # (B, n_L), fixed for all K steps
         else:
             def nudge(s: State) -> torch.Tensor:
-                return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(cfg.beta_f)
+                return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(self.beta_f)
         nudged = net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
                            relative_to=s0 if cfg.settle_relative else None, noise=noise)
         self._count(free.steps, nudged.steps)
@@ -174,7 +187,8 @@ def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, nudge
     scale = -1.0 / x.shape[-2]  # batch mean, as a gradient to descend
 
     def outer(post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:  # post^T pre, per member if stacked
-        return (post.transpose(-1, -2) @ pre).mul_(scale)
+        product = member_matmul(post.transpose(1, 2), pre) if post.dim() == 3 else post.t() @ pre
+        return product.mul_(scale)
 
     net.w_in.grad = outer(ds[0], x)  # dW_0 = ds_1 x^T
     for k, b in enumerate(net.topology.blocks):

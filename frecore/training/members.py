@@ -1,9 +1,9 @@
 """fit_members: train M runs side by side (frecore.model.members), each ending with the history,
 status and weights of its own separate `fit`.
 
-Members share everything but their seed (initial weights, batch order) and alpha_i, beta_i: one
-relaxation and one optimiser step (Adam and SGD are elementwise, so one optimiser over stacked
-weights is M optimisers) advance all of them. A member that diverges is recorded as its own run
+Members share everything but their seed (initial weights, batch order), alpha_i, beta_i, noise
+stds, learning rates, weight decays, AGT graphs and (layered EP) beta_f: one relaxation and one
+optimiser step advance all of them. A member that diverges is recorded as its own run
 would be and frozen while the others go on. With `checkpoint`, a group cut by a time limit
 continues from its last finished epoch, as a single run does (train.fit). EP and BP on layered and
 conv nets, FA, LRA and P-EP on layered ones; `groupable` says which configs may share a pass.
@@ -22,21 +22,25 @@ import torch
 from frecore.config import ConfigError, RunConfig
 from frecore.model.members import StackedConvNet, StackedLayeredNet, StackedPrototypicalNet, stack_members
 from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
+from frecore.rules import build_rule
 from frecore.training.data import Dataset, batch_indices
-from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
-                                    build_optimizer, config_key, load_checkpoint, prepare, resolve_device,
-                                    restore_checkpoint, save_checkpoint)
+from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, OPTIMIZERS, EpochRecord, RunResult, _diverged,
+                                    build_optimizer, config_key, load_checkpoint, parameter_groups, prepare,
+                                    resolve_device, restore_checkpoint, save_checkpoint)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
+MEMBER_BETA_F = {("layered", "ep")}  # (arch, rule) whose members may differ in beta_f
 
 
 def shared_settings(cfg: RunConfig) -> dict:
-    """What members must have in common: the config but its seed, alpha_i, beta_i, noise stds and,
-    for AGT graphs, the graph's seed and P (members over one set of layers may differ in blocks)."""
+    """What members must have in common: the config but its seed, alpha_i, beta_i, noise stds,
+    learning rates, weight decays, beta_f and, for AGT graphs, the graph's seed and P (members over
+    one set of layers may differ in blocks)."""
     d = cfg.to_dict()
     d["seed"], d["net"]["alpha"], d["net"]["beta"] = None, None, None
     d["noise"]["weight_std"], d["noise"]["state_std"] = None, None
+    d["optim"]["lr"], d["optim"]["weight_decay"], d["rule"]["beta_f"] = None, None, None
     if cfg.net.topology == "agt":
         d["net"]["topology_seed"], d["net"]["agt_p"] = None, None
     return d
@@ -44,19 +48,55 @@ def shared_settings(cfg: RunConfig) -> dict:
 
 def groupable(cfgs: list[RunConfig]) -> bool:
     """Whether these runs can train side by side (MEMBER_RULES), with fixed T/K, and equal but for
-    seed, alpha_i, beta_i, the noise stds and their AGT graphs (with one learning rate and weight
-    decay for every matrix then: their graphs may hold different numbers of matrices)."""
+    seed, alpha_i, beta_i, the noise stds, learning rates, weight decays, their AGT graphs and, for
+    layered EP, beta_f."""
     c = cfgs[0]
     if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()):
-        return False
-    if c.net.topology == "agt" and not all(isinstance(v, (int, float)) for v in (c.optim.lr, c.optim.weight_decay)):
         return False
     if c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None:
         return False
     if c.optim.train_last is not None:
         return False
+    if (c.net.arch, c.rule.name) not in MEMBER_BETA_F and any(x.rule.beta_f != c.rule.beta_f for x in cfgs[1:]):
+        return False
     key = shared_settings(c)
     return all(shared_settings(x) == key for x in cfgs[1:])
+
+
+def own_optimizers(cfgs: list[RunConfig]) -> bool:
+    """Whether the members need optimiser groups of their own: they differ in learning rate or
+    weight decay, or hold AGT graphs under a per-layer lr or decay (which follows each member's own
+    matrices; the union of their graphs has other layers)."""
+    c = cfgs[0]
+    per_layer = not all(isinstance(v, (int, float)) for v in (c.optim.lr, c.optim.weight_decay))
+    return (c.net.topology == "agt" and per_layer) or any((x.optim.lr, x.optim.weight_decay) != (c.optim.lr, c.optim.weight_decay)
+                                          for x in cfgs[1:])
+
+
+def member_optimizer(cfgs: list[RunConfig], nets: list, net: StackedNet) -> tuple[torch.optim.Optimizer, list | None]:
+    """The stack's optimiser, and the members' own parameters where they have them (else None).
+
+    Adam, AdamW and SGD are elementwise, so one optimiser over the stacked weights is M optimisers
+    when the members share every lr and decay. Otherwise every member gets its own parameter groups
+    (its lr and decay per layer, as its own run builds them) over leaf views of its slices of the
+    stacked weights, so the update writes into the stack; `share_gradients` hands them their slices
+    of the stacked gradients before each step."""
+    if not own_optimizers(cfgs):
+        return build_optimizer(cfgs[0], net), None
+    members, groups = [], []
+    for j, (c, own) in enumerate(zip(cfgs, nets)):
+        views = iter([w.detach() for w in net.member_weights(j)])  # leaves sharing the stack's storage
+        layers = [[next(views) for _ in layer] for layer in own.layer_params()]
+        members.append([w for layer in layers for w in layer])
+        groups += parameter_groups(c, layers)
+    return OPTIMIZERS[cfgs[0].optim.name](groups), members
+
+
+def share_gradients(net: StackedNet, members: list[list[torch.Tensor]]) -> None:
+    """Give each member's own parameters its slices of the stacked gradients."""
+    for j, params in enumerate(members):
+        for p, g in zip(params, net.member_gradients(j), strict=True):
+            p.grad = g
 
 
 def worth_grouping(cfg: RunConfig) -> bool:
@@ -90,10 +130,13 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         return []
     if not groupable(cfgs):
         raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
-                          "layered ones; equal but for seed, alpha_i, beta_i, noise stds and AGT graph; no settling)")
+                          "layered ones; equal but for seed, alpha_i, beta_i, noise stds, lr, weight decay, AGT graph "
+                          "and, for layered EP, beta_f; no settling)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
     device, rule, data = prepare(cfg, data)
+    for c in cfgs[1:]:  # what differs between members is checked for each of them
+        build_rule(c.rule).check(c.net)
     m = len(cfgs)
     if m > members_that_fit(cfg):
         raise ConfigError(f"{m} members of this net do not fit in half the device's free memory; "
@@ -103,7 +146,9 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed), device)
             for c in cfgs]
     net = stack_members(nets)
-    optimizer = build_optimizer(cfg, net)
+    optimizer, own_params = member_optimizer(cfgs, nets, net)
+    if hasattr(rule, "for_members"):
+        rule = rule.for_members([c.rule for c in cfgs], net)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
                  if cfg.optim.scheduler == "cosine" else None)
     weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
@@ -139,11 +184,13 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         for i in range(n_batches):
             idx = torch.stack([o[i] for o in orders]).to(device)  # (M, B)
             x, y = data.train.x[idx], data.train.y[idx]
-            optimizer.zero_grad(set_to_none=True)
+            net.zero_grad(set_to_none=True)
             if train_noise is not None:
                 train_noise.new_batch()
             stats = rule.compute_gradients(net, x, y, train_noise)
             net.mask_gradients()  # blocks a member's graph lacks stay zero
+            if own_params is not None:
+                share_gradients(net, own_params)
             optimizer.step()
             with torch.no_grad():
                 for j, weights in snapshot.items():  # frozen members keep their weights

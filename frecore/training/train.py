@@ -85,17 +85,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
-    """One parameter group per learning layer (`net.layer_params()`), with its own lr and decay."""
-    layers = net.layer_params()
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def parameter_groups(cfg: RunConfig, layers: list[list[torch.Tensor]]) -> list[dict]:
+    """One optimiser group per learning layer, with its own lr and decay (the last
+    `train_last` layers only, when set)."""
     n = len(layers)
     first = 0 if cfg.optim.train_last is None else n - cfg.optim.train_last
     if first < 0:
         raise ConfigError(f"train_last={cfg.optim.train_last} but the net has only {n} weight matrices")
-    groups = [{"params": params, "lr": lr, "weight_decay": wd}
-              for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
-    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-    return optimizers[cfg.optim.name](groups)
+    return [{"params": params, "lr": lr, "weight_decay": wd}
+            for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
+
+
+def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
+    """One parameter group per learning layer (`net.layer_params()`), with its own lr and decay."""
+    return OPTIMIZERS[cfg.optim.name](parameter_groups(cfg, net.layer_params()))
 
 
 @torch.no_grad()
