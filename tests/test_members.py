@@ -60,8 +60,11 @@ def test_member_matmul_balanced_over_threads_equals_bmm(monkeypatch, m, threads)
     a, b, c = (torch.randn(m, 7, 5, generator=g, dtype=torch.float64), torch.randn(m, 5, 6, generator=g, dtype=torch.float64),
                torch.randn(m, 7, 6, generator=g, dtype=torch.float64))
     torch.testing.assert_close(member_matmul(a, b, threads=threads), torch.bmm(a, b), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(member_matmul(a, b, add_to=c, alpha=0.5, threads=threads),
-                               torch.baddbmm(c, a, b, alpha=0.5), rtol=1e-12, atol=1e-12)
+    expected = torch.baddbmm(c, a, b, alpha=0.5)
+    torch.testing.assert_close(member_matmul(a, b, add_to=c, alpha=0.5, threads=threads), expected, rtol=1e-12, atol=1e-12)
+    owned = c.clone()
+    assert member_matmul(a, b, add_to=owned, alpha=0.5, threads=threads, inplace=True) is owned
+    torch.testing.assert_close(owned, expected, rtol=1e-12, atol=1e-12)
     w = b.clone().requires_grad_()
     member_matmul(a, w, threads=threads).sum().backward()  # autograd keeps plain bmm
     torch.testing.assert_close(w.grad, a.sum(1).unsqueeze(-1).expand_as(b))

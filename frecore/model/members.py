@@ -32,8 +32,9 @@ BALANCE_MIN_MACS = 1 << 24  # per member: below this, bmm's own threading beats 
 
 
 def member_matmul(a: torch.Tensor, b: torch.Tensor, add_to: torch.Tensor | None = None, alpha: float = 1.0,
-                  threads: int | None = None) -> torch.Tensor:
-    """Per member `add_to + alpha * a @ b` (torch.bmm / torch.baddbmm), (M, B, n) x (M, n, k).
+                  threads: int | None = None, inplace: bool = False) -> torch.Tensor:
+    """Per member `add_to + alpha * a @ b` (torch.bmm / torch.baddbmm), (M, B, n) x (M, n, k);
+    with `inplace`, written into `add_to` (a tensor the caller owns: no copy of it is made).
 
     On the CPU torch's bmm hands whole members to its threads: with M not a multiple of the thread
     count one thread takes an extra member while the others wait (5 members of 500x512x512 on 2
@@ -44,13 +45,21 @@ def member_matmul(a: torch.Tensor, b: torch.Tensor, add_to: torch.Tensor | None 
     even = m - m % threads
     if (a.device.type != "cpu" or threads < 2 or even in (0, m) or a.shape[1] * a.shape[2] * b.shape[2] < BALANCE_MIN_MACS
             or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))):
-        return torch.bmm(a, b) if add_to is None else torch.baddbmm(add_to, a, b, alpha=alpha)
-    out = a.new_empty(m, a.shape[1], b.shape[2])
+        if add_to is None:
+            return torch.bmm(a, b)
+        return add_to.baddbmm_(a, b, alpha=alpha) if inplace else torch.baddbmm(add_to, a, b, alpha=alpha)
     if add_to is None:
+        out = a.new_empty(m, a.shape[1], b.shape[2])
         torch.bmm(a[:even], b[:even], out=out[:even])
         for i in range(even, m):
             torch.mm(a[i], b[i], out=out[i])
+    elif inplace:
+        out = add_to
+        out[:even].baddbmm_(a[:even], b[:even], alpha=alpha)
+        for i in range(even, m):
+            out[i].addmm_(a[i], b[i], alpha=alpha)
     else:
+        out = a.new_empty(m, a.shape[1], b.shape[2])
         torch.baddbmm(add_to[:even], a[:even], b[:even], alpha=alpha, out=out[:even])
         for i in range(even, m):
             torch.addmm(add_to[i], a[i], b[i], alpha=alpha, out=out[i])
@@ -237,7 +246,7 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
                     ext[-1] = drive + ext[-1]
             new = []
             for j, n in enumerate(self.sizes):
-                h = ext[j]
+                h = ext[j]  # an input: never written to; every later h is this step's own
                 if state is not None:
                     for scale, src, mat in terms[j]:
                         if src in zero:
@@ -247,7 +256,7 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
                             if not (isinstance(scale, float) and scale == 1.0):  # (x * 1.0 is x)
                                 h.mul_(scale)
                         elif isinstance(scale, float):  # one scale for every member: fused, as addmm
-                            h = member_matmul(state[src], mat, add_to=h, alpha=scale)
+                            h = member_matmul(state[src], mat, add_to=h, alpha=scale, inplace=h is not ext[j])
                         else:
                             h = h + member_matmul(state[src], mat).mul_(scale)
                 if h is None:
