@@ -67,10 +67,9 @@ def own_optimizers(cfgs: list[RunConfig]) -> bool:
     """Whether the members need optimiser groups of their own: they differ in learning rate or
     weight decay, or hold AGT graphs under a per-layer lr or decay (which follows each member's own
     matrices; the union of their graphs has other layers)."""
-    c = cfgs[0]
-    per_layer = not all(isinstance(v, (int, float)) for v in (c.optim.lr, c.optim.weight_decay))
-    return (c.net.topology == "agt" and per_layer) or any((x.optim.lr, x.optim.weight_decay) != (c.optim.lr, c.optim.weight_decay)
-                                          for x in cfgs[1:])
+    rates = [(c.optim.lr, c.optim.weight_decay) for c in cfgs]
+    per_layer = not all(isinstance(v, (int, float)) for v in rates[0])
+    return (cfgs[0].net.topology == "agt" and per_layer) or any(r != rates[0] for r in rates[1:])
 
 
 def member_optimizer(cfgs: list[RunConfig], nets: list, net: StackedNet) -> tuple[torch.optim.Optimizer, list | None]:
