@@ -310,9 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--side-by-side", action="store_true",
-                   help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA on layered ones, "
-                        "differing in seed, alpha_i, beta_i) side by side, one row each; the same as --executor "
-                        "side-by-side (bench/ensemble.py measures the gain)")
+                   help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on layered "
+                        "ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT graph, layered EP's "
+                        "beta_f) side by side, one row each; the same as --executor side-by-side "
+                        "(bench/ensemble.py measures the gain)")
     r.add_argument("--executor", default="auto",
                    help="where runs train: auto (side-by-side on CUDA, else inprocess), inprocess (one after another here), side-by-side "
                         "(groups of runs as one pass here) or ray (one Ray task per run; "

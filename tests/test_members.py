@@ -198,6 +198,26 @@ def test_layered_ep_members_with_their_own_beta_f_equal_their_runs(data, rule):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
+@pytest.mark.parametrize("topology, rule", [
+    ("chain", RuleConfig(free_steps=40, nudge_steps=20, settle_tol=1e-4, settle_tol_nudged=1e-4)),
+    ("residual", RuleConfig(free_steps=40, nudge_steps=20, settle_tol=1e-3, settle_tol_nudged=0.01, settle_relative=True)),
+])
+def test_members_that_settle_each_at_its_own_step_equal_their_runs(data, topology, rule):
+    """Relaxation stopped when settled, side by side: each member stops at its own step (the others
+    go on), so its steps per epoch, history and weights are those of its own run."""
+    cfgs = [replace(c, rule=rule) for c in _cfgs("ep", topology)]
+    assert groupable(cfgs)
+    side_by_side = fit_members(cfgs, data)
+    steps = []
+    for cfg, got in zip(cfgs, side_by_side):
+        own = fit(cfg, data, progress=False)
+        _assert_same(got, own)
+        assert [h.steps for h in got.history] == [h.steps for h in own.history]
+        steps.append(got.history[0].steps["free"])
+    assert len(set(steps)) > 1 and max(steps) < rule.free_steps  # they settled, at different steps
+    assert not groupable([replace(c, rule=rule) for c in _conv_cfgs("ep")])
+
+
 def test_beta_f_differs_between_members_of_layered_ep_only():
     conv = _conv_cfgs("ep")
     assert not groupable([conv[0], replace(conv[1], rule=replace(conv[1].rule, beta_f=0.5))])

@@ -25,7 +25,7 @@ from frecore.model.conv import ConvFRENet
 from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
 from frecore.model.noise import GaussianNoise
 from frecore.model.prototypical import LayeredPrototypicalNet, PState
-from frecore.model.relaxation import Relaxation, iterate
+from frecore.model.relaxation import Relaxation, iterate, iterate_members
 
 
 BALANCE_MIN_MACS = 1 << 24  # per member: below this, bmm's own threading beats the split (bench/ensemble.py)
@@ -221,9 +221,8 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
               last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
               record: bool = False, noise: GaussianNoise | None = None) -> Relaxation[State]:
         """Every member's relaxation at once (LayeredFRENet.relax, member by member); `noise` is a
-        MemberNoise (each member's own draws)."""
-        if tol is not None:
-            raise ConfigError("members side by side run fixed T/K steps")
+        MemberNoise (each member's own draws); with `tol` each member stops at its own settled step
+        (frecore.model.relaxation.iterate_members: `steps` per member)."""
         n_layers = len(self.sizes)
         terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale, source, operand)
         for k, b in enumerate(self.topology.blocks):  # a scale that is 0 for every member is dropped, as one net drops it
@@ -270,7 +269,7 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
                                  if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))
             return new
 
-        return iterate(step, steps, start, record=record)
+        return iterate_members(step, steps, start, tol=tol, relative_to=relative_to, record=record)
 
     def readout_state(self, relaxation: Relaxation[State]) -> torch.Tensor:
         return relaxation.state[-1]

@@ -53,8 +53,8 @@ def groupable(cfgs: list[RunConfig]) -> bool:
     c = cfgs[0]
     if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()):
         return False
-    if c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None:
-        return False
+    if (c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None) and c.net.arch != "layered":
+        return False  # layered EP members stop each at its own settled step; conv members fixed T/K
     if c.optim.train_last is not None:
         return False
     if (c.net.arch, c.rule.name) not in MEMBER_BETA_F and any(x.rule.beta_f != c.rule.beta_f for x in cfgs[1:]):
@@ -130,7 +130,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     if not groupable(cfgs):
         raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
                           "layered ones; equal but for seed, alpha_i, beta_i, noise stds, lr, weight decay, AGT graph "
-                          "and, for layered EP, beta_f; no settling)")
+                          "and, for layered EP, beta_f; settling on layered nets only)")
     t_start = time.perf_counter()
     cfg = cfgs[0]
     device, rule, data = prepare(cfg, data)
@@ -168,8 +168,11 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
         active = list(saved["active"])
+    take_step_counts = getattr(rule, "take_step_counts", None)
     for epoch in range(first_epoch, cfg.optim.epochs + 1):
         t_epoch = time.perf_counter()
+        if take_step_counts is not None:
+            take_step_counts()  # count this epoch's training batches only
         orders = [batch_indices(len(data.train), cfg.optim.batch_size, g) for g in order_gens]
         n_batches = len(orders[0])
         if cfg.optim.epoch_fraction < 1.0:
@@ -211,6 +214,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                     if newly.any():
                         frozen = frozen | newly
                         snapshot = _snapshot(net, frozen)
+        steps = take_step_counts() if take_step_counts is not None else {}  # per member: (M,) tensors
         if scheduler is not None:
             scheduler.step()
         seconds = (time.perf_counter() - t_epoch) / m  # the pass's time, shared between its members
@@ -225,7 +229,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 continue
             test_loss, test_acc = test[j]
             r.history.append(EpochRecord(epoch, train_loss, 100.0 * float(correct[j]) / seen, test_loss, test_acc,
-                                         seconds))
+                                         seconds, steps={k: float(v[j]) for k, v in steps.items()}))
             why = _diverged(train_loss, test_loss, data.n_classes, epoch)
             if why:
                 r.status, r.message, active[j] = "diverged", why, False
