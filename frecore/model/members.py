@@ -385,24 +385,10 @@ class StackedPrototypicalNet(MemberStack, LayeredPrototypicalNet):
     def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [t[i] for t in tensors]
 
-    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(x, self.ws[0].transpose(1, 2))
+    affine = staticmethod(torch.baddbmm)  # gradient_phi's products, member by member
 
-    def zero_state(self, drive: torch.Tensor) -> PState:
-        return [drive.new_zeros(drive.shape[0], drive.shape[1], n) for n in self.sizes]
-
-    def gradient_phi(self, drive: torch.Tensor, state: PState) -> list[torch.Tensor]:
-        """LayeredPrototypicalNet.gradient_phi, member by member."""
-        h = []
-        for j in range(self.n_layers):
-            if j == 0:
-                hj = drive + self.bs[0].unsqueeze(1)
-            else:
-                hj = torch.baddbmm(self.bs[j].unsqueeze(1), state[j - 1], self.ws[j].transpose(1, 2))
-            if j + 1 < self.n_layers:
-                hj = torch.baddbmm(hj, state[j + 1], self.ws[j + 1])
-            h.append(hj)
-        return h
+    def bias(self, j: int) -> torch.Tensor:
+        return self.bs[j].unsqueeze(1)  # (M, 1, n_j)
 
     def primitive(self, x: torch.Tensor, state: PState) -> torch.Tensor:
         """Phi per member and sample, (M, B)."""

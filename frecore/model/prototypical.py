@@ -123,19 +123,25 @@ class LayeredPrototypicalNet(PrototypicalNet):
         self.sizes = sizes[1:]
         self.n_layers = len(self.sizes)
 
+    affine = staticmethod(torch.addmm)  # c + a @ b; members side by side (a leading member dim): baddbmm
+
+    def bias(self, j: int) -> torch.Tensor:
+        """b_j as it is added to layer j's pre-activation."""
+        return self.bs[j]
+
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.ws[0].t()
+        return x @ self.ws[0].transpose(-1, -2)
 
     def zero_state(self, drive: torch.Tensor) -> PState:
-        return [drive.new_zeros(drive.shape[0], n) for n in self.sizes]
+        return [drive.new_zeros(*drive.shape[:-1], n) for n in self.sizes]
 
     def gradient_phi(self, drive: torch.Tensor, state: PState) -> list[torch.Tensor]:
         """dPhi/ds_j = W_{j-1} s_{j-1} + W_j^T s_{j+1} + b_j, every layer from the same state."""
         h = []
         for j in range(self.n_layers):
-            hj = drive + self.bs[0] if j == 0 else torch.addmm(self.bs[j], state[j - 1], self.ws[j].t())
+            hj = drive + self.bias(0) if j == 0 else self.affine(self.bias(j), state[j - 1], self.ws[j].transpose(-1, -2))
             if j + 1 < self.n_layers:
-                hj = torch.addmm(hj, state[j + 1], self.ws[j + 1])
+                hj = self.affine(hj, state[j + 1], self.ws[j + 1])
             h.append(hj)
         return h
 
