@@ -25,8 +25,9 @@ from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
 from frecore.rules import build_rule
 from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, OPTIMIZERS, EpochRecord, RunResult, _diverged,
-                                    build_optimizer, config_key, load_checkpoint, parameter_groups, prepare,
-                                    resolve_device, restore_checkpoint, save_checkpoint)
+                                    build_optimizer, build_scheduler, config_key, load_checkpoint,
+                                    parameter_groups, prepare, resolve_device, restore_checkpoint,
+                                    save_checkpoint)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
@@ -148,8 +149,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     optimizer, own_params = member_optimizer(cfgs, nets, net)
     if hasattr(rule, "for_members"):
         rule = rule.for_members([c.rule for c in cfgs], net)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
-                 if cfg.optim.scheduler == "cosine" else None)
+    scheduler = build_scheduler(cfg, optimizer)
     weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
                     for c, g in zip(cfgs, noise_gens)]
     test_noises = [state_noise(c.noise.state_std, g, c.noise.state_noise_model) for c, g in zip(cfgs, noise_gens)]

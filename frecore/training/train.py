@@ -104,6 +104,13 @@ def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimiz
     return OPTIMIZERS[cfg.optim.name](parameter_groups(cfg, net.layer_params()))
 
 
+def build_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer) -> Any:
+    """The run's learning-rate schedule, stepped once per epoch (None: constant rates)."""
+    if cfg.optim.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
+    return None
+
+
 @torch.no_grad()
 def evaluate(rule: LearningRule, net: Net, split: Split, batch_size: int = 1000,
              noise: GaussianNoise | None = None) -> tuple[float, float]:
@@ -291,8 +298,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = rule.build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device)
     optimizer = build_optimizer(cfg, net)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.optim.epochs, eta_min=1e-6)
-                 if cfg.optim.scheduler == "cosine" else None)
+    scheduler = build_scheduler(cfg, optimizer)
     result = RunResult(cfg, device=str(device), net=net)
     saved = load_checkpoint(Path(checkpoint), config_key(cfg)) if checkpoint is not None else None
     if probe is not None and saved is None:
