@@ -209,6 +209,33 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_campaign(a: argparse.Namespace) -> int:
+    import re
+
+    from frecore.experiments.campaign import QUEUES
+    from frecore.sweeps.campaign import parse_budget, run_campaign
+
+    if a.queue not in QUEUES:
+        raise ConfigError(f"unknown queue {a.queue!r}; choose one of: {', '.join(QUEUES)}")
+    entries = QUEUES[a.queue]
+    if a.entries:
+        try:
+            pattern = re.compile(a.entries)
+        except re.error as exc:
+            raise ConfigError(f"--entries is not a regular expression ({exc}): {a.entries!r}") from None
+        entries = tuple(e for e in entries if pattern.search(e.key))
+        if not entries:
+            raise ConfigError(f"--entries {a.entries!r} matches no entry of the {a.queue} queue")
+    try:
+        run_campaign(entries, budget_s=parse_budget(a.budget), out_dir=a.out_dir, threads=a.threads,
+                     data_root=a.data_root, device=a.device, progress=not a.no_progress, dry_run=a.dry_run)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are recorded in {a.out_dir} and every epoch is checkpointed in "
+              f"{a.out_dir}/campaign/checkpoints; the same command continues", file=sys.stderr)
+        return 130
+    return 0
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     from frecore.experiments import get_rows
     from frecore.reporting.markdown import format_mean_std
@@ -324,6 +351,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gpus-per-run", type=float, default=None,
                    help="ray: GPU share each run's task declares (default: 0.25 on a cluster with GPUs, else 0)")
     r.set_defaults(func=cmd_run)
+    c = sub.add_parser("campaign", help="train the paper-profile queue under a time budget (banked across sessions)",
+                       description="Train the campaign's queue (frecore/experiments/campaign.py) in the paper's "
+                                   "protocol: a unit starts only when its estimated time fits the budget left; every "
+                                   "epoch is checkpointed in OUT_DIR/campaign/checkpoints (commit it), so the next "
+                                   "campaign continues exactly.")
+    c.add_argument("--budget", default="150m", help="wall-clock budget: 150m, 2.5h, 90s (default: %(default)s)")
+    c.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default: 1, so foreground work keeps the other core; docs/campaign.md)")
+    c.add_argument("--queue", default="paper", help="paper (the campaign) or smoke (a small demo queue)")
+    c.add_argument("--entries", default=None, metavar="REGEX", help="only the entries whose key matches REGEX")
+    c.add_argument("--dry-run", action="store_true", help="print the queue, what is done and the ETA; train nothing")
+    c.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
+    c.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
+    c.add_argument("--out-dir", default="results")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=cmd_campaign)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)
     rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")

@@ -161,7 +161,7 @@ def unregister(name: str) -> None:
     del EXPERIMENTS[name]
 
 
-INFRASTRUCTURE = frozenset({"registry", "common"})  # modules of a tables package that register nothing
+INFRASTRUCTURE = frozenset({"registry", "common", "campaign"})  # modules of a tables package that register nothing
 
 
 def discover(package: str = "frecore.experiments") -> list[str]:

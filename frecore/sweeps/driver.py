@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +28,7 @@ from frecore.reporting.paths import check_writable_dir, check_writable_file
 from frecore.sweeps.executors import Executor, get_executor
 from frecore.sweeps.trainer import RunTrainer
 from frecore.training.data import MissingDataError, data_available
+from frecore.training.train import RunPaused
 
 
 @dataclass
@@ -37,6 +38,7 @@ class SweepOutput:
     runs_csv: Path
     summary_csv: Path
     plot_png: Path
+    paused: list[str] = field(default_factory=list)  # run ids stopped by the deadline (`until`), to continue
 
 
 def output_paths(out_dir: str | os.PathLike, name: str, profile: str) -> tuple[Path, Path, Path]:
@@ -63,7 +65,8 @@ def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool = True, variant: str | None = None,
-                   executor: str | Executor | None = None) -> SweepOutput:
+                   executor: str | Executor | None = None, only: set[str] | None = None,
+                   checkpoint_dir: str | os.PathLike | None = None, until: float | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
@@ -73,7 +76,12 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
-    the summary shows every reading recorded for the profile, the default first."""
+    the summary shows every reading recorded for the profile, the default first.
+
+    `only` (run ids) trains just those of the plan (a campaign's unit; the summary still covers the
+    whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
+    `until` (time.time() seconds) pauses a run or group at the first epoch that would end after it:
+    nothing is recorded for it, its checkpoint continues it, and SweepOutput.paused names it."""
     experiment = get_experiment(name)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
@@ -82,11 +90,12 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     check_writable(out_dir, runs_csv, summary_csv, plot_png)
     store.clean_stale_temp_files(Path(out_dir))
     done = store.finished_ids(runs_csv)
-    todo = [p for p in planned if p.run_id not in done]
+    todo = [p for p in planned if p.run_id not in done and (only is None or p.run_id in only)]
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else Path(out_dir) / ".checkpoints"
     trainer = RunTrainer(probe=experiment.probe, commit=store.git_commit(), progress=progress,
-                         checkpoint_dir=Path(out_dir).resolve() / ".checkpoints")  # absolute: a Ray worker has its own cwd
+                         checkpoint_dir=checkpoints.resolve(), until=until)  # absolute: a Ray worker has its own cwd
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = store.RunClaims(Path(out_dir) / ".claims")
 
@@ -114,6 +123,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         return False
 
     outcomes = executor.map(todo, trainer, skip)
+    paused: list[str] = []
     try:
         for p, outcome in outcomes:
             if isinstance(outcome, MissingDataError):  # its rows are reported "not run: no data", the rest go on
@@ -127,6 +137,9 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 bar.set_postfix_str(f"{p.row.label} seed {p.seed}: {outcome['status']}", refresh=False)
                 bar.update(1)
             claims.release(p.run_id)
+    except RunPaused as pause:  # the deadline: the runs in flight continue from their checkpoint next time
+        paused = [p.run_id for p in todo if p.run_id in claims.held]
+        tqdm.write(f"{name} [{profile}]: {pause}; the same command continues it")
     finally:
         close = getattr(outcomes, "close", None)
         if close is not None:  # stopped early: the executor cancels what it still has in flight
@@ -135,8 +148,10 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         bar.close()
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
-    return summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
-                                out_dir=out_dir)
+    out = summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
+                               out_dir=out_dir)
+    out.paused = paused
+    return out
 
 
 def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutput | None:

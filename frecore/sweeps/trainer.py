@@ -16,7 +16,7 @@ from frecore.model.init import TORCH_DTYPES
 from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members
-from frecore.training.train import fit, resolve_device
+from frecore.training.train import RunPaused, fit, resolve_device
 
 
 @dataclass
@@ -30,6 +30,7 @@ class RunTrainer:
     commit: str | None = None
     progress: bool = False
     checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
+    until: float | None = None  # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
     def dataset(self, p: PlannedRun) -> Dataset:
@@ -49,9 +50,9 @@ class RunTrainer:
             if self.checkpoint_dir is not None:  # one file per group, named by its members
                 ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
                 checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
-            results = fit_members([p.config for p in runs], data, checkpoint=checkpoint)
+            results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until)
             return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
-        except (ConfigError, FileNotFoundError):
+        except (ConfigError, FileNotFoundError, RunPaused):
             raise
         except Exception as exc:
             tqdm.write(f"warning: {len(runs)} runs side by side failed ({type(exc).__name__}: {exc}); "
@@ -65,10 +66,13 @@ class RunTrainer:
         data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
         try:
             checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
-            result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint)
+            result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint,
+                         until=self.until)
             return store.run_record(p, result, commit=self.commit)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way
+        except RunPaused:
+            raise  # not a result: the deadline came, the checkpoint continues it
         except Exception as exc:  # one broken run is a result, not the end of the sweep
             if self.progress:
                 tqdm.write(traceback.format_exc())

@@ -26,8 +26,8 @@ from frecore.rules import build_rule
 from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, OPTIMIZERS, EpochRecord, RunResult, _diverged,
                                     build_optimizer, build_scheduler, config_key, load_checkpoint,
-                                    parameter_groups, prepare, resolve_device, restore_checkpoint,
-                                    save_checkpoint)
+                                    parameter_groups, pause_before_epoch, prepare, resolve_device,
+                                    restore_checkpoint, save_checkpoint)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
@@ -119,15 +119,18 @@ def members_that_fit(cfg: RunConfig) -> int:
 
 
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
-                on_epoch: Callable[[int], None] | None = None) -> list[RunResult]:
+                on_epoch: Callable[[int], None] | None = None, until: float | None = None) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
 
     `checkpoint`: a file written atomically after every epoch (stacked weights, optimiser and
     scheduler state, every member's batch-order generator, histories, statuses); a group that finds
     its own checkpoint (the same configs in the same order) continues after its last epoch and ends
-    with exactly the numbers of an uncut pass. `on_epoch(epoch)` is called after each epoch's save."""
+    with exactly the numbers of an uncut pass. `on_epoch(epoch)` is called after each epoch's save.
+    `until`: as fit's, a deadline before which the next epoch must end, else RunPaused."""
     if not cfgs:
         return []
+    if until is not None and checkpoint is None:
+        raise ConfigError("a deadline (until) needs a checkpoint to continue from")
     if not groupable(cfgs):
         raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
                           "layered ones; equal but for seed, alpha_i, beta_i, noise stds, lr, weight decay, AGT graph "
@@ -169,7 +172,9 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
             r.status, r.message = s["status"], s["message"]
         active = list(saved["active"])
     take_step_counts = getattr(rule, "take_step_counts", None)
+    last_epoch_s = None
     for epoch in range(first_epoch, cfg.optim.epochs + 1):
+        pause_before_epoch(until, last_epoch_s, epoch, checkpoint)
         t_epoch = time.perf_counter()
         if take_step_counts is not None:
             take_step_counts()  # count this epoch's training batches only
@@ -245,6 +250,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
             on_epoch(epoch)
+        last_epoch_s = time.perf_counter() - t_epoch
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
     wall = wall_before + time.perf_counter() - t_start

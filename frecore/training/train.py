@@ -30,6 +30,28 @@ DIVERGED_LOSS_FACTOR = 1e3
 CHECKPOINT_VERSION = 1
 
 
+class RunPaused(Exception):
+    """A run (or a group) stopped at an epoch boundary because its next epoch would not end before
+    its deadline (`until`); its checkpoint holds every finished epoch, so the same call continues it."""
+
+    def __init__(self, epoch: int, checkpoint: Path | None) -> None:
+        super().__init__(f"paused after epoch {epoch}" + (f" (checkpoint {checkpoint})" if checkpoint else ""))
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+
+
+def pause_before_epoch(until: float | None, last_epoch_s: float | None, epoch: int,
+                       checkpoint: Path | None) -> None:
+    """Raise RunPaused when the next epoch, if it lasts as long as the last one measured in this
+    process, would end after `until` (time.time() seconds). Without a checkpoint nothing could be
+    continued, so a deadline needs one; the first epoch of a process always runs (the caller has
+    checked that one fits)."""
+    if until is None or last_epoch_s is None:
+        return
+    if time.time() + last_epoch_s > until:
+        raise RunPaused(epoch - 1, checkpoint)
+
+
 @dataclass
 class EpochRecord:
     epoch: int
@@ -278,7 +300,7 @@ def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, 
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         probe: Callable[[Net, Dataset, RunConfig], dict[str, float]] | None = None,
-        checkpoint: Path | None = None) -> RunResult:
+        checkpoint: Path | None = None, until: float | None = None) -> RunResult:
     """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
     Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
@@ -291,7 +313,12 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     same config, training continues after its last epoch and ends with exactly the numbers of an
     uncut run; a damaged file or another config's is ignored (warning on stderr). The file is
     deleted when the run ends, ok or diverged: the result is then the record.
+
+    `until` (time.time() seconds; needs `checkpoint`): stop with RunPaused before an epoch that
+    would end after it, judged by the last epoch's measured time (a campaign's budget).
     """
+    if until is not None and checkpoint is None:
+        raise ConfigError("a deadline (until) needs a checkpoint to continue from")
     t_start = time.perf_counter()
     device, rule, data = prepare(cfg, data)
     init_gen = torch.Generator().manual_seed(cfg.seed)
@@ -318,7 +345,9 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         if progress:
             tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
     take_step_counts = getattr(rule, "take_step_counts", None)
+    last_epoch_s = None
     for epoch in range(first_epoch, cfg.optim.epochs + 1):
+        pause_before_epoch(until, last_epoch_s, epoch, checkpoint)
         t_epoch = time.perf_counter()
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
                    leave=False, unit="batch")
@@ -357,6 +386,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
             on_epoch(record)
         if why:
             break
+        last_epoch_s = time.perf_counter() - t_epoch  # training, evaluation, probe and save
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
     result.wall_s = wall_before + time.perf_counter() - t_start

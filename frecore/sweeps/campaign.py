@@ -1,0 +1,265 @@
+"""Train a queue of registered runs under a wall-clock budget, banked across sessions.
+
+A campaign (frecore.experiments.campaign.QUEUES) is a list of entries, each some rows of an
+experiment in a profile. Every run is the one `run <experiment> --profile P` plans: the same run
+id and the same results row, written through run_experiment as each run ends. A unit (one run, or a
+row's seeds side by side) starts only when its estimated time fits the budget left; a `long` entry
+starts whenever it is reached and pauses at an epoch boundary when the budget ends. Checkpoints live
+in <out_dir>/campaign/checkpoints, a folder meant to be committed: a fresh clone continues a paused
+run exactly. Estimates come from this campaign's own measured epoch times (<out_dir>/campaign/
+timings.csv, per thread count), else from the recorded runs of the same row (scaled for threads).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from frecore.config import ConfigError
+from frecore.experiments import PlannedRun, plan
+from frecore.experiments.campaign import QUEUES, CampaignEntry
+from frecore.reporting import store
+from frecore.sweeps.driver import output_paths, resummarise, run_experiment
+from frecore.sweeps.executors import InProcess, groups
+from frecore.training.train import resolve_device
+
+TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
+ONE_THREAD_FACTOR = 1.8  # a run recorded without a thread count (two cores) costs about this much more on one
+MARGIN_S = 60.0  # kept back from the budget for summaries and the final write
+
+
+@dataclass
+class Unit:
+    entry: CampaignEntry
+    runs: list[PlannedRun]  # not yet finished, trained as one pass when more than one
+    epochs: int  # each run's planned epochs
+    done_epochs: int  # epochs already in its checkpoint (a paused unit)
+    epoch_s: float | None  # estimated seconds per epoch of the whole unit; None: nothing measured yet
+    source: str  # where epoch_s comes from
+
+    @property
+    def estimate_s(self) -> float | None:
+        return None if self.epoch_s is None else self.epoch_s * (self.epochs - self.done_epochs)
+
+    @property
+    def label(self) -> str:
+        seeds = ",".join(str(p.seed) for p in self.runs)
+        return f"{self.entry.key} (seed{'s' if len(self.runs) > 1 else ''} {seeds})"
+
+
+def campaign_dir(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "campaign"
+
+
+def checkpoint_dir(out_dir: str | os.PathLike) -> Path:
+    return campaign_dir(out_dir) / "checkpoints"
+
+
+def parse_budget(text: str | float) -> float:
+    """'150m', '2.5h', '90s' or a number of minutes -> seconds; refused unless finite and > 0."""
+    if isinstance(text, (int, float)):
+        seconds = float(text) * 60
+    else:
+        units = {"s": 1, "m": 60, "h": 3600}
+        value = text.strip().lower()
+        scale = units.get(value[-1:], None)
+        try:
+            seconds = float(value[:-1] if scale else value) * (scale or 60)
+        except ValueError:
+            raise ConfigError(f"budget must be a duration like 150m, 2.5h or 90s, got {text!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"budget must be a positive, finite duration, got {text!r}")
+    return seconds
+
+
+def unit_checkpoint(out_dir: str | os.PathLike, runs: Sequence[PlannedRun]) -> Path:
+    """Where RunTrainer keeps this unit's checkpoint (one run: <run_id>.pt; a group: group-<hash>.pt)."""
+    import hashlib
+
+    if len(runs) == 1:
+        return checkpoint_dir(out_dir) / f"{runs[0].run_id}.pt"
+    ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
+    return checkpoint_dir(out_dir) / f"group-{ids}.pt"
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The last epoch a checkpoint holds (0: none, or unreadable: training then starts afresh)."""
+    if not path.exists():
+        return 0
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    except Exception:
+        return 0
+
+
+def _read_timings(out_dir: str | os.PathLike) -> list[dict]:
+    path = campaign_dir(out_dir) / "timings.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _record_timing(out_dir: str | os.PathLike, unit: Unit, threads: int, epochs: int, seconds: float,
+                   device: str) -> None:
+    path = campaign_dir(out_dir) / "timings.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with store.locked(path):
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=TIMINGS_FIELDS)
+            if new:
+                w.writeheader()
+            w.writerow({"experiment": unit.entry.experiment, "row": unit.runs[0].row.label,
+                        "profile": unit.entry.profile, "threads": threads, "members": len(unit.runs),
+                        "epochs": epochs, "seconds": f"{seconds:.2f}", "host": store.device_name(device)})
+
+
+def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, out_dir: str | os.PathLike,
+                     timings: list[dict], recorded: dict[str, list[dict]]) -> tuple[float | None, str]:
+    """Seconds per epoch of a unit of `members` runs of `row`: this campaign's own measurement at
+    this thread count (scaled by members), else the recorded runs of the row (their wall time per
+    whole epoch, scaled by members and, on one thread, by ONE_THREAD_FACTOR)."""
+    own = [t for t in timings if t["experiment"] == experiment and t["row"] == row
+           and int(t["threads"]) == threads and int(t["epochs"]) > 0]
+    if own:
+        per_member = [float(t["seconds"]) / int(t["epochs"]) / int(t["members"]) for t in own]
+        return sorted(per_member)[len(per_member) // 2] * members, f"campaign, {len(own)} measured"
+    rows = recorded.get(experiment, [])
+    per_run = []
+    for r in rows:
+        if r["row"] != row or r["profile"] == "smoke" or r["status"] != "ok":
+            continue
+        try:
+            cfg = json.loads(r["config"])
+            fraction = float(cfg.get("optim", {}).get("epoch_fraction", 1.0))
+            per_run.append(float(r["wall_s"]) / float(r["epochs_run"]) / fraction)
+        except (ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
+            continue
+    if not per_run:
+        return None, "nothing measured"
+    median = sorted(per_run)[len(per_run) // 2]
+    factor = ONE_THREAD_FACTOR if threads == 1 else 1.0
+    return median * members * factor, f"{len(per_run)} recorded run(s)" + (" x1.8 (one thread)" if threads == 1 else "")
+
+
+def _recorded_rows(experiment: str, out_dir: str | os.PathLike) -> list[dict]:
+    runs_csv = output_paths(out_dir, experiment, "paper")[0]
+    if not runs_csv.exists():
+        return []
+    return store.load_runs(runs_csv).to_dict("records")
+
+
+def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threads: int,
+               data_root: str | None = None) -> tuple[list[Unit], int, int]:
+    """(units left to train, runs planned, runs finished) for a queue, in queue order."""
+    recorded = {e.experiment: _recorded_rows(e.experiment, out_dir) for e in queue}
+    timings = _read_timings(out_dir)
+    units, planned_n, done_n = [], 0, 0
+    for entry in queue:
+        runs = plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
+                    data_root=data_root, variant=entry.variant)
+        done = {r["run_id"] for r in recorded[entry.experiment] if r["status"] in ("ok", "diverged")}
+        planned_n += len(runs)
+        done_n += sum(p.run_id in done for p in runs)
+        todo = [p for p in runs if p.run_id not in done]
+        for members in (groups(todo) if entry.side_by_side else [[p] for p in todo]):
+            epochs = members[0].config.optim.epochs
+            epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
+                                               out_dir, timings, recorded)
+            units.append(Unit(entry, members, epochs, checkpoint_epoch(unit_checkpoint(out_dir, members)),
+                              epoch_s, source))
+    return units, planned_n, done_n
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe(units: list[Unit], planned_n: int, done_n: int, threads: int) -> str:
+    """The queue as a person reads it: done, left, each unit's estimate and the total ETA."""
+    known = [u.estimate_s for u in units if u.estimate_s is not None]
+    lines = [f"campaign: {done_n} of {planned_n} runs done, {sum(len(u.runs) for u in units)} left in {len(units)} "
+             f"unit(s); ETA {_fmt(sum(known))} on {threads} thread(s)"
+             + (f" plus {len(units) - len(known)} unit(s) not yet measured" if len(known) < len(units) else "")]
+    for i, u in enumerate(units, 1):
+        progress = f", {u.done_epochs}/{u.epochs} epochs in checkpoint" if u.done_epochs else ""
+        lines.append(f"  {i:3d}. {u.label}: {len(u.runs)} run(s) x {u.epochs} epochs{progress}, "
+                     f"est {_fmt(u.estimate_s)} ({u.source})" + (" [long: paused by the budget]" if u.entry.long else ""))
+    return "\n".join(lines)
+
+
+def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float = 150 * 60, out_dir: str = "results",
+                 threads: int = 1, data_root: str | None = None, device: str = "cpu", progress: bool = True,
+                 dry_run: bool = False, echo: Callable[[str], None] = print,
+                 clock: Callable[[], float] = time.time) -> list[Unit]:
+    """Train what fits of the queue in `budget_s` seconds; return the units still left.
+
+    Each unit starts only when its estimate fits the budget left (a `long` entry when one epoch
+    does); each runs under a deadline, so a misestimated unit pauses at an epoch boundary instead
+    of being cut. `dry_run` prints the plan and trains nothing."""
+    entries = QUEUES[queue] if isinstance(queue, str) else tuple(queue)
+    if isinstance(queue, str) and queue not in QUEUES:
+        raise ConfigError(f"unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}")
+    if threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    start = clock()
+    deadline = start + budget_s - MARGIN_S
+    units, planned_n, done_n = plan_units(entries, out_dir, threads, data_root)
+    echo(describe(units, planned_n, done_n, threads))
+    echo(f"budget {_fmt(budget_s)} (until {time.strftime('%H:%M', time.localtime(start + budget_s))})")
+    if dry_run:
+        return units
+    left = list(units)
+    for i, unit in enumerate(units, 1):
+        budget_left = deadline - clock()
+        per_epoch = unit.epoch_s
+        fits = (unit.estimate_s is None or unit.estimate_s <= budget_left
+                or (unit.entry.long and (per_epoch is None or per_epoch <= budget_left)))
+        if not fits:
+            echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} left")
+            continue
+        echo(f"[{i}/{len(units)}] start {unit.label}: {len(unit.runs)} run(s), est {_fmt(unit.estimate_s)}, "
+             f"{_fmt(budget_left)} left")
+        t0 = clock()
+        out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device, data_root=data_root,
+                             out_dir=out_dir, progress=progress, variant=unit.entry.variant, seeds=unit.entry.seeds,
+                             executor=InProcess(side_by_side=len(unit.runs) > 1),
+                             only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
+                             until=deadline)
+        seconds = clock() - t0
+        ids = {p.run_id for p in unit.runs}
+        rows = out.runs[out.runs["run_id"].isin(ids)]
+        resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)  # every seed recorded, not just this unit's
+        if out.paused:
+            reached = checkpoint_epoch(unit_checkpoint(out_dir, unit.runs))
+            echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
+                 f"({_fmt(seconds)}); the next campaign continues it")
+        else:
+            reached = int(rows["epochs_run"].max()) if len(rows) else unit.done_epochs
+            left.remove(unit)
+            best = ", ".join(f"seed {s}: {b:.2f}% ({st})" for s, b, st in
+                             zip(rows["seed"], rows["best_test_acc"], rows["status"]))
+            echo(f"[{i}/{len(units)}] done {unit.label} in {_fmt(seconds)}: best {best}")
+        if reached > unit.done_epochs:
+            _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds, str(resolve_device(device)))
+        if out.paused or clock() >= deadline:
+            break
+    done_now = planned_n - sum(len(u.runs) for u in left)
+    known = [u.estimate_s for u in left if u.estimate_s is not None]
+    echo(f"campaign: {done_now} of {planned_n} runs done; {len(left)} unit(s) left, ETA {_fmt(sum(known))}")
+    return left
