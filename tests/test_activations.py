@@ -32,3 +32,19 @@ def test_inplace_matches_functional_and_zero_flag(name):
 def test_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation 'relu'"):
         get_activation("relu")
+
+
+def test_hard_sigmoid_ste_clamps_forward_and_passes_gradients_straight_through():
+    """The authors' conv BP (CNN_BP_MNIST) takes the clamp's derivative of the clamped state: 1 everywhere."""
+    from frecore.model.activations import get_activation
+
+    act = get_activation("hard-sigmoid-ste")
+    x = torch.tensor([-2.0, -0.0, 0.3, 1.0, 3.0], requires_grad=True)
+    y = act.fn(x)
+    assert torch.equal(y.detach(), x.detach().clamp(0, 1))
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+    exact = torch.tensor([-2.0, 0.3, 3.0], requires_grad=True)
+    get_activation("hard-sigmoid").fn(exact).sum().backward()
+    assert exact.grad.tolist() == [0.0, 1.0, 0.0]  # the exact derivative saturates
+    assert torch.equal(act.inplace(torch.tensor([-1.0, 0.5, 2.0])), torch.tensor([0.0, 0.5, 1.0]))

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
-ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid")
+ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid", "hard-sigmoid-ste")  # -ste: straight-through derivative
 ARCHS = ("layered", "conv")
 TOPOLOGIES = ("chain", "residual", "agt", "custom")  # hidden-layer graphs; the arch "layered" is the family
 FEEDBACK = ("symmetric", "random")

@@ -57,6 +57,25 @@ def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, 0.0, 1.0)
 
 
+class _ClampStraightThrough(torch.autograd.Function):
+    """clamp(x, 0, 1) forward, identity backward: the derivative the authors' conv BP computes, whose
+    mask (x >= 0) & (x <= 1) is taken of the already clamped state and so is 1 everywhere
+    (CNN_BP_MNIST.ipynb, cells 0-1: hardsigm_d applied to the post-clamp values)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, 0.0, 1.0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def hard_sigmoid_ste(x: torch.Tensor) -> torch.Tensor:
+    """hard-sigmoid with a straight-through derivative (1 everywhere); the same relaxation as hard-sigmoid."""
+    return _ClampStraightThrough.apply(x) if torch.is_grad_enabled() and x.requires_grad else torch.clamp(x, 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Activation:
     name: str
@@ -69,6 +88,7 @@ ACTIVATION_FUNCTIONS: dict[str, Activation] = {  # config.ACTIVATIONS names them
     "tanh": Activation("tanh", tanh, _tanh_inplace, True),
     "sigmoid-s": Activation("sigmoid-s", sigmoid_s, _sigmoid_s_inplace, False),
     "hard-sigmoid": Activation("hard-sigmoid", hard_sigmoid, lambda h: h.clamp_(0.0, 1.0), True),
+    "hard-sigmoid-ste": Activation("hard-sigmoid-ste", hard_sigmoid_ste, lambda h: h.clamp_(0.0, 1.0), True),
 }
 
 

@@ -1,0 +1,116 @@
+"""The campaign: budgets, deadlines that pause at an epoch boundary, and a cut campaign continued on
+a fresh copy of the committed files ending with exactly the rows of an uncut one."""
+import shutil
+
+import pytest
+import torch
+
+from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.experiments import PaperResult, Row, register_experiment, unregister
+from frecore.experiments.campaign import CAMPAIGN, QUEUES, CampaignEntry
+from frecore.experiments import get_rows, plan
+from frecore.reporting.store import load_runs
+from frecore.sweeps import campaign
+from frecore.training.data import load_dataset
+from frecore.training.train import RunPaused, fit
+
+TINY = RunConfig(net=NetConfig(hidden=(16,), beta=0.01), rule=RuleConfig(name="ep", free_steps=4, nudge_steps=2),
+                 optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=3), data=DataConfig(dataset="mnist"))
+
+
+def campaign_test_table() -> list[Row]:
+    """A two-row table whose quick profile trains 1% of each of 3 epochs: a campaign in seconds."""
+    bp = RunConfig(net=TINY.net, rule=RuleConfig(name="bp"), optim=TINY.optim, data=TINY.data)
+    return [Row(label, "tiny", label, cfg, PaperResult(90.0, 0.1, None, None, "3/100"), quick_epochs=3,
+                quick_fraction=0.01) for label, cfg in (("tiny EP", TINY), ("tiny BP", bp))]
+
+
+@pytest.fixture
+def tiny_experiment():
+    register_experiment(campaign_test_table)
+    yield "campaign_test_table"
+    unregister("campaign_test_table")
+
+
+QUEUE = (CampaignEntry("x: tiny EP", "campaign_test_table", ("tiny EP",), profile="quick", seeds=(0,)),
+         CampaignEntry("x: tiny BP side by side", "campaign_test_table", ("tiny BP",), profile="quick", seeds=(0, 1),
+                       side_by_side=True))
+
+
+def test_budgets_parse_and_bad_ones_are_refused():
+    assert campaign.parse_budget("150m") == 9000 and campaign.parse_budget("2.5h") == 9000
+    assert campaign.parse_budget("90s") == 90 and campaign.parse_budget("10") == 600
+    for bad in ("soon", "-5m", "0", "infm", "nanh"):
+        with pytest.raises(ConfigError):
+            campaign.parse_budget(bad)
+
+
+def test_the_queue_names_registered_rows_only():
+    for entry in CAMPAIGN:
+        labels = {r.label for r in get_rows(entry.experiment)}
+        assert set(entry.rows) <= labels, entry
+        assert plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds, variant=entry.variant)
+    assert set(QUEUES) == {"paper", "smoke"}
+
+
+def test_a_deadline_pauses_at_an_epoch_boundary_and_the_run_continues_exactly(tmp_path, mnist_root):
+    cfg = RunConfig(net=TINY.net, rule=TINY.rule, optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=2),
+                    data=DataConfig(dataset="mnist", root=mnist_root, train_subset=300, test_subset=200))
+    data = load_dataset(cfg.data, device=torch.device("cpu"))
+    whole = fit(cfg, data, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(RunPaused) as paused:
+        fit(cfg, data, progress=False, checkpoint=ckpt, until=0.0)  # the first epoch always runs
+    assert paused.value.epoch == 1 and ckpt.exists()
+    continued = fit(cfg, data, progress=False, checkpoint=ckpt)
+    assert [h.test_acc for h in continued.history] == [h.test_acc for h in whole.history]
+    assert [h.train_loss for h in continued.history] == [h.train_loss for h in whole.history]
+    with pytest.raises(ConfigError):
+        fit(cfg, data, progress=False, until=0.0)  # nothing to continue from
+
+
+def _committed_copy(src, dst):
+    """What a fresh clone holds of an out dir: no claims, no lock files, no ignored checkpoints."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".claims", ".*.lock", ".checkpoints"))
+
+
+def test_a_cut_campaign_continues_on_a_fresh_clone_with_the_same_rows(tiny_experiment, tmp_path, mnist_root):
+    quiet = lambda line: None  # noqa: E731
+    uncut = tmp_path / "uncut"
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(uncut), data_root=mnist_root, progress=False,
+                                 echo=quiet)
+    assert left == []
+    cut = tmp_path / "cut"
+    lines: list[str] = []
+    left = campaign.run_campaign(QUEUE, budget_s=campaign.MARGIN_S + 1e-3, out_dir=str(cut), data_root=mnist_root,
+                                 progress=False, echo=lines.append)
+    assert any("paused" in line for line in lines) and len(left) == 2  # cut mid-run, after its first epoch
+    assert list((cut / "campaign" / "checkpoints").glob("*.pt"))  # the committed folder holds the run
+    fresh = tmp_path / "fresh"
+    _committed_copy(cut, fresh)
+    planned = campaign.plan_units(QUEUE, str(fresh), threads=1, data_root=mnist_root)[0]
+    assert planned[0].done_epochs == 1  # the plan knows where it stands
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(fresh), data_root=mnist_root, progress=False,
+                                 echo=quiet)
+    assert left == [] and not list((fresh / "campaign" / "checkpoints").glob("*.pt"))
+    a = load_runs(uncut / "campaign_test_table.csv").set_index("run_id").sort_index()
+    b = load_runs(fresh / "campaign_test_table.csv").set_index("run_id").sort_index()
+    assert list(a.index) == list(b.index) and len(a) == 3  # same runs, none twice
+    for col in ("best_test_acc", "final_test_acc", "best_train_acc", "epochs_run", "status", "seed"):
+        assert list(a[col]) == list(b[col]), col
+    assert (fresh / "campaign" / "timings.csv").exists()
+    # measured times now drive the estimates
+    units = campaign.plan_units(QUEUE[:1], str(fresh), threads=1, data_root=mnist_root)[0]
+    assert units == []
+
+
+def test_the_cli_prints_the_plan_and_refuses_bad_input(tmp_path, capsys):
+    from frecore.cli import main
+
+    assert main(["campaign", "--dry-run", "--out-dir", str(tmp_path), "--entries", "^a: Table 1 2HL BP"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 5 runs done" in out and "ETA" in out and "2HL BP (seed 4)" in out
+    assert main(["campaign", "--budget", "soon", "--dry-run", "--out-dir", str(tmp_path)]) == 2
+    assert main(["campaign", "--entries", "nothing matches this", "--out-dir", str(tmp_path)]) == 2
+    assert main(["campaign", "--queue", "nope", "--out-dir", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
