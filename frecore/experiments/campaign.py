@@ -32,6 +32,13 @@ def _s1_cells(arch: str) -> tuple[str, ...]:
 _T2 = "MNIST {}"
 # bench/ensemble.py on this CPU: 64-unit nets and conv nets gain side by side (1.4-1.6x), 512-unit nets tie.
 CAMPAIGN: tuple[CampaignEntry, ...] = (
+    # 0: quick-profile runs that settled readings orphaned (their page shows "not run" until they ran)
+    CampaignEntry("0: quick Table 1 Conv BP (hard-sigmoid), CNN_BP_MNIST's net", "table1",
+                  ("Conv BP (hard-sigmoid)",), profile="quick"),
+    CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
+                  tuple(f"conv-symm beta={b:g}" for b in (0.01, 0.1, 1)), profile="quick"),
+    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
+                  tuple(f"P={p:g}" for p in (0, 0.1, 0.2, 0.3, 0.5, 0.7, 1)), profile="quick", variant="code"),
     CampaignEntry("a: Table 1 2HL Ours", "table1", ("2HL Ours (tanh, Adam)",)),
     CampaignEntry("a: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",)),
     CampaignEntry("a: Table 1 3HL Ours (Adam)", "table1", ("3HL Ours (tanh, Adam)",)),
@@ -55,6 +62,13 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
 
 # A small queue in the smoke profile: what the campaign's resume test and `--queue smoke` run.
 SMOKE_CAMPAIGN: tuple[CampaignEntry, ...] = (
+    # 0: quick-profile runs that settled readings orphaned (their page shows "not run" until they ran)
+    CampaignEntry("0: quick Table 1 Conv BP (hard-sigmoid), CNN_BP_MNIST's net", "table1",
+                  ("Conv BP (hard-sigmoid)",), profile="quick"),
+    CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
+                  tuple(f"conv-symm beta={b:g}" for b in (0.01, 0.1, 1)), profile="quick"),
+    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
+                  tuple(f"P={p:g}" for p in (0, 0.1, 0.2, 0.3, 0.5, 0.7, 1)), profile="quick", variant="code"),
     CampaignEntry("smoke: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",), profile="smoke", seeds=(0, 1)),
     CampaignEntry("smoke: Table S1 2HL-symm beta=0.01", "tableS1", ("2HL-symm beta=0.01",), profile="smoke",
                   seeds=(0, 1), side_by_side=True),

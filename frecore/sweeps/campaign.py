@@ -51,7 +51,8 @@ class Unit:
     @property
     def label(self) -> str:
         seeds = ",".join(str(p.seed) for p in self.runs)
-        return f"{self.entry.key} (seed{'s' if len(self.runs) > 1 else ''} {seeds})"
+        row = f" / {self.runs[0].row.label}" if len(self.entry.rows) > 1 else ""
+        return f"{self.entry.key}{row} (seed{'s' if len(self.runs) > 1 else ''} {seeds})"
 
 
 def campaign_dir(out_dir: str | os.PathLike) -> Path:
@@ -140,7 +141,9 @@ def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, out_
         try:
             cfg = json.loads(r["config"])
             fraction = float(cfg.get("optim", {}).get("epoch_fraction", 1.0))
-            per_run.append(float(r["wall_s"]) / float(r["epochs_run"]) / fraction)
+            epochs, train_s = float(r["epochs_run"]), float(r["epoch_s"])  # epoch_s: training only, per epoch
+            rest = (float(r["wall_s"]) - train_s * epochs) / epochs  # evaluation and set-up: not scaled by fraction
+            per_run.append(train_s / fraction + max(rest, 0.0))
         except (ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
             continue
     if not per_run:
