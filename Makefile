@@ -25,7 +25,7 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke
+.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke campaign
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,23 @@ $(FIGURES): %: $(STAMP)
 	mkdir -p $(RESULTS)
 	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
+
+# The campaign: the paper's protocol for every row this CPU can afford, banked across sessions
+# (frecore/experiments/campaign.py; docs/campaign.md). One thread and nice 19 by default, so that
+# foreground work keeps the other core; ENTRIES=REGEX picks queue entries by key.
+BUDGET  ?= 150m
+THREADS ?= 1
+campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET=150m THREADS=1 ENTRIES=regex)
+	OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) nice -n 19 $(BIN)/python -m frecore campaign \
+		--budget $(BUDGET) --threads $(THREADS) --out-dir $(RESULTS) --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+		$(if $(ENTRIES),--entries '$(ENTRIES)')
+	for e in table1 table2 tableS1; do \
+		if [ -f $(RESULTS)/$${e}_paper_summary.csv ]; then \
+			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick --page docs/results/$$e.md \
+				$$(grep -q "<!-- $$e:start -->" README.md && echo --update-readme README.md) > /dev/null; \
+			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile paper --page docs/results/$${e}_paper.md > /dev/null; \
+		fi; \
+	done
 
 test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests

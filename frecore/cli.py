@@ -253,7 +253,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_report(a: argparse.Namespace) -> int:
     from frecore.experiments import get_experiment
-    from frecore.reporting.markdown import headline_table, markdown_table, results_page, update_readme_block
+    from frecore.reporting.markdown import (headline_table, markdown_table, results_page, update_readme_block,
+                                            with_protocol)
     from frecore.reporting.summary import load_summary
     from frecore.sweeps.driver import output_paths, resummarise
 
@@ -277,6 +278,8 @@ def cmd_report(a: argparse.Namespace) -> int:
         summary = load_summary(path)
         if summary is None:
             raise ConfigError(f"no {a.profile} runs of {a.experiment} recorded in {runs_csv}")
+    if a.profile != "paper":  # the campaign's paper-profile numbers beside this profile's
+        summary = with_protocol(summary, load_summary(output_paths(a.out_dir, a.experiment, "paper")[1]))
     table = markdown_table(summary)
     if a.page:
         title = (experiment.rows.__doc__ or a.experiment).strip().splitlines()[0]

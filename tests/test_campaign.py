@@ -114,3 +114,28 @@ def test_the_cli_prints_the_plan_and_refuses_bad_input(tmp_path, capsys):
     assert main(["campaign", "--entries", "nothing matches this", "--out-dir", str(tmp_path)]) == 2
     assert main(["campaign", "--queue", "nope", "--out-dir", str(tmp_path)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_pages_show_the_protocol_numbers_beside_the_quick_ones():
+    import math
+
+    import pandas as pd
+
+    from frecore.reporting.markdown import headline_table, markdown_table, with_protocol
+
+    base = {"arch": "2HL", "approach": "Ours", "reading": "text", "default_reading": True, "n_diverged": 0,
+            "best_train_mean": 99.0, "paper_test": 98.39, "paper_std": 0.04, "paper_train": 100.0,
+            "diff_vs_paper": -0.2, "wall_s_mean": 10.0, "epoch_s_mean": 1.0, "extrapolated_paper_wall_s": 50.0,
+            "paper_wct_s": 76.0, "paper_epochs": 50, "device": "cpu", "epoch_fraction": 1.0}
+    quick = pd.DataFrame([{**base, "row": "2HL Ours", "n": 5, "epochs": 20, "best_test_mean": 98.17,
+                           "best_test_std": 0.09, "final_test_mean": 98.12, "final_test_std": 0.07},
+                          {**base, "row": "2HL BP", "n": 5, "epochs": 20, "best_test_mean": 98.2,
+                           "best_test_std": 0.02, "final_test_mean": 98.15, "final_test_std": 0.06}])
+    paper = quick.assign(n=[2, 0], epochs=[50, 0], best_test_mean=[98.31, math.nan], best_test_std=[0.01, math.nan],
+                         final_test_mean=[98.2, math.nan], final_test_std=[0.03, math.nan])
+    merged = with_protocol(quick, paper)
+    assert list(merged["row"]) == ["2HL Ours", "2HL BP"]
+    table, head = markdown_table(merged), headline_table(merged)
+    assert "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in table and "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in head
+    assert table.splitlines()[3].count("|") == table.splitlines()[0].count("|")  # the BP line has its '-' cell
+    assert with_protocol(quick, None) is quick and "protocol" not in markdown_table(quick)

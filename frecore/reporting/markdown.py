@@ -22,16 +22,45 @@ def _hms(seconds: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+PROTOCOL_COLUMNS = ("protocol_best_mean", "protocol_best_std", "protocol_final_mean", "protocol_final_std",
+                    "protocol_n", "protocol_epochs")
+
+
+def with_protocol(summary: pd.DataFrame, protocol: pd.DataFrame | None) -> pd.DataFrame:
+    """The summary with each line's paper-profile numbers beside it (same row and reading), from the
+    paper profile's summary (the campaign's runs); unchanged when there is none."""
+    if protocol is None or protocol.empty or "reading" not in summary or "reading" not in protocol:
+        return summary
+    p = protocol[protocol["n"] > 0].rename(columns={
+        "best_test_mean": "protocol_best_mean", "best_test_std": "protocol_best_std",
+        "final_test_mean": "protocol_final_mean", "final_test_std": "protocol_final_std",
+        "n": "protocol_n", "epochs": "protocol_epochs"})[["row", "reading", *PROTOCOL_COLUMNS]]
+    if p.empty:
+        return summary
+    return summary.drop(columns=[c for c in PROTOCOL_COLUMNS if c in summary]).merge(p, on=["row", "reading"], how="left")
+
+
+def _protocol_cell(s: pd.Series) -> str:
+    """'best / final (n, epochs)' at the paper's protocol, '-' where the campaign has not run the line."""
+    n = s.get("protocol_n", math.nan)
+    if n is None or (isinstance(n, float) and math.isnan(n)) or not n:
+        return "-"
+    return (f"{format_mean_std(s['protocol_best_mean'], s['protocol_best_std'])} / "
+            f"{format_mean_std(s['protocol_final_mean'], s['protocol_final_std'])} (n={int(n)}, {int(s['protocol_epochs'])} ep)")
+
+
 def markdown_table(summary: pd.DataFrame) -> str:
     """The README table: ours (best and final) beside the paper, with times and any probe values."""
     probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
     authors = "authors_same_epochs" in summary and summary["authors_same_epochs"].notna().any()
+    protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
     lines = [
         "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | Train best: ours / paper (%) "
         + ("| Authors' code, same epochs (%) " if authors else "")
+        + ("| Ours at the paper's protocol: best / final (%) " if protocol else "")
         + "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | Paper WCT "
         "| Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(probes) + authors),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(probes) + authors + protocol),
     ]
     for _, s in summary.iterrows():
         diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
@@ -48,6 +77,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
             f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} "
             f"| {diff} | {format_mean_std(s['best_train_mean'], math.nan)} / {format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
             + (f"| {format_mean_std(s['authors_same_epochs'], math.nan, missing='-')} " if authors else "")
+            + (f"| {_protocol_cell(s)} " if protocol else "")
             + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
             f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
             + "".join(f" {s[c]:.3g} |" for c in probes))
@@ -57,8 +87,10 @@ def markdown_table(summary: pd.DataFrame) -> str:
 def headline_table(summary: pd.DataFrame) -> str:
     """The README's short table: each row's default reading, ours (best, final) beside the authors'
     code at the same epochs and the paper's 5-run mean."""
+    protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
     lines = ["| Arch | Approach | Reading | Ours best (%) | Ours final (%) | Authors' code, same epochs (%) | Paper (%) "
-             "| epochs (ours/paper) | n |", "|---|---|---|---|---|---|---|---|---|"]
+             "| epochs (ours/paper) | n |" + (" Ours at the paper's protocol: best / final (%) |" if protocol else ""),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if protocol else "")]
     default = summary["default_reading"].astype(bool) if "default_reading" in summary else pd.Series(True, summary.index)
     for _, s in summary[default].iterrows():
         fraction = s.get("epoch_fraction", 1.0)
@@ -68,7 +100,8 @@ def headline_table(summary: pd.DataFrame) -> str:
             f"| {format_mean_std(s['best_test_mean'], s['best_test_std'])} "
             f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} "
             f"| {format_mean_std(s.get('authors_same_epochs', math.nan), math.nan, missing='-')} "
-            f"| {format_mean_std(s['paper_test'], s['paper_std'], missing='-')} | {epochs}/{s['paper_epochs']} | {s['n']} |")
+            f"| {format_mean_std(s['paper_test'], s['paper_std'], missing='-')} | {epochs}/{s['paper_epochs']} | {s['n']} |"
+            + (f" {_protocol_cell(s)} |" if protocol else ""))
     return "\n".join(lines)
 
 
@@ -83,7 +116,9 @@ def results_page(experiment: str, summary: pd.DataFrame, summary_csv: str, title
         "seeds. A row's default reading is what produced the paper's number; lines marked `[text]` or `[code]` are "
         "the other reading, where it was run ([settings provenance](../provenance.md)). \"Authors' code, same "
         "epochs\" is the mean over the authors' printed runs of their best test accuracy within our number of "
-        "epochs. Readings of these numbers: [docs/readings.md](../readings.md).", "",
+        "epochs. \"Ours at the paper's protocol\" is the paper profile (the paper's epochs; n seeds so far), trained "
+        "by the campaign (`make campaign`, [docs/campaign.md](../campaign.md)). Readings of these numbers: "
+        "[docs/readings.md](../readings.md).", "",
         markdown_table(summary), "",
         f"![{experiment}](../../results/{experiment}.png)", ""])
 
