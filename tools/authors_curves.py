@@ -1,4 +1,4 @@
-"""Regenerate `frecore/reporting/data/authors_curves.json` from a local clone of the authors' repository
+"""Regenerate `frecore/reporting/data/authors_curves.json` from a local clone of the authors' repo
 (GitHub Zero0Hero/FRE-RNN-EP at ee93890): their learning curves are data read off their notebooks'
 printed outputs, so they should be re-read by a program, not retyped.
 
@@ -6,7 +6,8 @@ printed outputs, so they should be re-read by a program, not retyped.
 
 CLONE is a folder holding the notebooks (a clone, or the .ipynb files taken out of one with
 `git show ee93890:<name>`). `--check` compares with the committed file instead of writing it
-(exit 1 when they differ). Two print formats occur, both parsed here:
+(exit 1 when they differ); tests/test_authors.py runs that check when AUTHORS_REPO names the clone.
+Two print formats occur, both parsed here:
   CNN notebooks:     "Epoch N Train Loss = L, Accuracy = TRAIN%, Test Accuracy = TEST%"
                      (a run's lines restart at epoch 1);
   layered notebooks: "\\t Loss: L,\\tTrain : TRAIN%(best so far%),\\tTest : TEST%(best so far%),\\t..."
@@ -69,13 +70,16 @@ _W_RES = (
     "EPNN_LN (models_LN_G.py) {L} hidden layers x 64, tanh, symmetric (EP_symm_W=True), residual "
     "make_W_conn(n_hidden={L}, startres=1, block_size=3): chain plus skips 1<->4, 4<->7, 7<->10{more} "
     "(nodes 0 = input, 1..{L} hidden), task {d}; bsc (beta_i)=0.1 on every feedback block, fsc=1, nudge 0.1, "
-    "T=10*{L}, K=5*{L} (nudging input accumulates: hb += -nudge * (o_free - y) @ Wf^T at every one of the K steps; readout update uses the error of the last nudged readout); Adam lr {lr} (the depth halving line is commented out); batch 500, 50 epochs; seed 42 "
+    "T=10*{L}, K=5*{L} (nudging input accumulates: hb += -nudge * (o_free - y) @ Wf^T at every one of the K "
+    "steps; readout update uses the error of the last nudged readout); Adam lr {lr} (the depth halving line is "
+    "commented out); batch 500, 50 epochs; seed 42 "
     "once before all 20 runs (MNIST 10, MNIST 20, CIFAR10 10, CIFAR10 20); train_acc running over the epoch's "
     "batches; printed summary = paper Table 2")
 _W_CIFAR_RAW = "; CIFAR-10 pixels not normalised (models_LN_G.dataset default Norm=False: ToTensor only)"
 _W_L10_RES = (
     "Layered_L10_res: EPNN_LN 10 hidden x 64, tanh, symmetric, residual skips 1<->4, 4<->7, 7<->10; "
-    "bsc (beta_i)={b}, nudge 0.1, T=100, K=50 (models_LN_G nudging as in Layered_LN+_res); Adam lr 1e-3 (not halved); batch 500, 50 epochs; MNIST "
+    "bsc (beta_i)={b}, nudge 0.1, T=100, K=50 (models_LN_G nudging as in Layered_LN+_res); Adam lr 1e-3 "
+    "(not halved); batch 500, 50 epochs; MNIST "
     "(this cell also runs FMNIST first, not kept here); seed 42 once; train_acc evaluated on the whole "
     "training set after each epoch; {s}")
 _W_AGT = (
@@ -84,7 +88,8 @@ _W_AGT = (
     "make_W_conn_random(n_hidden=10, a={p}, seed={seed}+run): the chain, plus each ORDERED pair of hidden "
     "layers (i, j), i != j, drawn independently with probability a (i<j a trained forward skip, i>j a fixed "
     "random feedback skip scaled by bsc); bsc (beta_i)=0.1, fsc=1, nudge 0.1, T=100, K=50 (nudging input "
-    "accumulates: hb += -nudge * (o_free - y) @ B at every one of the K steps; readout update uses the error of the last nudged readout); MNIST; batch 500, 50 epochs; ")
+    "accumulates: hb += -nudge * (o_free - y) @ B at every one of the K steps; readout update uses the error "
+    "of the last nudged readout); MNIST; batch 500, 50 epochs; ")
 _W_L10_AGT = _W_AGT.format(p="0.2", seed=199) + (
     "Adam lr 1e-3 (not halved); seed 42 once; this cell runs FMNIST (5 runs) first, not kept here; "
     "train_acc evaluated on the whole training set after each epoch; printed summary 96.71 +- 0.14 "
