@@ -3,7 +3,7 @@ paper's text and the authors' code, each setting with both readings, its source,
 default and the evidence; with the authors' own printed result of the row where there is one."""
 from __future__ import annotations
 
-from frecore.reporting.authors import AUTHORS_SUMMARY, NOT_PRINTED
+from frecore.reporting.authors import not_printed, summary_for
 from frecore.experiments import get_rows, list_experiments
 
 READING_WORDS = {"code": "the authors' code", "text": "the paper's text",
@@ -42,12 +42,12 @@ def provenance_markdown() -> str:
             out += [f"### {', '.join(r.label for r in rows)}", "",
                     f"Default reading: **{reading}** ({READING_WORDS[reading]}); other readings: {names}.", ""]
             for row in rows:
-                printed = AUTHORS_SUMMARY.get(name, {}).get(row.label)
+                printed = summary_for(name, row.label)
                 paper = f"paper {row.paper.test_acc:.2f}%" if row.paper is not None else "no paper value"
                 if printed:
                     out.append(f"- {row.label}: {paper}; the authors' notebook printed `{' '.join(printed.split())}`")
-                elif row.label in NOT_PRINTED.get(name, {}):
-                    out.append(f"- {row.label}: {paper}; no printed result ({NOT_PRINTED[name][row.label]})")
+                elif why := not_printed(name, row.label):
+                    out.append(f"- {row.label}: {paper}; no printed result ({why})")
                 elif row.paper is not None:
                     out.append(f"- {row.label}: {paper}")
             out.append("")
