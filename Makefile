@@ -10,6 +10,12 @@ DEVICE  ?= auto
 EXECUTOR ?= auto
 RESULTS ?= results
 STAMP   := $(VENV)/.frecore-installed
+# The executed notebook: the copy under results/ is the committed record of the run behind the
+# committed numbers, rewritten only with RECORD=1; otherwise it goes to build/executed/ (ignored
+# by git), so `make <experiment>` that changes no number leaves `git status` clean. Another
+# RESULTS folder keeps its executed copies beside its results.
+OWN_RESULTS := $(filter-out results results/,$(RESULTS))
+EXECUTED = $(if $(or $(RECORD),$(OWN_RESULTS)),$(RESULTS),build/executed)/$@_$(PROFILE).ipynb
 # Files of the quick profile (the committed reference) keep bare names; any other profile's carry
 # its name, so a smoke or paper run never overwrites them (and only quick rewrites the README).
 SUFFIX  := $(if $(filter quick,$(PROFILE)),,_$(PROFILE))
@@ -48,24 +54,29 @@ figS12: ## Figure S12, weight and state noise in training and test -> results/fi
 figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, figS13.png
 fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
 
-# One rule for every experiment: run its notebook with papermill, keep the executed copy beside
-# the results (named by profile), then regenerate its page docs/results/<experiment>.md from the
-# summary (and the README's headline block, for the experiments that have one: Table 1).
+# One rule for every experiment: run its notebook with papermill, keep the executed copy (named by
+# profile; EXECUTED above) without what changes from one execution to the next (timings, execution
+# counts, progress lines, this checkout's path: `frecore strip-notebook`); then regenerate its page
+# docs/results/<experiment>.md from the summary (and the README's headline block, for the experiments
+# that have one: Table 1). Results in another folder (RESULTS=/tmp/mine) get their page there and
+# leave docs/ and the README alone.
 $(EXPERIMENTS): %: $(STAMP)
-	mkdir -p $(RESULTS)
-	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
+	mkdir -p $(RESULTS) $(dir $(EXECUTED))
+	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False \
 		-p executor $(EXECUTOR)
-	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page docs/results/$@$(SUFFIX).md \
-		$(if $(and $(filter quick,$(PROFILE)),$(shell grep -l '<!-- $@:start -->' README.md)),--update-readme README.md)
+	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$@$(SUFFIX).md \
+		$(if $(and $(filter quick,$(PROFILE)),$(if $(OWN_RESULTS),,$(shell grep -l '<!-- $@:start -->' README.md))),--update-readme README.md)
 
 fig2: ## Figure 2, state evolution at weak and strong feedback -> results/fig2.csv, fig2.png
 figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png
 
 $(FIGURES): %: $(STAMP)
-	mkdir -p $(RESULTS)
-	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
+	mkdir -p $(RESULTS) $(dir $(EXECUTED))
+	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
+	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
 
 test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
 	$(BIN)/python -m pytest -p no:cacheprovider tests

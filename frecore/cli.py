@@ -283,6 +283,14 @@ def cmd_provenance(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_strip_notebook(a: argparse.Namespace) -> int:
+    from frecore.reporting.notebook import strip_notebook_file
+
+    for path in a.notebooks:
+        strip_notebook_file(path, root=a.root)
+    return 0
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with its usage errors on one line (`prog: error: ...`), exit code 2 as before."""
 
@@ -340,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     pv = sub.add_parser("provenance", help="the settings-provenance page (paper text vs the authors' code per row)")
     pv.add_argument("--out", default=None, help="write it here (default: print it)")
     pv.set_defaults(func=cmd_provenance)
+    sn = sub.add_parser("strip-notebook", help="drop an executed notebook's timings, counts and progress lines",
+                        description="Rewrite executed notebooks without what changes between two runs that change "
+                                    "no number (papermill timings, execution counts, progress lines; the checkout's "
+                                    "absolute path made relative): make's copy under results/ stays unchanged.")
+    sn.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    sn.add_argument("--root", default=None, help="the checkout whose absolute path is made relative (default: the cwd)")
+    sn.set_defaults(func=cmd_strip_notebook)
     return p
 
 
