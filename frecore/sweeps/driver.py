@@ -63,7 +63,7 @@ def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool = True, variant: str | None = None,
-                   executor: str | Executor | None = None) -> SweepOutput:
+                   executor: str | Executor | None = None, save_models: str | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
@@ -73,7 +73,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
-    the summary shows every reading recorded for the profile, the default first."""
+    the summary shows every reading recorded for the profile, the default first. `save_models`: a
+    folder where each run trained now keeps its final net, <run_id>.pt (frecore.load_model)."""
     experiment = get_experiment(name)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
@@ -86,7 +87,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
     trainer = RunTrainer(probe=experiment.probe, commit=store.git_commit(), progress=progress,
-                         checkpoint_dir=Path(out_dir).resolve() / ".checkpoints")  # absolute: a Ray worker has its own cwd
+                         checkpoint_dir=Path(out_dir).resolve() / ".checkpoints",  # absolute: a Ray worker has its own cwd
+                         save_dir=Path(save_models).resolve() if save_models else None)
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = store.RunClaims(Path(out_dir) / ".claims")
 

@@ -16,6 +16,7 @@ from frecore.model.init import TORCH_DTYPES
 from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members
+from frecore.training.saved import save_model
 from frecore.training.train import fit, resolve_device
 
 
@@ -30,7 +31,14 @@ class RunTrainer:
     commit: str | None = None
     progress: bool = False
     checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
+    save_dir: Path | None = None  # keep each run's final net as <run_id>.pt here (frecore.training.saved)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
+
+    def _record(self, p: PlannedRun, result) -> dict:
+        """The run's results row, after saving its final net when asked (a net that diverged is not kept)."""
+        if self.save_dir is not None and result.net is not None and result.status == "ok":
+            save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
+        return store.run_record(p, result, commit=self.commit)
 
     def dataset(self, p: PlannedRun) -> Dataset:
         dev = resolve_device(p.config.device)
@@ -50,7 +58,7 @@ class RunTrainer:
                 ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
                 checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint)
-            return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
+            return [self._record(p, r) for p, r in zip(runs, results)]
         except (ConfigError, FileNotFoundError):
             raise
         except Exception as exc:
@@ -66,7 +74,7 @@ class RunTrainer:
         try:
             checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
             result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint)
-            return store.run_record(p, result, commit=self.commit)
+            return self._record(p, result)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way
         except Exception as exc:  # one broken run is a result, not the end of the sweep
