@@ -91,8 +91,10 @@ bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's 
 docs: $(STAMP) ## regenerate docs/provenance.md (paper text vs the authors' code, per row) from the registry
 	$(BIN)/python -m frecore provenance --out docs/provenance.md
 
-lab: $(STAMP) ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+# Root (a container, a cloud notebook) needs --allow-root; a user does not. LAB_ARGS passes options,
+# e.g. LAB_ARGS="--no-browser --port 8899" on a remote machine.
+lab: $(STAMP) ## open the notebooks in JupyterLab (as root too; LAB_ARGS="--no-browser --port 8899")
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean-smoke: ## remove smoke-profile outputs
 	rm -rf $(RESULTS)/smoke
