@@ -35,6 +35,9 @@ EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@echo "Settings: PROFILE=smoke|quick|paper  RESULTS=DIR (default results)  FRESH=1 (retrain from nothing"
+	@echo "  into RESULTS: stops if it holds any run)  RECORD=1 (rewrite results/<exp>_<profile>.ipynb)"
+	@echo "  DEVICE=auto|cpu|cuda  EXECUTOR=auto|inprocess|side-by-side|ray  LAB_ARGS=\"--no-browser --port 8899\""
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +46,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
 
-table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (plan and ETA printed first)
 table2: ## Table 2, deep/residual/AGT/conv nets on MNIST and CIFAR-10 (where present) -> results/table2*
 tableS1: ## Table S1, accuracy vs beta_i for every architecture -> results/tableS1*.csv, tableS1.png
 figS8: ## Figure S8, accuracy vs AGT connection probability P (10HL) -> results/figS8*.csv, figS8.png
@@ -54,16 +57,19 @@ figS12: ## Figure S12, weight and state noise in training and test -> results/fi
 figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, figS13.png
 fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
 
-# One rule for every experiment: run its notebook with papermill, keep the executed copy (named by
-# profile; EXECUTED above) without what changes from one execution to the next (timings, execution
+# One rule for every experiment: print its plan (runs to train, runs reused, estimated time; FRESH=1
+# refuses a RESULTS folder that already holds any of its runs), run its notebook with papermill
+# (--log-output streams the sweep's progress lines: one per run start and end, with an ETA), keep
+# the executed copy (named by profile; EXECUTED above) without what changes from one execution to the next (timings, execution
 # counts, progress lines, this checkout's path: `frecore strip-notebook`); then regenerate its page
 # docs/results/<experiment>.md from the summary (and the README's headline block, for the experiments
 # that have one: Table 1). Results in another folder (RESULTS=/tmp/mine) get their page there and
 # leave docs/ and the README alone.
 $(EXPERIMENTS): %: $(STAMP)
+	$(BIN)/python -m frecore plan $@ --profile $(PROFILE) --out-dir $(RESULTS) --device $(DEVICE) $(if $(FRESH),--fresh)
 	mkdir -p $(RESULTS) $(dir $(EXECUTED))
-	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
-		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False \
+	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks --log-output --no-progress-bar \
+		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress lines \
 		-p executor $(EXECUTOR)
 	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
 	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$@$(SUFFIX).md \

@@ -220,6 +220,24 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(a: argparse.Namespace) -> int:
+    from frecore.experiments import get_experiment, plan, selection
+    from frecore.sweeps.progress import CHECKOUT_RESULTS, sweep_plan
+
+    get_experiment(a.experiment)  # an unknown name fails here
+    rows, seeds = selection(a.rows, a.seeds)
+    planned = plan(a.experiment, a.profile, rows=rows, seeds=seeds, device=a.device, data_root=a.data_root,
+                   variant=a.variant)
+    bill = sweep_plan(a.experiment, a.profile, a.out_dir, planned, device=a.device,
+                      reference=a.reference or CHECKOUT_RESULTS)
+    if a.fresh and bill.reused:
+        raise ConfigError(f"--fresh: {a.out_dir} already holds {len(bill.reused)} of the {len(planned)} "
+                          f"{a.profile} runs of {a.experiment}; choose an empty folder (RESULTS=...), "
+                          f"or leave out --fresh (FRESH=1) to resume from them")
+    print("\n".join(bill.lines()), flush=True)
+    return 0
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     from frecore.experiments import get_rows
     from frecore.reporting.markdown import format_mean_std
@@ -356,6 +374,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gpus-per-run", type=float, default=None,
                    help="ray: GPU share each run's task declares (default: 0.25 on a cluster with GPUs, else 0)")
     r.set_defaults(func=cmd_run)
+    pl = sub.add_parser("plan", help="what `run` would train and reuse, and its estimated time",
+                        description="Print an experiment's plan before training it: the runs to train, the runs "
+                                    "already recorded in --out-dir (reused), and the time estimated from recorded "
+                                    "runs (--out-dir's, then this checkout's results/).")
+    pl.add_argument("experiment", help=f"one of {', '.join(list_experiments())}")
+    pl.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
+    pl.add_argument("--out-dir", default="results")
+    pl.add_argument("--rows", nargs="+", default=None, help="only these row labels")
+    pl.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
+    pl.add_argument("--variant", default=None, help=f"which reading of each row (default, {', '.join(READINGS)})")
+    pl.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+    pl.add_argument("--data-root", default=None, help="as given to run (part of a run's identity; default: none)")
+    pl.add_argument("--reference", default=None, metavar="DIR",
+                    help="recorded runs to estimate from, after --out-dir's (default: this checkout's results/)")
+    pl.add_argument("--fresh", action="store_true",
+                    help="refuse (exit 2) when --out-dir already holds any of the planned runs: a from-scratch run")
+    pl.set_defaults(func=cmd_plan)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)
     rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")
