@@ -1,5 +1,5 @@
 # frecore: `make table1` regenerates Table 1 (layered, conv and P-EP rows); `make test` runs the suite.
-# The first target run creates .venv and installs frecore with pinned dependencies.
+# The first target run creates .venv from requirements.lock (every dependency pinned) and installs frecore.
 PYTHON  ?= python3
 VENV    ?= .venv
 PROFILE ?= quick
@@ -31,7 +31,7 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke
+.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,12 +39,18 @@ help: ## list the targets
 	@echo "  into RESULTS: stops if it holds any run)  RECORD=1 (rewrite results/<exp>_<profile>.ipynb)"
 	@echo "  DEVICE=auto|cpu|cuda  EXECUTOR=auto|inprocess|side-by-side|ray  LAB_ARGS=\"--no-browser --port 8899\""
 
-$(STAMP): pyproject.toml
+# The venv installs the whole locked tree (requirements.lock: every package, pinned), then frecore
+# itself without resolving anything more. `make lock` regenerates the lock from pyproject.toml.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev,ray]'
+	$(BIN)/pip install -r requirements.lock
+	$(BIN)/pip install -e . --no-deps
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
+venv: $(STAMP) ## create .venv from requirements.lock (every dependency pinned), then frecore itself
+
+lock: ## regenerate requirements.lock from pyproject.toml and its extras (needs uv: pip install uv)
+	uv pip compile pyproject.toml --extra dev --extra ray --universal --python-version 3.11.5 -o requirements.lock
 
 table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (plan and ETA printed first)
 table2: ## Table 2, deep/residual/AGT/conv nets on MNIST and CIFAR-10 (where present) -> results/table2*
