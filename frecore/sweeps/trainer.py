@@ -17,7 +17,7 @@ from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members
 from frecore.training.saved import save_model
-from frecore.training.train import fit, resolve_device
+from frecore.training.train import RunResult, fit, resolve_device
 
 
 @dataclass
@@ -34,10 +34,14 @@ class RunTrainer:
     save_dir: Path | None = None  # keep each run's final net as <run_id>.pt here (frecore.training.saved)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
-    def _record(self, p: PlannedRun, result) -> dict:
-        """The run's results row, after saving its final net when asked (a net that diverged is not kept)."""
+    def _record(self, p: PlannedRun, result: RunResult) -> dict:
+        """The run's results row, after saving its final net when asked (a net that diverged is not
+        kept). A net that cannot be written costs a warning, never the run's row."""
         if self.save_dir is not None and result.net is not None and result.status == "ok":
-            save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
+            try:
+                save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
+            except OSError as exc:
+                tqdm.write(f"warning: the net of {p.row.label} seed {p.seed} was not saved ({exc})", file=sys.stderr)
         return store.run_record(p, result, commit=self.commit)
 
     def dataset(self, p: PlannedRun) -> Dataset:
@@ -58,7 +62,6 @@ class RunTrainer:
                 ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
                 checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint)
-            return [self._record(p, r) for p, r in zip(runs, results)]
         except (ConfigError, FileNotFoundError):
             raise
         except Exception as exc:
@@ -67,6 +70,7 @@ class RunTrainer:
             if self.progress:
                 tqdm.write(traceback.format_exc())
             return [self(p) for p in runs]
+        return [self._record(p, r) for p, r in zip(runs, results)]
 
     def __call__(self, p: PlannedRun) -> dict:
         probe = PROBES[self.probe] if self.probe else None
