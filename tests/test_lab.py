@@ -1,15 +1,20 @@
-"""`make lab` serves the notebooks (as root too: it adds --allow-root only then): started headless on a
-free port with a token, its lab page and the notebooks' listing fetched over HTTP, then stopped."""
+"""`make lab` serves the notebooks, as root (it adds --allow-root only then) and as a user: started
+headless on a free port with a token, its lab page and the notebooks' listing fetched over HTTP, then
+stopped."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -30,17 +35,49 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, b""
 
 
-def test_make_lab_serves_the_notebooks(tmp_path):
+NOBODY = 65534  # as root, the test also runs make lab as this unprivileged user
+
+
+def _as_nobody(cmd: list[str]) -> list[str]:
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
+
+
+def _skip_unless_nobody_can_run(program: Path) -> None:
+    if os.getuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running as another user needs root and setpriv")
+    if subprocess.run(_as_nobody(["sh", "-c", f"{program} --version"]), capture_output=True, cwd=REPO).returncode:
+        pytest.skip(f"an unprivileged user cannot run {program} on this machine")
+
+
+def test_make_lab_gives_allow_root_to_root_only():
+    base = ["make", "-n", "--no-print-directory", "-o", "/v/.frecore-installed", "lab", "VENV=/v"]
+    mine = subprocess.run(base, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert ("--allow-root" in mine) == (os.getuid() == 0)
+    assert "--ServerApp.root_dir=notebooks" in mine
+    if os.getuid() == 0 and shutil.which("setpriv"):
+        user = subprocess.run(_as_nobody(base), cwd=REPO, capture_output=True, text=True, check=True).stdout
+        assert "jupyter lab" in user and "--allow-root" not in user
+
+
+@pytest.mark.parametrize("user", ["self", "nobody"])
+def test_make_lab_serves_the_notebooks(user):
+    if user == "nobody":
+        _skip_unless_nobody_can_run(Path(sys.prefix) / "bin" / "jupyter")
+    home = Path(tempfile.mkdtemp(prefix="frecore-lab-"))
+    home.chmod(0o777)  # the unprivileged user writes its runtime and config files here
     venv = Path(sys.prefix)
     port, token = _free_port(), "frecore-test-token"
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={token}"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    env = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "IPYTHONDIR": str(home / "ipython")}
     # -o: the venv running these tests is the one to use, installed already (make must not rebuild it)
     cmd = ["make", "--no-print-directory", "-o", str(venv / ".frecore-installed"), "lab", f"VENV={venv}",
            f"LAB_ARGS={args}"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    if user == "nobody":
+        cmd = _as_nobody(cmd)
+    log = tempfile.TemporaryFile()  # not a pipe: a chatty server never blocks on it
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline, status = time.monotonic() + TIMEOUT_S, None
@@ -52,7 +89,10 @@ def test_make_lab_serves_the_notebooks(tmp_path):
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.5)
-        assert status == 200, f"no lab page within {TIMEOUT_S}s (make exited {proc.poll()})"
+        if status != 200:
+            log.seek(0)
+            pytest.fail(f"no lab page within {TIMEOUT_S}s (make exited {proc.poll()}):\n"
+                        + log.read().decode(errors="replace")[-2000:])
         assert b"JupyterLab" in page
         status, body = _get(f"{base}/api/contents/?token={token}")
         assert status == 200
@@ -68,8 +108,9 @@ def test_make_lab_serves_the_notebooks(tmp_path):
             proc.wait()
         except ProcessLookupError:
             pass
-    out = proc.stdout.read().decode(errors="replace")
-    if os.getuid() == 0:
-        assert "--allow-root" in out.splitlines()[0]  # make echoes its command: root gets the flag
-    else:
-        assert "--allow-root" not in out.splitlines()[0]
+        shutil.rmtree(home, ignore_errors=True)
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    command = output.splitlines()[0]  # make echoes the command it runs
+    as_root = os.getuid() == 0 and user == "self"
+    assert ("--allow-root" in command) == as_root  # the flag for root only
