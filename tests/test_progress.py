@@ -12,6 +12,7 @@ import pytest
 from frecore.cli import main
 from frecore.experiments import plan
 from frecore.reporting.notebook import PROGRESS_PREFIX
+from frecore.reporting.store import RUN_COLUMNS
 from frecore.sweeps.driver import run_experiment
 from frecore.sweeps.progress import ProgressLines, estimate, hms, recorded_runs
 from tests.conftest import REPO
@@ -45,13 +46,28 @@ def test_lines_count_runs_and_scale_the_eta_by_how_runs_compare_with_their_estim
     assert all(ln.startswith(PROGRESS_PREFIX) for ln in out.getvalue().splitlines())
 
 
-def test_side_by_side_members_each_cost_their_share_of_the_group():
+def test_without_estimates_the_eta_is_the_mean_measured_run():
     todo = plan("table1", "smoke", rows=[ROW], seeds=[0, 1, 2])
-    base = {"row": ROW, "reading": todo[0].reading, "profile": "smoke", "epochs_run": 1, "status": "ok",
-            "epoch_s": 5.0, "git_commit": "abc", "device": "cpu:x"}
-    recorded = pd.DataFrame([{**base, "run_id": todo[0].run_id, "wall_s": 30.0},
-                             {**base, "run_id": todo[1].run_id, "wall_s": 30.0}])  # one group of two
-    recorded["share_s"] = recorded["wall_s"] / 2
+    out, clock = io.StringIO(), Clock()
+    lines = ProgressLines("table1", todo, {}, stream=out, clock=clock)
+    lines.start(todo[0])
+    assert "ETA ?" in out.getvalue() and "(about" not in out.getvalue()
+    clock.t = 50.0
+    lines.end(todo[0], {"status": "ok", "wall_s": 50.0, "best_test_acc": 60.0, "epochs_run": 1})
+    assert "ETA 0:01:40" in out.getvalue().splitlines()[-1]  # two runs left at 50 s each
+
+
+def test_side_by_side_members_each_cost_their_share_of_the_group(tmp_path):
+    todo = plan("table1", "smoke", rows=[ROW], seeds=[0, 1, 2])
+    base = {c: "" for c in RUN_COLUMNS} | {
+        "experiment": "table1", "row": ROW, "reading": todo[0].reading, "profile": "smoke", "seed": 0, "epochs": 1,
+        "epochs_run": 1, "status": "ok", "epoch_s": 5.0, "git_commit": "abc", "device": "cpu:x", "config": "{}",
+        "history": "[]"}
+    pd.DataFrame([{**base, "run_id": todo[0].run_id, "wall_s": 30.0},  # one group of two: the same wall time
+                  {**base, "run_id": todo[1].run_id, "wall_s": 30.0}], columns=RUN_COLUMNS).to_csv(
+        tmp_path / "table1.csv", index=False)
+    recorded = recorded_runs("table1", tmp_path, reference=None)
+    assert list(recorded["share_s"]) == [15.0, 15.0]
     assert estimate(todo[0], recorded, "cpu:x") == 15.0
     assert estimate(todo[2], recorded, "cpu:x") == 15.0  # another seed: the row's time per epoch
     assert math.isnan(estimate(plan("table1", "smoke", rows=["2HL Ours (tanh, Adam)"])[0], recorded, "cpu:x"))

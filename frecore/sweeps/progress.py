@@ -138,30 +138,33 @@ class ProgressLines:
     clock: Callable[[], float] = time.monotonic
     started: int = 0
     finished: int = 0
-    total: int = 0
+    total: int = field(init=False)
+    remaining: set[str] = field(init=False)  # run ids not finished nor dropped
+    finished_est_s: float = 0.0  # the estimates of the finished runs
+    finished_unknown: int = 0  # finished runs that had no estimate
     best: tuple[float, str] | None = None
-    spent_s: float = 0.0  # measured seconds of the runs finished so far
-    spent_est_s: float = 0.0  # their estimates (those that had one)
-    t0: float = 0.0
-    open_runs: set[str] = field(default_factory=set)
+    t0: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.total = len(self.todo)
-        self.t0 = self.clock()
         self.remaining = {p.run_id for p in self.todo}
+        self.t0 = self.clock()
 
     def _say(self, text: str) -> None:
         print(f"{PROGRESS_PREFIX}{self.name} {text}", file=self.stream, flush=True)
 
     def eta_s(self) -> float:
-        """Seconds left: the estimates of the runs not finished, scaled by how the finished ones
-        compared with theirs; a run with no estimate counts as the mean measured run (NaN before one)."""
+        """Seconds left: the estimates of the runs not finished, scaled by the time the sweep has taken
+        so far over the estimates of the runs it finished (the clock, not the rows' times: runs
+        trained side by side share it); the mean run so far where estimates are missing."""
+        elapsed = self.clock() - self.t0
         known = [self.seconds[r] for r in self.remaining if math.isfinite(self.seconds.get(r, math.nan))]
         unknown = len(self.remaining) - len(known)
-        scale = self.spent_s / self.spent_est_s if self.spent_est_s > 0 else 1.0
-        if unknown and not self.finished:
-            return math.nan
-        return scale * sum(known) + (unknown * self.spent_s / self.finished if unknown else 0.0)
+        if not self.finished:
+            return sum(known) if not unknown else math.nan
+        if self.finished_unknown or unknown:  # no common scale: the mean measured run for every run left
+            return elapsed / self.finished * len(self.remaining)
+        return elapsed / self.finished_est_s * sum(known) if self.finished_est_s > 0 else math.nan
 
     def _eta_text(self) -> str:
         eta = self.eta_s()
@@ -187,10 +190,10 @@ class ProgressLines:
         self.remaining.discard(p.run_id)
         wall = float(row.get("wall_s", math.nan))
         est = self.seconds.get(p.run_id, math.nan)
-        if math.isfinite(wall):
-            self.spent_s += wall
-            if math.isfinite(est):
-                self.spent_est_s += est
+        if math.isfinite(est):
+            self.finished_est_s += est
+        else:
+            self.finished_unknown += 1
         acc = float(row.get("best_test_acc", math.nan))
         if math.isfinite(acc) and (self.best is None or acc > self.best[0]):
             self.best = (acc, f"{p.row.label} seed {p.seed}")
