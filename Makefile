@@ -1,5 +1,5 @@
 # frecore: `make table1` regenerates Table 1 (layered, conv and P-EP rows); `make test` runs the suite.
-# The first target run creates .venv and installs frecore with pinned dependencies.
+# The first target run creates .venv from requirements.lock (every dependency pinned) and installs frecore.
 PYTHON  ?= python3
 VENV    ?= .venv
 PROFILE ?= quick
@@ -10,6 +10,12 @@ DEVICE  ?= auto
 EXECUTOR ?= auto
 RESULTS ?= results
 STAMP   := $(VENV)/.frecore-installed
+# The executed notebook: the copy under results/ is the committed record of the run behind the
+# committed numbers, rewritten only with RECORD=1; otherwise it goes to build/executed/ (ignored
+# by git), so `make <experiment>` that changes no number leaves `git status` clean. Another
+# RESULTS folder keeps its executed copies beside its results.
+OWN_RESULTS := $(filter-out results results/,$(RESULTS))
+EXECUTED = $(if $(or $(RECORD),$(OWN_RESULTS)),$(RESULTS),build/executed)/$@_$(PROFILE).ipynb
 # Files of the quick profile (the committed reference) keep bare names; any other profile's carry
 # its name, so a smoke or paper run never overwrites them (and only quick rewrites the README).
 SUFFIX  := $(if $(filter quick,$(PROFILE)),,_$(PROFILE))
@@ -25,19 +31,28 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke campaign
+.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke campaign
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@echo "Settings: PROFILE=smoke|quick|paper  RESULTS=DIR (default results)  FRESH=1 (retrain from nothing"
+	@echo "  into RESULTS: stops if it holds any run)  RECORD=1 (rewrite results/<exp>_<profile>.ipynb)"
+	@echo "  DEVICE=auto|cpu|cuda  EXECUTOR=auto|inprocess|side-by-side|ray  LAB_ARGS=\"--no-browser --port 8899\""
 
-$(STAMP): pyproject.toml
+# The venv installs the whole locked tree (requirements.lock: every package, pinned), then frecore
+# itself without resolving anything more. `make lock` regenerates the lock from pyproject.toml.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev,ray]'
+	$(BIN)/pip install -r requirements.lock
+	$(BIN)/pip install -e . --no-deps
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv with frecore and its pinned dependencies
+venv: $(STAMP) ## create .venv from requirements.lock (every dependency pinned), then frecore itself
 
-table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (PROFILE=smoke|quick|paper)
+lock: ## regenerate requirements.lock from pyproject.toml and its extras (needs uv: pip install uv)
+	uv pip compile pyproject.toml --extra dev --extra ray --universal --python-version 3.11.5 -o requirements.lock
+
+table1: ## Table 1, every row -> results/table1.csv, table1_summary.csv, table1.png (plan and ETA printed first)
 table2: ## Table 2, deep/residual/AGT/conv nets on MNIST and CIFAR-10 (where present) -> results/table2*
 tableS1: ## Table S1, accuracy vs beta_i for every architecture -> results/tableS1*.csv, tableS1.png
 figS8: ## Figure S8, accuracy vs AGT connection probability P (10HL) -> results/figS8*.csv, figS8.png
@@ -48,24 +63,32 @@ figS12: ## Figure S12, weight and state noise in training and test -> results/fi
 figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, figS13.png
 fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
 
-# One rule for every experiment: run its notebook with papermill, keep the executed copy beside
-# the results (named by profile), then regenerate its page docs/results/<experiment>.md from the
-# summary (and the README's headline block, for the experiments that have one: Table 1).
+# One rule for every experiment: print its plan (runs to train, runs reused, estimated time; FRESH=1
+# refuses a RESULTS folder that already holds any of its runs), run its notebook with papermill
+# (--log-output streams the sweep's progress lines: one per run start and end, with an ETA), keep
+# the executed copy (named by profile; EXECUTED above) without what changes from one execution to the next (timings, execution
+# counts, progress lines, this checkout's path: `frecore strip-notebook`); then regenerate its page
+# docs/results/<experiment>.md from the summary (and the README's headline block, for the experiments
+# that have one: Table 1). Results in another folder (RESULTS=/tmp/mine) get their page there and
+# leave docs/ and the README alone.
 $(EXPERIMENTS): %: $(STAMP)
-	mkdir -p $(RESULTS)
-	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
-		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress False \
+	$(BIN)/python -m frecore plan $@ --profile $(PROFILE) --out-dir $(RESULTS) --device $(DEVICE) $(if $(FRESH),--fresh)
+	mkdir -p $(RESULTS) $(dir $(EXECUTED))
+	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks --log-output --no-progress-bar \
+		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress lines \
 		-p executor $(EXECUTOR)
-	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page docs/results/$@$(SUFFIX).md \
-		$(if $(and $(filter quick,$(PROFILE)),$(shell grep -l '<!-- $@:start -->' README.md)),--update-readme README.md)
+	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) --page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$@$(SUFFIX).md \
+		$(if $(and $(filter quick,$(PROFILE)),$(if $(OWN_RESULTS),,$(shell grep -l '<!-- $@:start -->' README.md))),--update-readme README.md)
 
 fig2: ## Figure 2, state evolution at weak and strong feedback -> results/fig2.csv, fig2.png
 figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.csv, figS10.png
 
 $(FIGURES): %: $(STAMP)
-	mkdir -p $(RESULTS)
-	$(BIN)/papermill notebooks/$@.ipynb $(RESULTS)/$@_$(PROFILE).ipynb --cwd notebooks \
+	mkdir -p $(RESULTS) $(dir $(EXECUTED))
+	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
+	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
 
 # The campaign: the paper's protocol for every row this CPU can afford, banked across sessions
 # (frecore/experiments/campaign.py; docs/campaign.md). One thread and nice 19 by default, so that
@@ -78,9 +101,11 @@ campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET
 		$(if $(ENTRIES),--entries '$(ENTRIES)')
 	for e in table1 table2 tableS1; do \
 		if [ -f $(RESULTS)/$${e}_paper_summary.csv ]; then \
-			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick --page docs/results/$$e.md \
-				$$(grep -q "<!-- $$e:start -->" README.md && echo --update-readme README.md) > /dev/null; \
-			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile paper --page docs/results/$${e}_paper.md > /dev/null; \
+			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick \
+				--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$$e.md \
+				$(if $(OWN_RESULTS),,$$(grep -q "<!-- $$e:start -->" README.md && echo --update-readme README.md)) > /dev/null; \
+			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile paper \
+				--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$${e}_paper.md > /dev/null; \
 		fi; \
 	done
 
@@ -97,8 +122,10 @@ bench: $(STAMP) ## speed ratios, each measured in one process: EP/BP, Table 1's 
 docs: $(STAMP) ## regenerate docs/provenance.md (paper text vs the authors' code, per row) from the registry
 	$(BIN)/python -m frecore provenance --out docs/provenance.md
 
-lab: $(STAMP) ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+# Root (a container, a cloud notebook) needs --allow-root; a user does not. LAB_ARGS passes options,
+# e.g. LAB_ARGS="--no-browser --port 8899" on a remote machine.
+lab: $(STAMP) ## open the notebooks in JupyterLab (as root too; LAB_ARGS="--no-browser --port 8899")
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean-smoke: ## remove smoke-profile outputs
 	rm -rf $(RESULTS)/smoke

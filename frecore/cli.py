@@ -1,4 +1,4 @@
-"""Command line: `python -m frecore train|run|list|report`.
+"""Command line: `python -m frecore train|run|list|report|evaluate|...` (`--help` lists them).
 
 Bad input (unknown rule, activation, dataset, experiment; negative or non-finite scales;
 T or K below 1; a malformed layer list; missing data) stops with one message and exit code 2.
@@ -15,7 +15,7 @@ from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DT
                             OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.training.data import MissingDataError
 from frecore.experiments import PROFILES, READINGS, list_experiments
-from frecore.reporting.paths import check_writable_file
+from frecore.reporting.paths import check_writable_dir, check_writable_file
 
 EXIT_USAGE = 2
 
@@ -109,6 +109,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
     g.add_argument("--device", default=d.device, help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     g.add_argument("--out", default=None, help="write the run's result (config, history, status) as JSON here")
+    g.add_argument("--save-model", metavar="PATH", default=None,
+                   help="save the trained net here (its config, weights, test accuracy); "
+                        "`python -m frecore evaluate PATH` or frecore.load_model(PATH) reloads it")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--dry-run", action="store_true", help="check every setting, print the config and stop")
 
@@ -174,6 +177,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     check_trainable(cfg)
     if a.out:
         check_writable_file(a.out, what="--out")  # before training, not after it
+    if a.save_model:
+        check_writable_file(a.save_model, what="--save-model")
     if a.dry_run:
         print(json.dumps(cfg.to_dict(), indent=1))
         return 0
@@ -181,6 +186,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     print(f"status {result.status}  best test {result.best_test_acc:.2f}%  final test "
           f"{result.final_test_acc:.2f}%  best train {result.best_train_acc:.2f}%  wall {result.wall_s:.1f}s "
           f"on {result.device}" + (f"  ({result.message})" if result.message else ""))
+    if a.save_model:
+        from frecore.training.saved import save_model
+
+        print(f"saved the net to {save_model(a.save_model, result)}")
     if a.out:
         Path(a.out).write_text(json.dumps({
             "config": cfg.to_dict(), "status": result.status, "message": result.message,
@@ -194,12 +203,14 @@ def cmd_run(a: argparse.Namespace) -> int:
     from frecore.reporting.markdown import markdown_table
     from frecore.sweeps.driver import run_experiment
 
+    if a.save_models:
+        check_writable_dir(a.save_models, what="--save-models")  # before any training
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run,
                             side_by_side=a.side_by_side, device=a.device)
     try:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
-                             variant=a.variant, executor=executor)
+                             variant=a.variant, executor=executor, save_models=a.save_models)
     except KeyboardInterrupt:  # every finished run is already recorded: say so, not a traceback
         print(f"\ninterrupted: the finished runs are recorded in {a.out_dir}; the same command resumes",
               file=sys.stderr)
@@ -233,6 +244,24 @@ def cmd_campaign(a: argparse.Namespace) -> int:
         print(f"\ninterrupted: finished runs are recorded in {a.out_dir} and every epoch is checkpointed in "
               f"{a.out_dir}/campaign/checkpoints; the same command continues", file=sys.stderr)
         return 130
+    return 0
+
+
+def cmd_plan(a: argparse.Namespace) -> int:
+    from frecore.experiments import get_experiment, plan, selection
+    from frecore.sweeps.progress import CHECKOUT_RESULTS, sweep_plan
+
+    get_experiment(a.experiment)  # an unknown name fails here
+    rows, seeds = selection(a.rows, a.seeds)
+    planned = plan(a.experiment, a.profile, rows=rows, seeds=seeds, device=a.device, data_root=a.data_root,
+                   variant=a.variant)
+    bill = sweep_plan(a.experiment, a.profile, a.out_dir, planned, device=a.device,
+                      reference=a.reference or CHECKOUT_RESULTS)
+    if a.fresh and bill.reused:
+        raise ConfigError(f"--fresh: {a.out_dir} already holds {len(bill.reused)} of the {len(planned)} "
+                          f"{a.profile} runs of {a.experiment}; choose an empty folder (RESULTS=...), "
+                          f"or leave out --fresh (FRESH=1) to resume from them")
+    print("\n".join(bill.lines()), flush=True)
     return 0
 
 
@@ -313,6 +342,25 @@ def cmd_provenance(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from frecore.training.saved import load_model
+
+    model = load_model(a.model, device=a.device)
+    acc = model.evaluate(data_root=a.data_root)
+    cfg = model.config
+    print(f"{a.model}: {cfg.rule.name} on {cfg.net.arch} {cfg.data.dataset}, seed {cfg.seed}, "
+          f"{model.epochs_run} epochs; test accuracy {acc:.2f}% (recorded {model.test_acc:.2f}%)")
+    return 0
+
+
+def cmd_strip_notebook(a: argparse.Namespace) -> int:
+    from frecore.reporting.notebook import strip_notebook_file
+
+    for path in a.notebooks:
+        strip_notebook_file(path, root=a.root)
+    return 0
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with its usage errors on one line (`prog: error: ...`), exit code 2 as before."""
 
@@ -339,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--save-models", metavar="DIR", default=None,
+                   help="keep the final net of each run trained now as DIR/<run_id>.pt (frecore.load_model)")
     r.add_argument("--side-by-side", action="store_true",
                    help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on layered "
                         "ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT graph, layered EP's "
@@ -370,6 +420,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out-dir", default="results")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=cmd_campaign)
+    pl = sub.add_parser("plan", help="what `run` would train and reuse, and its estimated time",
+                        description="Print an experiment's plan before training it: the runs to train, the runs "
+                                    "already recorded in --out-dir (reused), and the time estimated from recorded "
+                                    "runs (--out-dir's, then this checkout's results/).")
+    pl.add_argument("experiment", help=f"one of {', '.join(list_experiments())}")
+    pl.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
+    pl.add_argument("--out-dir", default="results")
+    pl.add_argument("--rows", nargs="+", default=None, help="only these row labels")
+    pl.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
+    pl.add_argument("--variant", default=None, help=f"which reading of each row (default, {', '.join(READINGS)})")
+    pl.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+    pl.add_argument("--data-root", default=None, help="as given to run (part of a run's identity; default: none)")
+    pl.add_argument("--reference", default=None, metavar="DIR",
+                    help="recorded runs to estimate from, after --out-dir's (default: this checkout's results/)")
+    pl.add_argument("--fresh", action="store_true",
+                    help="refuse (exit 2) when --out-dir already holds any of the planned runs: a from-scratch run")
+    pl.set_defaults(func=cmd_plan)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)
     rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")
@@ -386,6 +453,20 @@ def build_parser() -> argparse.ArgumentParser:
     pv = sub.add_parser("provenance", help="the settings-provenance page (paper text vs the authors' code per row)")
     pv.add_argument("--out", default=None, help="write it here (default: print it)")
     pv.set_defaults(func=cmd_provenance)
+    ev = sub.add_parser("evaluate", help="test accuracy of a saved model (train --save-model)",
+                        description="Rebuild a saved net from its stored config and print its test accuracy "
+                                    "beside the one recorded when it was saved.")
+    ev.add_argument("model", metavar="PATH")
+    ev.add_argument("--data-root", default=None, help="dataset folder (default: the recorded one, else $FRECORE_DATA)")
+    ev.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
+    ev.set_defaults(func=cmd_evaluate)
+    sn = sub.add_parser("strip-notebook", help="drop an executed notebook's timings, counts and progress lines",
+                        description="Rewrite executed notebooks without what changes between two runs that change "
+                                    "no number (papermill timings, execution counts, progress lines; the checkout's "
+                                    "absolute path made relative): make's copy under results/ stays unchanged.")
+    sn.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    sn.add_argument("--root", default=None, help="the checkout whose absolute path is made relative (default: the cwd)")
+    sn.set_defaults(func=cmd_strip_notebook)
     return p
 
 

@@ -60,8 +60,11 @@ def test_every_module_belongs_to_a_layer_folder():
     assert not loose, f"modules outside the layer folders: {loose}"
 
 
+FACADE = "frecore"  # the package's __init__: `frecore.load_model(path)`, a deferred import nothing else sees
+
+
 def test_no_import_goes_up_a_layer():
-    upward = [(m, i) for m, deps in graph().items() for i in deps if layer(i) > layer(m)]
+    upward = [(m, i) for m, deps in graph().items() for i in deps if layer(i) > layer(m) and m != FACADE]
     assert not upward, "imports that go up a layer: " + ", ".join(f"{m} -> {i}" for m, i in upward)
 
 
@@ -93,6 +96,17 @@ def test_a_package_init_does_not_import_its_parent_back():
     for m, deps in g.items():
         for d in deps:
             assert m not in g.get(d, set()), f"{m} <-> {d}"
+
+
+def test_the_package_facade_imports_only_inside_functions_and_nothing_imports_it():
+    """`import frecore` stays free (no torch); its one-line helpers import what they need when called."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not [n for n in top if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("frecore")]
+    assert not [m for m, deps in graph().items() if FACADE in deps]
+    out = subprocess.run([sys.executable, "-c", "import sys, frecore; print('torch' in sys.modules)"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_importing_config_loads_no_torch():

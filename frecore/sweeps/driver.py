@@ -26,6 +26,7 @@ from frecore.reporting.authors import curves_for
 from frecore.reporting.summary import summarise
 from frecore.reporting.paths import check_writable_dir, check_writable_file
 from frecore.sweeps.executors import Executor, get_executor
+from frecore.sweeps.progress import progress_lines
 from frecore.sweeps.trainer import RunTrainer
 from frecore.training.data import MissingDataError, data_available
 from frecore.training.train import RunPaused
@@ -64,8 +65,8 @@ def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
 
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
-                   out_dir: str = "results", progress: bool = True, variant: str | None = None,
-                   executor: str | Executor | None = None, only: set[str] | None = None,
+                   out_dir: str = "results", progress: bool | str = True, variant: str | None = None,
+                   executor: str | Executor | None = None, save_models: str | None = None, only: set[str] | None = None,
                    checkpoint_dir: str | os.PathLike | None = None, until: float | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
@@ -73,10 +74,13 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     "inprocess" (one run after another), "side-by-side" (the runs that can share a pass as one,
     frecore.training.members), "ray" (frecore.sweeps.ray_executor), or an Executor object; whichever it is, this loop records each row as its run ends, so resuming
     works across executors and an interrupted sweep keeps every row it finished. `progress`
-    shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs).
+    shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs);
+    "lines" prints instead one plain line as each run starts and ends, with an ETA from recorded
+    times (frecore.sweeps.progress: what make streams to the terminal).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
-    the summary shows every reading recorded for the profile, the default first.
+    the summary shows every reading recorded for the profile, the default first. `save_models`: a
+    folder where each run trained now keeps its final net, <run_id>.pt (frecore.load_model).
 
     `only` (run ids) trains just those of the plan (a campaign's unit; the summary still covers the
     whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
@@ -91,11 +95,14 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     store.clean_stale_temp_files(Path(out_dir))
     done = store.finished_ids(runs_csv)
     todo = [p for p in planned if p.run_id not in done and (only is None or p.run_id in only)]
+    lines = progress_lines(name, profile, out_dir, todo, device) if progress == "lines" else None
+    progress = progress is True
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else Path(out_dir) / ".checkpoints"
     trainer = RunTrainer(probe=experiment.probe, commit=store.git_commit(), progress=progress,
-                         checkpoint_dir=checkpoints.resolve(), until=until)  # absolute: a Ray worker has its own cwd
+                         checkpoint_dir=checkpoints.resolve(), until=until,  # absolute: a Ray worker has its own cwd
+                         save_dir=Path(save_models).resolve() if save_models else None)
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = store.RunClaims(Path(out_dir) / ".claims")
 
@@ -106,6 +113,10 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         if skipped:  # not ours to train: the bar counts only the runs this sweep trains
             bar.total -= 1
             bar.refresh()
+            if lines is not None:
+                lines.drop(p)
+        elif lines is not None:
+            lines.start(p)
         return skipped
 
     def _skip(p: PlannedRun) -> bool:
@@ -130,12 +141,16 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 missing[p.config.data.dataset] = outcome
                 tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
                 bar.total -= 1
+                if lines is not None:
+                    lines.drop(p)
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
                 store.append_run(runs_csv, outcome)  # recorded as the run ends: Ctrl-C keeps it
                 bar.set_postfix_str(f"{p.row.label} seed {p.seed}: {outcome['status']}", refresh=False)
                 bar.update(1)
+                if lines is not None:
+                    lines.end(p, outcome)
             claims.release(p.run_id)
     except RunPaused as pause:  # the deadline: the runs in flight continue from their checkpoint next time
         paused = [p.run_id for p in todo if p.run_id in claims.held]

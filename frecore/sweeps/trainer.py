@@ -16,7 +16,8 @@ from frecore.model.init import TORCH_DTYPES
 from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members
-from frecore.training.train import RunPaused, fit, resolve_device
+from frecore.training.saved import save_model
+from frecore.training.train import RunPaused, RunResult, fit, resolve_device
 
 
 @dataclass
@@ -30,8 +31,19 @@ class RunTrainer:
     commit: str | None = None
     progress: bool = False
     checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
+    save_dir: Path | None = None  # keep each run's final net as <run_id>.pt here (frecore.training.saved)
     until: float | None = None  # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
+
+    def _record(self, p: PlannedRun, result: RunResult) -> dict:
+        """The run's results row, after saving its final net when asked (a net that diverged is not
+        kept). A net that cannot be written costs a warning, never the run's row."""
+        if self.save_dir is not None and result.net is not None and result.status == "ok":
+            try:
+                save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
+            except OSError as exc:
+                tqdm.write(f"warning: the net of {p.row.label} seed {p.seed} was not saved ({exc})", file=sys.stderr)
+        return store.run_record(p, result, commit=self.commit)
 
     def dataset(self, p: PlannedRun) -> Dataset:
         dev = resolve_device(p.config.device)
@@ -51,7 +63,6 @@ class RunTrainer:
                 ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
                 checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until)
-            return [store.run_record(p, r, commit=self.commit) for p, r in zip(runs, results)]
         except (ConfigError, FileNotFoundError, RunPaused):
             raise
         except Exception as exc:
@@ -60,6 +71,7 @@ class RunTrainer:
             if self.progress:
                 tqdm.write(traceback.format_exc())
             return [self(p) for p in runs]
+        return [self._record(p, r) for p, r in zip(runs, results)]
 
     def __call__(self, p: PlannedRun) -> dict:
         probe = PROBES[self.probe] if self.probe else None
@@ -68,7 +80,7 @@ class RunTrainer:
             checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
             result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint,
                          until=self.until)
-            return store.run_record(p, result, commit=self.commit)
+            return self._record(p, result)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way
         except RunPaused:

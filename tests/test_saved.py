@@ -1,0 +1,100 @@
+"""Saved models (frecore.training.saved): a net reloads from its stored config and evaluates to the
+test accuracy it recorded; a foreign or corrupt file is refused with one error line, never unpickled."""
+import pickle
+
+import pytest
+import torch
+
+import frecore
+from frecore.cli import main
+from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+from frecore.training.saved import ModelFileError, load_model, save_model
+from frecore.training.train import fit
+
+
+def _data(root, n=300):
+    return DataConfig(root=root, download=False, train_subset=n, test_subset=200)
+
+
+def test_cli_saved_model_reloads_and_evaluates_to_its_recorded_accuracy(tmp_path, mnist_root, capsys):
+    path = tmp_path / "net.pt"
+    assert main(["train", "--hidden", "16", "16", "--epochs", "1", "--batch-size", "50", "--train-subset", "300",
+                 "--test-subset", "200", "--data-root", mnist_root, "--no-download", "--device", "cpu",
+                 "--no-progress", "--save-model", str(path)]) == 0
+    trained = capsys.readouterr().out
+    final = float(trained.split("final test ")[1].split("%")[0])
+    assert main(["evaluate", str(path)]) == 0
+    line = capsys.readouterr().out
+    assert f"test accuracy {final:.2f}% (recorded {final:.2f}%)" in line
+    model = frecore.load_model(path)  # the one-line load
+    assert model.config.net.hidden == (16, 16) and model.test_acc == pytest.approx(final, abs=0.005)
+
+
+@pytest.mark.parametrize("net, rule", [
+    (NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1, activation="hard-sigmoid"), RuleConfig(free_steps=3, nudge_steps=2)),
+    (NetConfig(hidden=(12,), activation="sigmoid-s"), RuleConfig(name="pep", free_steps=3, nudge_steps=2)),
+    (NetConfig(hidden=(8,) * 4, topology="agt", agt_p=0.5), RuleConfig(name="bp")),
+])
+def test_other_nets_rebuild_from_their_config(tmp_path, mnist_root, net, rule):
+    cfg = RunConfig(net=net, rule=rule, optim=OptimConfig(epochs=1, batch_size=50), data=_data(mnist_root, 100),
+                    seed=3, device="cpu")
+    result = fit(cfg, progress=False)
+    model = load_model(save_model(tmp_path / "m.pt", result))
+    assert model.config == cfg
+    assert model.evaluate() == result.final_test_acc == model.test_acc
+    for (k, a), (_, b) in zip(result.net.state_dict().items(), model.net.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))  # would create the marker file if unpickled
+
+
+@pytest.mark.parametrize("content", ["garbage", "truncated", "foreign_dict", "pickle", "other_version"])
+def test_a_foreign_or_corrupt_file_is_refused_with_one_error_line(tmp_path, content, capsys):
+    path, marker = tmp_path / "x.pt", tmp_path / "unpickled"
+    if content == "garbage":
+        path.write_bytes(b"\x00not a model at all" * 10)
+    elif content == "truncated":
+        torch.save({"format": "frecore-model", "version": 1, "state_dict": {"w": torch.zeros(100)}}, path)
+        path.write_bytes(path.read_bytes()[:200])
+    elif content == "foreign_dict":
+        torch.save({"weights": torch.zeros(3)}, path)
+    elif content == "pickle":
+        path.write_bytes(pickle.dumps({"format": "frecore-model", "x": _Evil(marker)}))
+    else:
+        torch.save({"format": "frecore-model", "version": 99}, path)
+    with pytest.raises(ModelFileError):
+        load_model(path)
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(path) in err
+    assert not marker.exists()
+
+
+def test_save_model_path_is_checked_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["train", "--save-model", str(blocker / "x.pt"), "--data-root", str(tmp_path), "--no-download"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--save-model" in err and "FRECORE_DATA" not in err  # refused before looking for data
+
+
+@pytest.mark.parametrize("executor, seeds", [("inprocess", [0]), ("side-by-side", [0, 1])])
+def test_a_sweep_keeps_each_runs_final_net(tmp_path, mnist_root, executor, seeds):
+    from frecore.sweeps.driver import run_experiment
+
+    models = tmp_path / "models"
+    out = run_experiment("table1", "smoke", rows=["2HL Ours (tanh, Adam)"], seeds=seeds, device="cpu",
+                         data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=executor,
+                         save_models=str(models))
+    assert sorted(p.stem for p in models.glob("*.pt")) == sorted(out.runs["run_id"])
+    for run_id, final in zip(out.runs["run_id"], out.runs["final_test_acc"]):
+        model = load_model(models / f"{run_id}.pt")
+        one_sample = 100 / model.config.data.test_subset
+        # alone: the very number; side by side the stacked pass sums in another order (1e-9 apart)
+        assert model.evaluate() == pytest.approx(final, abs=0 if executor == "inprocess" else one_sample)
