@@ -139,3 +139,35 @@ def test_pages_show_the_protocol_numbers_beside_the_quick_ones():
     assert "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in table and "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in head
     assert table.splitlines()[3].count("|") == table.splitlines()[0].count("|")  # the BP line has its '-' cell
     assert with_protocol(quick, None) is quick and "protocol" not in markdown_table(quick)
+
+
+def test_a_unit_measured_this_session_updates_the_estimate_of_the_next(tiny_experiment, tmp_path, mnist_root):
+    """After the first seed is measured slower than its estimate, the second no longer 'fits'."""
+    queue = (CampaignEntry("x: tiny EP", "campaign_test_table", ("tiny EP",), profile="quick", seeds=(0, 1)),)
+    out = tmp_path / "out"
+    (out / "campaign").mkdir(parents=True)
+    (out / "campaign" / "timings.csv").write_text(
+        "experiment,row,profile,threads,members,epochs,seconds,host\n"
+        "campaign_test_table,tiny EP,quick,1,1,3,0.003,cpu\n")  # a (false) 1 ms per epoch
+    t = [0.0]
+
+    def clock():  # each call advances a fake clock; a trained unit costs 1000 s of it
+        t[0] += 1.0
+        return t[0]
+
+    real = campaign._record_timing
+
+    def slow_timing(out_dir, unit, threads, epochs, seconds, device):
+        t[0] += 1000.0
+        real(out_dir, unit, threads, epochs, 1000.0, device)
+
+    campaign._record_timing = slow_timing
+    lines: list[str] = []
+    try:
+        left = campaign.run_campaign(queue, budget_s=campaign.MARGIN_S + 1500, out_dir=str(out), data_root=mnist_root,
+                                     progress=False, echo=lines.append, clock=clock)
+    finally:
+        campaign._record_timing = real
+    assert any(line.startswith("[1/2] done") for line in lines)
+    assert any(line.startswith("[2/2] skip") for line in lines), lines  # re-estimated from the 1000 s measured
+    assert len(left) == 1

@@ -228,7 +228,12 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     if dry_run:
         return units
     left = list(units)
+    recorded = {e.experiment: _recorded_rows(e.experiment, out_dir) for e in entries}
     for i, unit in enumerate(units, 1):
+        timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
+        if any(t["row"] == unit.runs[0].row.label and t["experiment"] == unit.entry.experiment for t in timings):
+            unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
+                                                         len(unit.runs), threads, out_dir, timings, recorded)
         budget_left = deadline - clock()
         per_epoch = unit.epoch_s
         fits = (unit.estimate_s is None or unit.estimate_s <= budget_left
@@ -243,7 +248,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
                              out_dir=out_dir, progress=progress, variant=unit.entry.variant, seeds=unit.entry.seeds,
                              executor=InProcess(side_by_side=len(unit.runs) > 1),
                              only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
-                             until=deadline)
+                             until=time.time() + (deadline - clock()))  # the deadline on the wall clock fit reads
         seconds = clock() - t0
         ids = {p.run_id for p in unit.runs}
         rows = out.runs[out.runs["run_id"].isin(ids)]
