@@ -93,8 +93,8 @@ def check_config(text: str, seed: int | None) -> None:
             raise CellError("config", f"section {section!r} must be an object, got {_kind(config[section])}")
     if not (isinstance(config.get("seed"), int) and not isinstance(config["seed"], bool)):
         raise CellError("config", f"'seed' must be an integer, got {_kind(config.get('seed'))}")
-    if seed is not None and config["seed"] != seed:
-        raise CellError("config", f"its seed {config['seed']} is not the row's seed {seed}")
+    if seed is not None and config["seed"] != seed:  # blamed on the short cell: a damaged config fails above
+        raise CellError("seed", f"{seed} is not the seed in the row's config ({config['seed']})")
     if not isinstance(config.get("device", "auto"), str):
         raise CellError("config", f"'device' must be a string, got {_kind(config['device'])}")
 
@@ -117,7 +117,7 @@ def check_history(text: str, epochs_run: int | None) -> None:
             if key in h:
                 _measures(h[key], f"history (epoch entry {i}, {key!r})")
     if epochs_run is not None and len(history) != epochs_run:
-        raise CellError("history", f"holds {len(history)} epochs but epochs_run is {epochs_run}")
+        raise CellError("epochs_run", f"{epochs_run}, but the row's history holds {len(history)} epochs")
 
 
 def check_record(rec: dict[str, str]) -> None:
