@@ -202,6 +202,29 @@ def test_a_checkpoint_whose_tensors_belong_to_another_net_is_set_aside_and_the_r
     assert "another net" in err and "set aside as run.pt.set-aside" in err and (tmp_path / "run.pt.set-aside").exists()
 
 
+def test_a_checkpoint_that_cannot_be_written_is_the_set_ups_error_not_a_failed_run(mnist_root, small_mnist, tmp_path,
+                                                                                  monkeypatch):
+    """A full disk (simulated: the temp file's writes fail) or a checkpoints 'folder' that is a
+    file: a ConfigError naming the path, which stops the sweep with one line; no temp file left."""
+    import errno
+
+    from frecore.config import ConfigError
+
+    cfg = _resume_cfg(mnist_root, "bp")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot write the checkpoint .*a-file/run.pt"):
+        fit(cfg, small_mnist, progress=False, checkpoint=tmp_path / "a-file" / "run.pt")
+
+    def full(obj, f, *a, **kw):
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(ConfigError, match="No space left on device"):
+        fit(cfg, small_mnist, progress=False, checkpoint=tmp_path / "run.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_path):
     cfg = _resume_cfg(mnist_root, "ep")
     ckpt = tmp_path / "run.pt"

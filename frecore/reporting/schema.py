@@ -128,8 +128,6 @@ def check_record(rec: dict[str, str]) -> None:
     if "status" in rec and rec["status"] not in STATUSES:
         raise CellError("status", f"{_show(rec['status'])} is not one of {', '.join(STATUSES)}")
     ints = {c: _integer(rec[c], c, low) for c, low in INT_MINIMUM.items() if c in rec}
-    if ints.get("epochs_run", 0) > ints.get("epochs", math.inf):
-        raise CellError("epochs_run", f"{ints['epochs_run']} is more than epochs ({ints['epochs']})")
     for c in ACC_COLUMNS:
         if c in rec:
             _number(rec[c], c, 0.0, 100.0)

@@ -217,11 +217,15 @@ def config_key(cfg: RunConfig) -> str:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(state, tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:  # a file object: a full disk is an OSError, not torch's opaque RuntimeError
+            torch.save(state, f)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk or a wrong kind of file is the set-up's fault, not the run's
+        raise ConfigError(f"cannot write the checkpoint {path} ({exc.strerror or exc}); free space or fix "
+                          f"{path.parent}, then rerun the same command (recorded runs are kept)") from None
     finally:
         if tmp.exists():
             tmp.unlink()
