@@ -377,6 +377,36 @@ def test_a_full_disk_while_writing_leaves_the_old_file_whole_and_is_one_error(tm
     assert path.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A 64 KiB tmpfs, where the test may mount one (root with mount rights), else skipped."""
+    mnt = tmp_path / "tmpfs"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_really_full_disk_leaves_the_runs_whole_and_is_one_error(full_tmpfs):
+    from frecore.reporting.store import ResultsFileError
+
+    path = full_tmpfs / "table1.csv"
+    path.write_bytes(_good_runs(full_tmpfs.parent).read_bytes())
+    with open(full_tmpfs / "filler", "wb", buffering=0) as f:  # fill the disk to its last byte
+        with contextlib.suppress(OSError):
+            while f.write(b"\0" * 1024):
+                pass
+    before = path.read_bytes()
+    with pytest.raises(ResultsFileError, match="No space left on device"):
+        append_run(path, run_record(plan("table1", "smoke")[5], None, status="failed", commit="abc"))
+    p = in_process("report", "table1", "--profile", "smoke", "--out-dir", str(full_tmpfs), "--resummarise")
+    one_error_line(p, "No space left on device", "rerun")
+    assert path.read_bytes() == before and not list(full_tmpfs.glob(".*.tmp"))
+
+
 @pytest.mark.parametrize("what", ["file", "folder"])
 def test_unreadable_mnist_files_or_folders_are_one_error(tmp_path, mnist_root, monkeypatch, what):
     import frecore.training.data as data

@@ -2,6 +2,7 @@
 per-epoch checkpoints that let a cut run continue."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -220,8 +221,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:  # a file object: a full disk is an OSError, not torch's opaque RuntimeError
-            torch.save(state, f)
+        buffer = io.BytesIO()  # serialised first: torch's own writer turns a full disk into an opaque RuntimeError
+        torch.save(state, buffer)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
     except OSError as exc:  # a full disk or a wrong kind of file is the set-up's fault, not the run's
         raise ConfigError(f"cannot write the checkpoint {path} ({exc.strerror or exc}); free space or fix "
