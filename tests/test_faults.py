@@ -253,7 +253,7 @@ JSON_DAMAGE = {"empty": "", "list": "[1, 2]", "number": "7", "invalid": "{not js
                "string": '"text"'}
 NUMBER_DAMAGE = [("best_test_acc", "inf"), ("best_test_acc", "nan"), ("final_test_acc", "-inf"),
                  ("best_train_acc", "1e999"), ("final_train_acc", "101"), ("best_test_acc", "abc"),
-                 ("wall_s", "inf"), ("epoch_s", "-1"), ("seed", "-1"), ("epochs_run", "1.5"),
+                 ("wall_s", "inf"), ("epoch_s", "-1"), ("seed", "-1"), ("epochs_run", "1.5"), ("epochs", str(2**63)),
                  ("status", "done"), ("run_id", "not-an-id")]
 DAMAGE = [(c, v) for c in ("config", "history", "probe_before") for k, v in JSON_DAMAGE.items()
           if not (c == "probe_before" and k == "empty")] + NUMBER_DAMAGE  # an empty probe_before: rows before it
@@ -295,6 +295,17 @@ def test_run_stops_on_a_bad_cell_before_training_anything(tmp_path, mnist_root):
     assert path.read_bytes() == before and not (tmp_path / "table1_smoke_summary.csv").exists()
 
 
+def test_a_message_with_a_carriage_return_is_recorded_whole(tmp_path):
+    """pandas writes a bare CR unquoted (its line end is LF), and a CSV reader ends the line there:
+    the row would be torn in two and set aside."""
+    path = _good_runs(tmp_path)
+    p = plan("table1", "smoke")[5]
+    append_run(path, run_record(p, None, status="failed", message="RuntimeError: a\rb\r\nc", commit="abc"))
+    runs, bad = read_runs(path)
+    assert not bad and len(runs) == 3
+    assert runs.set_index("run_id").loc[p.run_id, "message"] == "RuntimeError: a\nb\nc"
+
+
 @pytest.mark.parametrize("exact", [True, False])
 def test_a_run_recorded_twice_is_an_error_naming_both_lines_never_counted_twice(tmp_path, exact):
     path = _good_runs(tmp_path)
@@ -309,6 +320,7 @@ def test_a_run_recorded_twice_is_an_error_naming_both_lines_never_counted_twice(
 
 def test_good_rows_summarise_once_each_and_report_prints_no_inf_or_nan(tmp_path):
     path = _good_runs(tmp_path)
+    before = path.read_bytes()
     p = in_process("report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path), "--resummarise")
     assert p.returncode == 0, p.stderr
     summary = tmp_path / "table1_smoke_summary.csv"
@@ -324,7 +336,7 @@ def test_good_rows_summarise_once_each_and_report_prints_no_inf_or_nan(tmp_path)
         code, err = _run_cli_keep_stdout(["report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path)])
     text = out.getvalue()
     assert code == 0 and "rebuilt" in err and "inf" not in text.lower() and "nan" not in text.lower(), (err, text)
-    assert "62.50" in text
+    assert "62.50" in text and path.read_bytes() == before  # report reads the runs, never rewrites them
 
 
 def _run_cli_keep_stdout(argv: list[str]) -> tuple[int, str]:
@@ -382,12 +394,13 @@ def full_tmpfs(tmp_path):
     """A 64 KiB tmpfs, where the test may mount one (root with mount rights), else skipped."""
     mnt = tmp_path / "tmpfs"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True,
+                      check=False).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
+        subprocess.run(["umount", str(mnt)], capture_output=True, check=False)
 
 
 def test_a_really_full_disk_leaves_the_runs_whole_and_is_one_error(full_tmpfs):
@@ -395,10 +408,9 @@ def test_a_really_full_disk_leaves_the_runs_whole_and_is_one_error(full_tmpfs):
 
     path = full_tmpfs / "table1.csv"
     path.write_bytes(_good_runs(full_tmpfs.parent).read_bytes())
-    with open(full_tmpfs / "filler", "wb", buffering=0) as f:  # fill the disk to its last byte
-        with contextlib.suppress(OSError):
-            while f.write(b"\0" * 1024):
-                pass
+    with open(full_tmpfs / "filler", "wb", buffering=0) as f, contextlib.suppress(OSError):  # to its last byte
+        while f.write(b"\0" * 1024):
+            pass
     before = path.read_bytes()
     with pytest.raises(ResultsFileError, match="No space left on device"):
         append_run(path, run_record(plan("table1", "smoke")[5], None, status="failed", commit="abc"))
@@ -409,7 +421,7 @@ def test_a_really_full_disk_leaves_the_runs_whole_and_is_one_error(full_tmpfs):
 
 @pytest.mark.parametrize("what", ["file", "folder"])
 def test_unreadable_mnist_files_or_folders_are_one_error(tmp_path, mnist_root, monkeypatch, what):
-    import frecore.training.data as data
+    from frecore.training import data
 
     raw = _mnist_copy(tmp_path, mnist_root)
     target = raw / "t10k-labels-idx1-ubyte" if what == "file" else raw
@@ -490,7 +502,7 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path, mnist_root, when
         while not list((tmp_path / ".claims").glob("*.lock")) and time.monotonic() < deadline:
             time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 130 and "Traceback" not in err and len(lines) == 1, (proc.returncode, err[-2000:])
     assert lines[0].startswith("interrupted")

@@ -10,7 +10,7 @@ import re
 from dataclasses import fields
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from frecore.cli import main
@@ -116,7 +116,7 @@ CHECKED_CELLS = ("run_id", "seed", "epochs", "epochs_run", "best_test_acc", "fin
                  "final_train_acc", "wall_s", "epoch_s", "status", *JSON_CELLS)
 DAMAGED_CELL = st.one_of(
     st.sampled_from(["", "[]", "[1, 2]", "{}", "7", "-1", "1.5", "null", "true", '"text"', "{not json", "[{}]",
-                     "nan", "inf", "-inf", "NaN", "Infinity", "1e999", "101", "x" * 100_000, '[{"epoch": 1}]']),
+                     "nan", "inf", "-inf", "NaN", "Infinity", "1e999", "101", str(2**63), "x" * 100_000, '[{"epoch": 1}]']),
     NUMBERS.map(repr), st.text(max_size=30),
     st.lists(st.one_of(INTS, NUMBERS), max_size=3).map(lambda v: __import__("json").dumps(v)),
 )
@@ -152,6 +152,7 @@ def test_a_damaged_cell_is_read_as_written_or_one_error_never_a_lost_or_padded_r
     from frecore.reporting.store import ResultsFileError, read_runs
     from tests.test_faults import _damage
 
+    assume("\r" not in value)  # a bare CR tears the line in two: set aside (test_faults), not a cell
     with tempfile.TemporaryDirectory() as folder:
         path = _store_csv(Path(folder))
         k = _damage(path, column, value, record)

@@ -16,6 +16,7 @@ RUN_ID = re.compile(r"[0-9a-f]{12}")
 STATUSES = ("ok", "diverged", "failed")
 ACC_COLUMNS = ("best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc")  # %, or empty
 TIME_COLUMNS = ("wall_s", "epoch_s")  # seconds, or empty
+INT64_MAX = 2**63 - 1  # the table's integer columns are int64
 INT_MINIMUM = {"seed": 0, "epochs": 1, "epochs_run": 0}
 CONFIG_SECTIONS = ("net", "rule", "optim", "data")  # `noise` came later: optional
 EPOCH_NUMBERS = {"train_loss": (0.0, math.inf), "test_loss": (0.0, math.inf), "train_acc": (0.0, 100.0),
@@ -48,8 +49,8 @@ def _integer(text: str, column: str, low: int) -> int:
     if not re.fullmatch(r"[0-9]+", text):
         raise CellError(column, f"{_show(text)} is not a non-negative integer")
     value = int(text)
-    if value < low:
-        raise CellError(column, f"{value} is below {low}")
+    if not low <= value <= INT64_MAX:
+        raise CellError(column, f"{_show(text)} is outside [{low}, 2^63 - 1]")
     return value
 
 

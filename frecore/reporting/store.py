@@ -21,7 +21,7 @@ import torch
 
 from frecore.config import ConfigError
 from frecore.experiments import PlannedRun
-from frecore.reporting.schema import STATUSES, CellError, check_record
+from frecore.reporting.schema import STATUSES, CellError, check_record  # noqa: F401 (STATUSES: kept importable here)
 from frecore.training.train import RunResult
 
 RUN_COLUMNS = [
@@ -246,7 +246,7 @@ def locked(path: Path) -> Iterator[None]:
     lock = path.with_name(f".{path.name}.lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock, "a")
+        handle = open(lock, "a")  # noqa: SIM115 (closed by the `with` below, once it is known to be open)
     except OSError as exc:
         raise ResultsFileError(f"cannot open the lock file {lock} ({exc.strerror or exc}): it must be a plain "
                                f"file in a writable folder; move the wrong one aside and rerun") from None
@@ -296,6 +296,8 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
     the file's lock from read to rename, so concurrent sweeps on one folder lose no row. Damaged
     lines found on the way are moved, raw, to <name>.rejected rather than dropped unseen."""
     path = Path(path)
+    # a bare carriage return (an exception's message) is written unquoted and would tear the line
+    record = {k: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v for k, v in record.items()}
     with locked(path):
         runs, bad = read_runs(path)
         if bad:
