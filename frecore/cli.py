@@ -18,6 +18,7 @@ from frecore.experiments import PROFILES, READINGS, list_experiments
 from frecore.reporting.paths import check_writable_dir, check_writable_file
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _scalar_or_list(values: list[float] | None):
@@ -168,6 +169,24 @@ def check_trainable(cfg: RunConfig) -> None:
     if cfg.net.arch == "conv":
         conv_shapes(cfg.net, shape)
     check_fits(cfg, shape, n_classes, resolve_device(cfg.device))
+    check_layer_lists(cfg, shape, n_classes)
+
+
+def check_layer_lists(cfg: RunConfig, shape: tuple[int, ...], n_classes: int) -> None:
+    """Per-layer --lr / --weight-decay lists and --train-last against the net's weight matrices,
+    counted on a net built on torch's meta device (no memory, no init cost): what the optimiser
+    would refuse once training starts, refused by --dry-run too."""
+    import torch
+
+    from frecore.rules import build_rule
+    from frecore.training.train import parameter_groups
+
+    try:
+        net = build_rule(cfg.rule).build_net(cfg.net, shape, n_classes, torch.Generator().manual_seed(0),
+                                             torch.device("meta"))
+    except (RuntimeError, NotImplementedError):  # a net that cannot live on meta: fit checks it at start
+        return
+    parameter_groups(cfg, net.layer_params())
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -205,6 +224,12 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     if a.save_models:
         check_writable_dir(a.save_models, what="--save-models")  # before any training
+    if a.no_download:  # before anything else: no download is tried, nothing is created under the root
+        from frecore.experiments import plan
+        from frecore.training.data import require_data
+
+        require_data({p.config.data for p in plan(a.experiment, a.profile, rows=a.rows, seeds=a.seeds,
+                                                   device=a.device, data_root=a.data_root, variant=a.variant)})
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run,
                             side_by_side=a.side_by_side, device=a.device)
     try:
@@ -324,6 +349,9 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def check_readme_block(readme: str, name: str) -> None:
+    if not Path(readme).is_file():  # not created: the block must already be there
+        raise ConfigError(f"--update-readme: {readme} is not a file; give a README that has a "
+                          f"<!-- {name}:start --> ... <!-- {name}:end --> block")
     path = check_writable_file(readme, what="--update-readme")
     text = path.read_text(errors="replace")
     if f"<!-- {name}:start -->" not in text or f"<!-- {name}:end -->" not in text:
@@ -385,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{', '.join(READINGS)} (rows without that reading run their default)")
     r.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
     r.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
+    r.add_argument("--no-download", action="store_true",
+                   help="never try to download: a missing dataset is one error before any run starts")
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--save-models", metavar="DIR", default=None,
@@ -477,3 +507,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, MissingDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a file-system fault nothing above named (a full disk, a wrong kind of file)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; fix that path (space, permissions, file or folder) "
+              f"and rerun the same command", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {args.command} stopped; what finished is recorded, nothing is half-written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -3,12 +3,14 @@ result or one clear error, never a traceback (issue 13)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
+import re
 from dataclasses import fields
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from frecore.cli import main
@@ -105,3 +107,111 @@ def test_seeds_build_or_raise_config_error(seed):
     except ConfigError:
         return
     assert isinstance(seed, int) and 0 <= seed < 2**63 and not math.isnan(float(seed))
+
+
+# -- the results store's rows (issue 25) -----------------------------------------------------------
+
+JSON_CELLS = ("config", "history", "probe_before")
+CHECKED_CELLS = ("run_id", "seed", "epochs", "epochs_run", "best_test_acc", "final_test_acc", "best_train_acc",
+                 "final_train_acc", "wall_s", "epoch_s", "status", *JSON_CELLS)
+DAMAGED_CELL = st.one_of(
+    st.sampled_from(["", "[]", "[1, 2]", "{}", "7", "-1", "1.5", "null", "true", '"text"', "{not json", "[{}]",
+                     "nan", "inf", "-inf", "NaN", "Infinity", "1e999", "101", str(2**63), "x" * 100_000, '[{"epoch": 1}]']),
+    NUMBERS.map(repr), st.text(max_size=30),
+    st.lists(st.one_of(INTS, NUMBERS), max_size=3).map(lambda v: __import__("json").dumps(v)),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _store_bytes() -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    from tests.test_faults import _good_runs
+
+    with tempfile.TemporaryDirectory() as folder:
+        return _good_runs(Path(folder)).read_bytes()
+
+
+def _store_csv(folder):
+    """Two finished runs as the store writes them (written once; hypothesis draws many per test)."""
+    path = folder / "table1.csv"
+    path.write_bytes(_store_bytes())
+    return path
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CHECKED_CELLS), DAMAGED_CELL, st.sampled_from([1, 2]))
+def test_a_damaged_cell_is_read_as_written_or_one_error_never_a_lost_or_padded_row(column, value, record):
+    """Any value in any checked cell: the row reads back exactly (the value is one the writer
+    could write) or the read stops with one message naming file, line and column; never another
+    exception, never a row silently left out, and the file's bytes never change."""
+    import tempfile
+    from pathlib import Path
+
+    from frecore.reporting.store import ResultsFileError, read_runs
+    from tests.test_faults import _damage
+
+    assume("\r" not in value)  # a bare CR tears the line in two: set aside (test_faults), not a cell
+    with tempfile.TemporaryDirectory() as folder:
+        path = _store_csv(Path(folder))
+        k = _damage(path, column, value, record)
+        before = path.read_bytes()
+        try:
+            runs, bad = read_runs(path)
+        except ResultsFileError as exc:
+            msg = str(exc)
+            assert "\n" not in msg and str(path) in msg and f"line {record + 1}" in msg, msg
+            if "field larger than field limit" not in msg:  # else csv gives up before it sees the columns
+                named = re.search(r"column (\d+) \((\w+)", msg)
+                header = path.read_text().splitlines()[0].split(",")
+                assert named and header[int(named[1]) - 1] == named[2], msg  # the number and name agree
+                assert f"column {k}" in msg or column in msg, msg  # the damaged cell, or named beside the other
+        else:
+            assert len(runs) == 2 and not bad  # read whole: nothing left out, nothing set aside
+        assert path.read_bytes() == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([0, 1]), min_size=1, max_size=5))
+def test_each_run_counts_once_or_the_read_names_the_repeat(order):
+    """Rows of two runs in any order and number: read whole when each appears once, else one error
+    naming the repeated line and the first (no run is ever counted twice)."""
+    import tempfile
+    from pathlib import Path
+
+    from frecore.reporting.store import ResultsFileError, read_runs
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = _store_csv(Path(folder))
+        header, *rows = path.read_text().splitlines()
+        path.write_text("\n".join([header, *(rows[i] for i in order)]) + "\n")
+        try:
+            runs, _ = read_runs(path)
+        except ResultsFileError as exc:
+            first = next(i for i, r in enumerate(order) if order.index(r) != i)
+            assert f"line {first + 2}" in str(exc) and f"line {order.index(order[first]) + 2}" in str(exc)
+        else:
+            assert len(set(order)) == len(order) and sorted(runs["seed"]) == sorted(order)
+
+
+LIST_FLAGS = {"--lr": "1e-3", "--weight-decay": "0"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(1, 64), min_size=1, max_size=4), st.sampled_from(sorted(LIST_FLAGS)),
+       st.integers(1, 7), st.one_of(st.none(), st.integers(1, 8)))
+def test_per_layer_lists_and_train_last_are_checked_by_the_dry_run(hidden, flag, n_values, train_last):
+    """A layered chain of L hidden layers has L + 1 weight matrices: --dry-run accepts one value or
+    exactly L + 1, and --train-last up to L + 1; anything else is one error line."""
+    argv = ["train", "--dry-run", "--device", "cpu", "--hidden", *map(str, hidden), flag,
+            *[LIST_FLAGS[flag]] * n_values]
+    if train_last is not None:
+        argv += ["--train-last", str(train_last)]
+    code, err = run_cli(argv)
+    n_weights = len(hidden) + 1
+    ok = n_values in (1, n_weights) and (train_last is None or train_last <= n_weights)
+    assert code == (0 if ok else 2), (argv, err)
+    if not ok:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and "error: " in lines[0] and "weight matrices" in lines[0], err

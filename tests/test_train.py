@@ -177,8 +177,52 @@ def test_another_configs_or_a_damaged_checkpoint_is_never_loaded(mnist_root, sma
     ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # truncated, as by a cut mid-write
     (tmp_path / ".run.pt.999999.tmp").write_bytes(b"half a save")  # a temp file left by a killed save
     r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
-    assert _numbers(r) == _numbers(uncut) and "damaged checkpoint" in capsys.readouterr().err
-    assert not ckpt.exists() and not list(tmp_path.iterdir())  # no temp file left behind
+    err = capsys.readouterr().err
+    assert _numbers(r) == _numbers(uncut) and "damaged" in err and "set aside as run.pt.set-aside.1" in err
+    assert not ckpt.exists()  # no temp file left behind; both unusable files kept aside, never loaded again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt.set-aside", "run.pt.set-aside.1"]
+
+
+def test_a_checkpoint_whose_tensors_belong_to_another_net_is_set_aside_and_the_run_retrained(
+        mnist_root, small_mnist, tmp_path, capsys):
+    """Same config key, other tensors (a checkpoint written before a net's layout changed): the run
+    is trained from the start, not marked failed, and the file is kept under another name."""
+    cfg = _resume_cfg(mnist_root, "bp")
+    uncut = fit(cfg, small_mnist, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    name = next(iter(state["net"]))
+    state["net"][name] = torch.zeros(3, 3, dtype=state["net"][name].dtype)
+    torch.save(state, ckpt)
+    r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
+    err = capsys.readouterr().err
+    assert r.status == "ok" and _numbers(r) == _numbers(uncut)
+    assert "another net" in err and "set aside as run.pt.set-aside" in err and (tmp_path / "run.pt.set-aside").exists()
+
+
+def test_a_checkpoint_that_cannot_be_written_is_the_set_ups_error_not_a_failed_run(mnist_root, small_mnist, tmp_path,
+                                                                                  monkeypatch):
+    """A full disk (simulated: the temp file's writes fail) or a checkpoints 'folder' that is a
+    file: a ConfigError naming the path, which stops the sweep with one line; no temp file left."""
+    import errno
+
+    from frecore.config import ConfigError
+
+    cfg = _resume_cfg(mnist_root, "bp")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot write the checkpoint .*a-file/run.pt"):
+        fit(cfg, small_mnist, progress=False, checkpoint=tmp_path / "a-file" / "run.pt")
+
+    def full(obj, f, *a, **kw):
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(ConfigError, match="No space left on device"):
+        fit(cfg, small_mnist, progress=False, checkpoint=tmp_path / "run.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
 def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_path):

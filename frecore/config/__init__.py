@@ -71,6 +71,14 @@ def _check_seed(name: str, value: int) -> None:
         raise ConfigError(f"{name} must be an integer in [0, {SEED_MAX}] (64-bit generators), got {value!r}")
 
 
+def _check_in_dtype(name: str, value: Any, dtype: str) -> None:
+    """The numbers in `value` (one, or a list) must fit in `dtype` (1e39 is not a float32)."""
+    for v in (value if isinstance(value, (list, tuple)) else (value,)):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) > FLOAT_MAX[dtype]:
+            raise ConfigError(f"{name} = {v!r} is not representable in {dtype} (largest {FLOAT_MAX[dtype]:.3g}); "
+                              f"use a smaller value or dtype float64")
+
+
 def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: bool = False
                ) -> tuple[float, ...]:
     """Broadcast a scalar to one value per block, or check a list has one per block."""
@@ -162,6 +170,8 @@ class NetConfig:
             n_blocks = len(self.graph().blocks) if self.arch == "layered" else len(self.layers) - 1
         except ValueError as exc:
             raise ConfigError(f"skips: {exc}") from None
+        for name in ("alpha", "beta"):  # checked before broadcasting: a one-layer net has no block to carry them
+            _check_in_dtype(name, getattr(self, name), self.dtype)
         object.__setattr__(self, "alpha", _per_block("alpha", self.alpha, n_blocks))
         object.__setattr__(self, "beta", _per_block("beta", self.beta, n_blocks))
 
@@ -340,7 +350,9 @@ class RunConfig:
         limit = FLOAT_MAX[self.net.dtype]
         values = {"alpha": self.net.alpha, "beta": self.net.beta, "beta_f": self.rule.beta_f,
                   "lr": self.optim.lr, "weight_decay": self.optim.weight_decay,
-                  "weight_noise": self.noise.weight_std, "state_noise": self.noise.state_std}
+                  "weight_noise": self.noise.weight_std, "state_noise": self.noise.state_std,
+                  **{k: getattr(self.rule, k) for k in ("settle_tol", "settle_tol_nudged")
+                     if getattr(self.rule, k) is not None}}
         for name, value in values.items():
             for v in (value if isinstance(value, tuple) else (value,)):
                 if abs(v) > limit:

@@ -10,13 +10,21 @@ import pandas as pd
 
 def format_mean_std(mean: float, std: float, missing: str = "not run") -> str:
     """'mean ± std', or the mean alone where no std exists (one run; a paper value given without one)."""
-    if math.isnan(mean):
+    if not _finite(mean):  # never printed as nan or inf
         return missing
-    return f"{mean:.2f}" + ("" if math.isnan(std) else f" ± {std:.2f}")
+    return f"{mean:.2f}" + ("" if not _finite(std) else f" ± {std:.2f}")
+
+
+def _finite(x: object) -> bool:
+    """A number worth printing: not None, text, nan or inf (a damaged summary's cells)."""
+    try:
+        return math.isfinite(float(x))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _hms(seconds: float | None) -> str:
-    if seconds is None or math.isnan(seconds):
+    if not _finite(seconds):
         return "-"
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
@@ -63,7 +71,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(probes) + authors + protocol),
     ]
     for _, s in summary.iterrows():
-        diff = "-" if math.isnan(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
+        diff = "-" if not _finite(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
         n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
         paper = format_mean_std(s["paper_test"], s["paper_std"], missing="-")
         fraction = s.get("epoch_fraction", 1.0)
@@ -80,7 +88,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
             + (f"| {_protocol_cell(s)} " if protocol else "")
             + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
             f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
-            + "".join(f" {s[c]:.3g} |" for c in probes))
+            + "".join(f" {s[c]:.3g} |" if _finite(s[c]) else " - |" for c in probes))
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ import torch
 
 from frecore.config import ConfigError
 from frecore.experiments import PlannedRun
+from frecore.reporting.schema import STATUSES, CellError, check_record  # noqa: F401 (STATUSES: kept importable here)
 from frecore.training.train import RunResult
 
 RUN_COLUMNS = [
@@ -84,51 +85,69 @@ class ResultsFileError(ConfigError):
     """A results or summary file that cannot be read as one (wrong header, not a CSV)."""
 
 
-STATUSES = (*FINAL_STATUSES, "failed")
 INT_COLUMNS = ("seed", "epochs", "epochs_run")
 FLOAT_COLUMNS = ("best_test_acc", "final_test_acc", "best_train_acc", "final_train_acc", "wall_s", "epoch_s")
 
 
-def _valid_record(rec: dict) -> bool:
-    """A row as run_record writes it: a 12-hex run id, a known status, integer counts, numbers."""
-    try:
-        rec = {c: rec.get(c, "") for c in RUN_COLUMNS}
-        int(rec["run_id"], 16)
-        for c in INT_COLUMNS:
-            int(rec[c])
-        for c in FLOAT_COLUMNS:
-            float(rec[c] or "nan")
-        json.loads(rec["config"])
-        json.loads(rec["history"] or "[]")
-    except (ValueError, TypeError, KeyError):
-        return False
-    return len(rec["run_id"]) == 12 and rec["status"] in STATUSES
+def _row_error(path: Path, line: int, header: list[str], exc: CellError) -> ResultsFileError:
+    column = header.index(exc.column.split(" ")[0]) + 1 if exc.column.split(" ")[0] in header else 0
+    return ResultsFileError(f"{path}, line {line}, column {column} ({exc.column}): {exc.problem}; correct or "
+                            f"delete that line and rerun (the file was left as it is)")
+
+
+def _check_records(path: Path, header: list[str], records: list[tuple[int, list[str]]]) -> None:
+    """Every well-formed record against the row schema (frecore.reporting.schema), and each run id
+    once: ResultsFileError naming the file, line and column of the first bad cell."""
+    first_line: dict[str, int] = {}
+    for line, rec in records:
+        cells = dict(zip(header, rec))
+        try:
+            check_record(cells)
+        except CellError as exc:
+            raise _row_error(path, line, header, exc) from None
+        run_id = cells["run_id"]
+        if run_id in first_line:
+            raise _row_error(path, line, header, CellError(
+                "run_id", f"run {run_id} is already recorded on line {first_line[run_id]}; a run has one "
+                          f"row (keep the line that holds the run's result)"))
+        first_line[run_id] = line
 
 
 def read_runs(path: str | os.PathLike) -> tuple[pd.DataFrame, list[list[str]]]:
-    """(the valid rows, the raw records that are not valid rows) of a runs CSV.
+    """(the valid rows, the raw records with the wrong number of fields) of a runs CSV.
 
-    A damaged line (truncated, garbage, wrong field count) is set aside, never padded into the
-    table; a file whose header is not a runs CSV's raises ResultsFileError naming it."""
+    A torn line (truncated, garbage, wrong field count) is set aside, never padded into the
+    table. A whole line with a cell its writer would not write (frecore.reporting.schema), a run id
+    recorded twice, or a header that is not a runs CSV's raises ResultsFileError naming the file,
+    line and column: the caller stops and the file is left as it is."""
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=RUN_COLUMNS), []
+    records: list[tuple[int, list[str]]] = []  # (the line the record starts on, its fields)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            records = list(csv.reader(f))
+            reader = csv.reader(f)
+            start = 1
+            for rec in reader:
+                records.append((start, rec))
+                start = reader.line_num + 1
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ResultsFileError(f"{path} is not a readable CSV ({exc}); move it aside to start afresh") from None
+        where = f" (line {start})" if isinstance(exc, csv.Error) else ""
+        raise ResultsFileError(f"{path} is not a readable CSV{where}: {exc}; correct that line or move the file "
+                               f"aside to start afresh (the file was left as it is)") from None
+    except OSError as exc:
+        raise ResultsFileError(f"cannot read {path}: {exc.strerror or exc}; make it a readable file "
+                               f"(or choose another --out-dir)") from None
     if not records:
         return pd.DataFrame(columns=RUN_COLUMNS), []
-    header, body = records[0], records[1:]
+    header, body = records[0][1], records[1:]
     missing = [c for c in RUN_COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         raise ResultsFileError(f"{path} is not a frecore runs CSV: its header lacks {', '.join(missing)}")
-    good, bad = [], []
-    for rec in body:
-        if rec:
-            ok = len(rec) == len(header) and _valid_record(dict(zip(header, rec)))
-            (good if ok else bad).append(rec)
+    whole = [(line, rec) for line, rec in body if rec and len(rec) == len(header)]
+    bad = [rec for _, rec in body if rec and len(rec) != len(header)]  # torn lines: set aside, not errors
+    _check_records(path, header, whole)
+    good = [rec for _, rec in whole]
     df = pd.DataFrame(good, columns=header)
     df = df.reindex(columns=[*RUN_COLUMNS, *[c for c in header if c not in RUN_COLUMNS]])
     for c in INT_COLUMNS:
@@ -165,8 +184,13 @@ class RunClaims:
     def take(self, run_id: str) -> bool:
         if run_id in self.held:
             return True
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder / f"{run_id}.lock", "a")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / f"{run_id}.lock", "a")
+        except OSError as exc:
+            raise ResultsFileError(f"cannot take the claim {self.folder / f'{run_id}.lock'} ({exc.strerror or exc}): "
+                                   f"{self.folder} must be a folder of plain lock files; move the wrong one "
+                                   f"aside and rerun") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -184,6 +208,20 @@ class RunClaims:
     def release_all(self) -> None:
         for run_id in list(self.held):
             self.release(run_id)
+
+
+def check_folder_layout(folder: Path, *csvs: Path) -> None:
+    """Before any training: the store's own paths under `folder` (the claims and checkpoints
+    folders, each CSV's lock file), where they exist, are of the right kind; one ResultsFileError
+    naming the first that is not, instead of a traceback halfway through a sweep."""
+    wrong = [(folder / name, "a folder") for name in (".claims", ".checkpoints") if (folder / name).exists()
+             and not (folder / name).is_dir()]
+    wrong += [(p.with_name(f".{p.name}.lock"), "a plain file") for p in csvs
+              if p.with_name(f".{p.name}.lock").exists() and not p.with_name(f".{p.name}.lock").is_file()]
+    wrong += [(p, "a plain file") for p in csvs if p.exists() and not p.is_file()]
+    if wrong:
+        path, kind = wrong[0]
+        raise ResultsFileError(f"{path} must be {kind}, the results store's own; move it aside and rerun")
 
 
 def clean_stale_temp_files(folder: Path) -> int:
@@ -205,8 +243,14 @@ def clean_stale_temp_files(folder: Path) -> int:
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on `path` (a sidecar `.name.lock` file, flock) for one read-modify-write:
     processes that append to one results CSV at once take turns instead of losing rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as handle:
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")  # noqa: SIM115 (closed by the `with` below, once it is known to be open)
+    except OSError as exc:
+        raise ResultsFileError(f"cannot open the lock file {lock} ({exc.strerror or exc}): it must be a plain "
+                               f"file in a writable folder; move the wrong one aside and rerun") from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -215,11 +259,22 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def _atomic_write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write whole or not at all; a file-system fault (a full disk, a read-only folder) is one
+    ResultsFileError naming the file, with the old version left in place."""
+    try:
+        _write_then_rename(df, path)
+    except OSError as exc:
+        raise ResultsFileError(f"cannot write {path} ({exc.strerror or exc}); {path.name} is left as it was: "
+                               f"free space or fix the folder's permissions (or choose another --out-dir), "
+                               f"then rerun the same command") from None
+
+
+def _write_then_rename(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, mode)  # mkstemp makes 0600: keep the file's mode (or the umask's default)
     try:
+        os.chmod(tmp, mode)  # mkstemp makes 0600: keep the file's mode (or the umask's default)
         with os.fdopen(fd, "w", newline="") as f:
             df.to_csv(f, index=False)
             f.flush()
@@ -241,11 +296,18 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
     the file's lock from read to rename, so concurrent sweeps on one folder lose no row. Damaged
     lines found on the way are moved, raw, to <name>.rejected rather than dropped unseen."""
     path = Path(path)
+    # a bare carriage return (an exception's message) is written unquoted and would tear the line
+    record = {k: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v for k, v in record.items()}
     with locked(path):
         runs, bad = read_runs(path)
         if bad:
-            with open(path.with_name(path.name + ".rejected"), "a", newline="", encoding="utf-8") as f:
-                csv.writer(f).writerows(bad)
+            rejected = path.with_name(path.name + ".rejected")
+            try:
+                with open(rejected, "a", newline="", encoding="utf-8") as f:
+                    csv.writer(f).writerows(bad)
+            except OSError as exc:
+                raise ResultsFileError(f"cannot write {rejected} ({exc.strerror or exc}); {path.name} is left as "
+                                       f"it was: free space or fix that path, then rerun") from None
             print(f"warning: {path}: {len(bad)} damaged line(s) moved to {path.name}.rejected", file=sys.stderr)
         runs = runs[runs["run_id"] != record["run_id"]]
         new = pd.DataFrame([record], columns=RUN_COLUMNS)

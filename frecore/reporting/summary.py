@@ -100,6 +100,8 @@ def load_summary(path: str | os.PathLike) -> pd.DataFrame | None:
         return None
     if summary["row"].isna().any() or summary["n"].isna().any():
         return None
+    if summary.select_dtypes("number").isin([math.inf, -math.inf]).any().any():  # rebuilt, never printed
+        return None
     return summary
 
 

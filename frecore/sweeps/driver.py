@@ -92,6 +92,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
     check_writable(out_dir, runs_csv, summary_csv, plot_png)
+    store.check_folder_layout(Path(out_dir), runs_csv, summary_csv)  # claims, checkpoints, lock files
     store.clean_stale_temp_files(Path(out_dir))
     done = store.finished_ids(runs_csv)
     todo = [p for p in planned if p.run_id not in done and (only is None or p.run_id in only)]
@@ -139,7 +140,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         for p, outcome in outcomes:
             if isinstance(outcome, MissingDataError):  # its rows are reported "not run: no data", the rest go on
                 missing[p.config.data.dataset] = outcome
-                tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
+                if len({q.config.data.dataset for q in planned}) > 1:  # else the error below says it, once
+                    tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
                 bar.total -= 1
                 if lines is not None:
                     lines.drop(p)

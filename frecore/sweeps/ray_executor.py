@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import socket
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from frecore.reporting import store
@@ -23,6 +25,27 @@ if TYPE_CHECKING:
 INSTALL_HINT = "install the ray extra: pip install -e '.[ray]'"
 GPU_SHARE = 0.25  # default GPU share per run on a cluster with GPUs: our nets are small, four fit one GPU
 MAX_RETRIES = 3
+ANSWER_S = 5.0  # how long a cluster's address may take to accept a connection before we give up
+
+
+def check_answers(address: str | None, timeout: float = ANSWER_S) -> None:
+    """The Ray cluster at `address` (else $RAY_ADDRESS) accepts a TCP connection within `timeout`
+    seconds; ConfigError naming it otherwise. ray.init itself retries a dead address for many
+    minutes. 'auto', 'local' and no address at all are Ray's own to resolve."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"Ray address {address!r} is not HOST:PORT (nor auto or local)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError, OverflowError) as exc:
+        why = "no answer" if isinstance(exc, socket.timeout) else (getattr(exc, "strerror", None) or str(exc))
+        raise ConfigError(f"the Ray cluster at {address!r} does not answer ({why}, waited up to {timeout:g}s); "
+                          f"start it (ray start --head) or fix --address / $RAY_ADDRESS") from None
 
 # A Ray worker is a long-lived process that runs task after task (max_calls=0 below, also for GPU
 # tasks, whose default would be a fresh process per task): the dataset its first task loads stays
@@ -58,6 +81,7 @@ class RayExecutor:
             import ray
         except ImportError:
             raise ConfigError(f"the ray executor needs Ray, which is not installed; {INSTALL_HINT}") from None
+        check_answers(address)  # a dead address fails now, in seconds, not after minutes of retries
         self.ray = ray
         self.address = address
         self.cpus_per_run = cpus_per_run

@@ -119,7 +119,20 @@ def data_available(cfg: DataConfig) -> bool:
     return all((folder / f).is_file() for f in files)
 
 
+def require_data(cfgs, why: str = "download disabled (--no-download)") -> None:
+    """Every dataset of these DataConfigs on disk, else one MissingDataError for the first that is
+    not: checked before a sweep, so nothing is downloaded or created under a wrong root."""
+    for cfg in cfgs:
+        if not data_available(cfg):
+            root = data_root(cfg.root)
+            label, folder, files = (("MNIST", root / "MNIST" / "raw", MNIST_FILES) if cfg.dataset == "mnist"
+                                    else ("CIFAR-10", root / "cifar-10-batches-py", CIFAR10_FILES))
+            missing = [f for f in files if not (folder / f).is_file()]
+            raise _missing(label, folder, files, f"missing {', '.join(missing)}; {why}")
+
+
 def _missing(name: str, folder: Path, files: tuple[str, ...], why: str) -> MissingDataError:
+    why = " ".join(why.split())  # torchvision's messages span lines: the error stays one line
     return MissingDataError(
         f"{name} not found in {str(folder)!r} ({why}). Expected the files: {', '.join(files)}. "
         f"Set FRECORE_DATA (or --data-root) to the folder that holds "
@@ -142,15 +155,29 @@ def _load_torchvision(name: str, root: Path, download: bool, verify: bool):
         folder, files = root / "cifar-10-batches-py", CIFAR10_FILES
         cls = datasets.CIFAR10 if verify else _CIFAR10Unverified
     label = "MNIST" if name == "mnist" else "CIFAR-10"
+    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+        raise DataFileError(f"{folder}: the folder cannot be read (permission denied); make it readable "
+                            f"(chmod a+rx) or point FRECORE_DATA / --data-root elsewhere")
     missing = [f for f in files if not (folder / f).is_file()]
     if missing and not download:
         raise _missing(label, folder, files, f"missing {', '.join(missing)}; download disabled")
-    if name == "mnist" and not missing:
-        check_mnist_files(folder)  # torchvision would fail on a damaged file without naming it
+    created = [p for p in (root, folder.parent, folder) if not p.exists()]  # removed again if a download fails
     try:
+        if name == "mnist" and not missing:
+            check_mnist_files(folder)  # torchvision would fail on a damaged file without naming it
         train = cls(root=str(root), train=True, download=bool(missing))
         test = cls(root=str(root), train=False, download=False)
+    except PermissionError as exc:
+        raise DataFileError(f"{exc.filename or folder}: cannot be read (permission denied); make it readable "
+                            f"(chmod a+r) or point FRECORE_DATA / --data-root elsewhere") from None
+    except DataFileError:
+        raise
     except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError here
+        for p in reversed(created):  # a failed download leaves no empty MNIST/raw behind
+            try:
+                p.rmdir()
+            except OSError:
+                pass
         raise _missing(label, folder, files, f"{type(exc).__name__}: {exc}") from None
     return train, test
 

@@ -163,7 +163,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
     key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": ["order", "noise"]})
-    saved = load_checkpoint(Path(checkpoint), key) if checkpoint is not None else None
+    saved = load_checkpoint(Path(checkpoint), key, net, optimizer, generators) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
         first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)

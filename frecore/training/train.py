@@ -2,6 +2,7 @@
 per-epoch checkpoints that let a cut run continue."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -14,7 +15,7 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from frecore.config import ConfigError, RunConfig
+from frecore.config import DEVICES, ConfigError, RunConfig
 from frecore.training.data import Dataset, Split, batch_indices, load_dataset
 from frecore.training.resources import check_fits
 from frecore.model.init import TORCH_DTYPES
@@ -100,6 +101,8 @@ def _record_dict(h: EpochRecord) -> dict:
 
 
 def resolve_device(name: str) -> torch.device:
+    if name not in DEVICES:  # torch's own message for "tpu" is a RuntimeError traceback
+        raise ConfigError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -237,37 +240,89 @@ def config_key(cfg: RunConfig) -> str:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(state, tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()  # serialised first: torch's own writer turns a full disk into an opaque RuntimeError
+        torch.save(state, buffer)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk or a wrong kind of file is the set-up's fault, not the run's
+        raise ConfigError(f"cannot write the checkpoint {path} ({exc.strerror or exc}); free space or fix "
+                          f"{path.parent}, then rerun the same command (recorded runs are kept)") from None
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def load_checkpoint(path: Path, key: str) -> dict | None:
+def load_checkpoint(path: Path, key: str, net: torch.nn.Module | None = None,
+                    optimizer: torch.optim.Optimizer | None = None,
+                    generators: Sequence[torch.Generator] | None = None) -> dict | None:
     """The checkpoint at `path` if it is a readable one written under `key` (config_key: this very
-    config); None (with a warning on stderr for a damaged or foreign file) otherwise, and the run
-    starts afresh."""
+    config) whose tensors fit `net`, `optimizer` and `generators` (where given); otherwise None,
+    and the run starts afresh: a damaged or foreign file is set aside (renamed, named in a
+    warning on stderr), never deleted and never the run's failure."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a save cut mid-write (one process per run)
         stale.unlink(missing_ok=True)
-    if not path.exists():
+    if not path.is_file():
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
             raise ValueError("not a frecore checkpoint")
     except Exception as exc:  # truncated, corrupted or not ours: never worth losing the run over
-        print(f"warning: ignoring damaged checkpoint {path} ({type(exc).__name__}: {exc}); starting afresh",
-              file=sys.stderr)
+        set_aside_checkpoint(path, f"damaged: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
         return None
     if state.get("config") != key:
-        print(f"warning: ignoring checkpoint {path}: it holds another config's run; starting afresh",
-              file=sys.stderr)
+        set_aside_checkpoint(path, "it holds another config's run")
+        return None
+    why = checkpoint_mismatch(state, net, optimizer, generators)
+    if why:
+        set_aside_checkpoint(path, f"its tensors belong to another net: {why}")
         return None
     return state
+
+
+def checkpoint_mismatch(state: dict, net: torch.nn.Module | None, optimizer: torch.optim.Optimizer | None,
+                        generators: Sequence[torch.Generator] | None) -> str:
+    """Why `state` cannot be restored into these objects ('' when it can): the net's tensor names,
+    shapes and dtypes, the optimiser's parameter groups, the number of generators."""
+    if net is not None:
+        theirs, ours = state.get("net"), net.state_dict()
+        if not isinstance(theirs, dict) or set(theirs) != set(ours):
+            return "its parameter names differ"
+        for name, t in ours.items():
+            s = theirs[name]
+            if not isinstance(s, torch.Tensor) or s.shape != t.shape or s.dtype != t.dtype:
+                return f"{name} is {getattr(s, 'shape', type(s).__name__)}, the net's is {tuple(t.shape)}"
+    if optimizer is not None:
+        groups = (state.get("optimizer") or {}).get("param_groups") if isinstance(state.get("optimizer"), dict) else None
+        ours_g = optimizer.state_dict()["param_groups"]
+        if not isinstance(groups, list) or [len(g.get("params", ())) for g in groups if isinstance(g, dict)] != \
+                [len(g["params"]) for g in ours_g]:
+            return "its optimiser's parameter groups differ"
+    if generators is not None and len(state.get("generators") or ()) != len(generators):
+        return "its random generators differ"
+    return ""
+
+
+def set_aside_checkpoint(path: Path, why: str) -> Path | None:
+    """Rename a checkpoint that cannot be used to <name>.set-aside[.N] (kept for a look, never
+    loaded again), with a warning naming both; None when even that fails (then it stays)."""
+    target = path.with_name(path.name + ".set-aside")
+    n = 1
+    while target.exists():
+        target, n = path.with_name(f"{path.name}.set-aside.{n}"), n + 1
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        print(f"warning: ignoring checkpoint {path} ({why}); could not set it aside ({exc.strerror or exc}); "
+              f"training the run from the start", file=sys.stderr)
+        return None
+    print(f"warning: checkpoint {path} set aside as {target.name} ({why}); training the run from the start",
+          file=sys.stderr)
+    return target
 
 
 def restore_checkpoint(saved: dict, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -327,7 +382,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     optimizer = build_optimizer(cfg, net)
     scheduler = build_scheduler(cfg, optimizer)
     result = RunResult(cfg, device=str(device), net=net)
-    saved = load_checkpoint(Path(checkpoint), config_key(cfg)) if checkpoint is not None else None
+    saved = load_checkpoint(Path(checkpoint), config_key(cfg), net, optimizer) if checkpoint is not None else None
     if probe is not None and saved is None:
         result.probe_before = probe(net, data, cfg)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
