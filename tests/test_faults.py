@@ -486,6 +486,12 @@ def test_a_ray_address_that_does_not_answer_fails_in_seconds_naming_it(tmp_path)
     assert time.perf_counter() - t < 30
 
 
+def _interruptible() -> None:
+    """Give the child Ctrl-C's default action even when this suite runs in the background (a shell
+    starts background jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("when", ["start-up", "mid-sweep"])
 def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path, mnist_root, when):
     """At start-up (the modules still importing: the interrupt is held until they finish, else a
@@ -494,7 +500,8 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path, mnist_root, when
     proc = subprocess.Popen([sys.executable, "-m", "frecore", "run", "table1", "--profile", "smoke", "--rows",
                              CHEAP_ROW, "--seeds", "0", "1", "2", "3", "--device", "cpu", "--data-root", mnist_root,
                              "--out-dir", str(tmp_path), "--no-progress"],
-                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible)
     if when == "start-up":
         time.sleep(1.0)  # past the interpreter's own start-up (site), inside the imports
     else:
