@@ -62,6 +62,13 @@ figS11: ## Figure S11, accuracy when only the last n_ll layers learn -> results/
 figS12: ## Figure S12, weight and state noise in training and test -> results/figS12*.csv, figS12.png
 figS13: ## Figure S13, state noise at test time only -> results/figS13*.csv, figS13.png
 fig6: ## Figure 6, test error vs epoch for T and for beta_i at several depths -> results/fig6*.csv, fig6.png
+figS1: ## Figure S1, FTMLE, MLE and accuracy vs epoch, symmetric 2-10HL (Table S1's runs) -> results/figS1*
+figS2: ## Figure S2, the same for asymmetric nets (Table S1's runs) -> results/figS2*
+figS3: ## Figure S3, maxima of FTMLE and accuracy vs beta_i, from S1-S2's runs (trains nothing) -> results/figS3*
+figS4: ## Figure S4, conv net: P-EP vs ours at beta_i 0.01/0.1/1 (Table 1's and S1's runs) -> results/figS4*
+figS5: ## Figure S5, per-neuron error and accuracy vs epoch, 2HL (Table S1's runs) -> results/figS5*
+figS6: ## Figure S6, the same for 10HL -> results/figS6*
+figS7: ## Figure S7, the same for 10HL with residual links -> results/figS7*
 
 # One rule for every experiment: print its plan (runs to train, runs reused, estimated time; FRESH=1
 # refuses a RESULTS folder that already holds any of its runs), run its notebook with papermill

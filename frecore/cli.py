@@ -316,6 +316,10 @@ def cmd_report(a: argparse.Namespace) -> int:
     if a.profile not in PROFILES:
         raise ConfigError(f"unknown profile {a.profile!r}; choose one of: {', '.join(PROFILES)}")
     runs_csv, path, _ = output_paths(a.out_dir, a.experiment, a.profile)
+    owners = sorted({r.owner for r in experiment.rows() if r.owner})  # a figure of shared runs reads their CSVs
+    if owners:
+        runs_csv = next((c for c in (output_paths(a.out_dir, e, a.profile)[0] for e in owners) if c.exists()),
+                        output_paths(a.out_dir, owners[0], a.profile)[0])
     if a.update_readme:  # checked before any work: a README without the block is the user's to fix
         check_readme_block(a.update_readme, a.experiment)
     if a.page:

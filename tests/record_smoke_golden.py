@@ -28,9 +28,10 @@ EXTRA_ROWS = {
 
 
 def golden_rows() -> dict[str, list[str]]:
-    """experiment -> the rows whose smoke numbers are pinned (the first row, plus EXTRA_ROWS)."""
+    """experiment -> the rows whose smoke numbers are pinned (the first row, plus EXTRA_ROWS); figures
+    whose rows are other experiments' runs (Row.owner: Figures S1-S7) have none of their own."""
     return {name: list(dict.fromkeys([get_rows(name)[0].label, *EXTRA_ROWS.get(name, [])]))
-            for name in list_experiments()}
+            for name in list_experiments() if not any(r.owner for r in get_rows(name))}
 
 
 def smoke_numbers(out_dir: str, data_root: str | None = None) -> dict[str, dict[str, dict]]:

@@ -287,3 +287,81 @@ def test_importing_the_registry_loads_no_torch():
     code = "import sys, frecore.experiments; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+APPENDIX = ("figS1", "figS2", "figS3", "figS4", "figS5", "figS6", "figS7")
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_appendix_figures_plan_table_s1s_runs_and_train_no_config_twice(profile):
+    """Figures S1-S7 draw Table S1's (Figure S4's panel a: Table 1's) runs: each of their planned runs
+    is one of those tables' runs, same config and run id; across Table S1, S1, S2 and S3 one config
+    is one run id (so one training, recorded once in tableS1.csv, with Table S1's probe)."""
+    owned = {p.run_id: p for name in ("tableS1", "table1") for p in plan(name, profile)}
+    for name in APPENDIX:
+        runs = plan(name, profile)
+        assert runs
+        for p in runs:
+            assert p.experiment in ("tableS1", "table1") and p.run_id in owned, (name, p.row.label)
+            assert owned[p.run_id].config == p.config
+    ids_by_config: dict[str, set[str]] = {}
+    for name in ("tableS1", "figS1", "figS2", "figS3"):
+        for p in plan(name, profile):
+            ids_by_config.setdefault(json.dumps(p.config.to_dict(), sort_keys=True, default=str), set()).add(p.run_id)
+    assert all(len(ids) == 1 for ids in ids_by_config.values())
+    s3 = {p.run_id for p in plan("figS3", profile)}
+    assert s3 == {p.run_id for p in plan("figS1", profile)} | {p.run_id for p in plan("figS2", profile)}
+    assert EXPERIMENTS["tableS1"].probe == "lyapunov"
+
+
+def test_only_the_cells_of_figures_s5_s7_store_the_per_neuron_error():
+    """Every Table S1 run measures FTMLE and MLE (`lyapunov`); only the cells Figures S5-S7 draw carry
+    the `appendix` probe, which adds the per-neuron error (~90 MB of CSV over the paper profile if
+    every cell stored it). The trainer measures each run with its row's probe, a figure's shared row too."""
+    from frecore.analysis.probes import PROBES
+    from frecore.sweeps.trainer import RunTrainer
+
+    figure_cells = {r.label for name in ("figS5", "figS6", "figS7") for r in get_rows(name)}
+    assert len(figure_cells) == 11
+    assert {r.label for r in get_rows("tableS1") if r.probe == "appendix"} == figure_cells
+    assert {r.probe for r in get_rows("tableS1") if r.label not in figure_cells} == {None}
+    assert all(r.probe == "appendix" for name in ("figS5", "figS6", "figS7") for r in get_rows(name))
+    trainer = RunTrainer(probe="lyapunov", probes={"tableS1": "lyapunov"})
+    names = {p.row.label: trainer.probe_name(p) for p in plan("figS3", "smoke") + plan("figS5", "smoke")}
+    assert names["2HL-symm beta=0.1"] == "appendix" and names["2HL-symm beta=0.01"] == "lyapunov"
+    assert getattr(PROBES["appendix"], "reads_last_batch", False)
+    assert not getattr(PROBES["lyapunov"], "reads_last_batch", False)
+
+
+def test_appendix_figures_show_the_papers_panels():
+    labels = {name: [r.label for r in get_rows(name)] for name in APPENDIX}
+    assert len(labels["figS1"]) == len(labels["figS2"]) == 28 and len(labels["figS3"]) == 56
+    assert all("-symm" in label for label in labels["figS1"]) and all("-asymm" in label for label in labels["figS2"])
+    assert labels["figS4"] == ["Conv P-EP (hard-sigmoid)", "conv-symm beta=0.01", "conv-symm beta=0.1", "conv-symm beta=1"]
+    assert labels["figS5"] == [f"2HL-symm beta={b}" for b in ("0.001", "0.1", "1", "2")]
+    assert labels["figS6"] == [f"10HL-symm beta={b}" for b in ("0.001", "0.1", "1", "2")]
+    assert labels["figS7"] == [f"10HL-Residual-symm beta={b}" for b in ("0.01", "0.1", "1")]
+    from frecore.experiments.registry import shared_rows
+    with pytest.raises(ConfigError, match="tableS1 has no row"):
+        shared_rows("tableS1", ["4HL-symm beta=1"])
+
+
+def test_a_shared_run_trains_once_and_is_recorded_in_its_owners_csv(tmp_path, mnist_root):
+    """Figure S5 trains a Table S1 cell: it lands in tableS1.csv with the appendix probe, and Table S1's
+    sweep (and Figure S1's) then finds it done: nothing is trained twice."""
+    from frecore.reporting.store import load_runs
+    from frecore.sweeps.driver import run_experiment
+
+    cell = "2HL-symm beta=0.1"
+    kw = dict(profile="smoke", rows=[cell], device="cpu", data_root=mnist_root, out_dir=str(tmp_path),
+              progress=False, executor="inprocess")
+    out = run_experiment("figS5", **kw)
+    assert out.runs_csv == tmp_path / "tableS1.csv" and not (tmp_path / "figS5.csv").exists()
+    runs = load_runs(tmp_path / "tableS1.csv")
+    assert list(runs["row"]) == [cell] and list(runs["experiment"]) == ["tableS1"]
+    probe = json.loads(runs["history"].iloc[0])[-1]["probe"]
+    assert {"ftmle", "mle", "neuron_error"} <= set(probe) and len(probe["neuron_error"]) == 64 + 64 + 10
+    for name in ("tableS1", "figS1"):
+        again = run_experiment(name, **kw)
+        assert len(load_runs(tmp_path / "tableS1.csv")) == 1 and int(again.summary["n"].iloc[0]) == 1
+    assert (tmp_path / "figS5_smoke.png").exists() and (tmp_path / "figS1_smoke_summary.csv").exists()

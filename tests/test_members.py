@@ -372,3 +372,80 @@ def test_sweeps_group_agt_rows_on_cuda_only(monkeypatch):
     monkeypatch.setattr(members, "resolve_device", lambda device: torch.device("cuda"))
     monkeypatch.setattr(members, "members_that_fit", lambda cfg: 64)
     assert max(len(g) for g in groups(agt)) > 1
+
+
+def _same_probe(a: dict, b: dict) -> None:
+    assert set(a) == set(b) and a
+    for k in a:
+        assert (math.isnan(a[k]) and math.isnan(b[k])) or math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-12), (k, a[k], b[k])
+
+
+@pytest.mark.parametrize("name", ["lyapunov", "dynamics"])
+def test_each_members_probe_equals_its_own_runs(data, tmp_path, name):
+    """A probe that reads no training batch (FTMLE/MLE, Figure 5's) is measured on each member's own
+    net before training and after each epoch: its values are those of the member's own run, and a
+    group cut and continued keeps them."""
+    from frecore.analysis.probes import PROBES
+
+    probe = PROBES[name]
+    cfgs = _cfgs("ep")
+    side_by_side = fit_members(cfgs, data, probe=probe)
+    for cfg, got in zip(cfgs, side_by_side):
+        own = fit(cfg, data, progress=False, probe=probe)
+        _assert_same(got, own)
+        _same_probe(got.probe_before, own.probe_before)
+        for x, y in zip(got.history, own.history, strict=True):
+            _same_probe(x.probe, y.probe)
+    assert side_by_side[0].probe_before != side_by_side[1].probe_before  # each member its own net
+    ckpt = tmp_path / "group.pt"
+    with pytest.raises(_Cut):
+        fit_members(cfgs, data, checkpoint=ckpt, on_epoch=_cut_after(1), probe=probe)
+    resumed = fit_members(cfgs, data, checkpoint=ckpt, probe=probe)
+    assert [(r.probe_before, [h.probe for h in r.history]) for r in resumed] == \
+        [(r.probe_before, [h.probe for h in r.history]) for r in side_by_side]
+
+
+def test_runs_whose_probe_reads_the_last_batch_train_alone():
+    """The per-neuron error (Figures S5-S7's cells of Table S1) needs its run's own rule: those runs
+    form groups of one; Table S1's other cells (FTMLE/MLE) group, one probe per group."""
+    from frecore.analysis.probes import PROBES
+    from frecore.experiments import plan
+    from frecore.sweeps.executors import groups, planned_probe
+
+    with pytest.raises(ConfigError, match="last training batch"):
+        fit_members(_cfgs("ep"), probe=PROBES["appendix"])
+    runs = plan("tableS1", "smoke", rows=[f"2HL-symm beta={b}" for b in ("0.001", "0.01", "0.1", "0.25", "4")],
+                seeds=[0, 1])
+    got = [[(p.row.approach, p.seed) for p in g] for g in groups(runs)]
+    assert got == [[("0.001", 0)], [("0.001", 1)], [("0.01", 0), ("0.01", 1)], [("0.1", 0)], [("0.1", 1)],
+                   [("0.25", 0), ("0.25", 1), ("4", 0), ("4", 1)]]
+    assert [planned_probe(g[0]) for g in groups(runs)] == ["appendix"] * 2 + ["lyapunov"] + ["appendix"] * 2 + ["lyapunov"]
+
+
+def test_a_side_by_side_sweep_of_table_s1_groups_its_lyapunov_cells_and_probes_every_run(tmp_path, mnist_root,
+                                                                                          monkeypatch):
+    """Table S1 side by side: a cell's seeds that carry FTMLE/MLE train as one pass, each member
+    probed; a cell of Figure S5 (the per-neuron error) trains its runs alone."""
+    import json
+
+    from frecore.reporting.store import load_runs
+    from frecore.sweeps import trainer
+    from frecore.sweeps.driver import run_experiment
+    from frecore.sweeps.executors import InProcess
+
+    passes = []
+
+    def spy(cfgs, *args, **kw):
+        passes.append((len(cfgs), getattr(kw.get("probe"), "__name__", None)))
+        return fit_members(cfgs, *args, **kw)
+
+    monkeypatch.setattr(trainer, "fit_members", spy)
+    run_experiment("tableS1", "smoke", rows=["2HL-symm beta=0.01", "2HL-symm beta=0.1"], seeds=[0, 1], device="cpu",
+                   data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=InProcess(side_by_side=True))
+    assert passes == [(2, "lyapunov_probe")]
+    runs = load_runs(tmp_path / "tableS1.csv")
+    assert (runs["status"] == "ok").all() and len(runs) == 4
+    for _, r in runs.iterrows():
+        keys = {"ftmle", "mle"} | ({"neuron_error"} if r["row"] == "2HL-symm beta=0.1" else set())
+        assert set(json.loads(r["probe_before"])) == {"ftmle", "mle"}
+        assert all(set(h["probe"]) == keys for h in json.loads(r["history"]))

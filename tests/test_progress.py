@@ -1,5 +1,6 @@
 """A sweep's bill before it starts (`frecore plan`, FRESH=1) and its progress lines while it runs."""
 import io
+import json
 import math
 import os
 import subprocess
@@ -61,8 +62,10 @@ def test_side_by_side_members_each_cost_their_share_of_the_group(tmp_path):
     todo = plan("table1", "smoke", rows=[ROW], seeds=[0, 1, 2])
     base = {c: "" for c in RUN_COLUMNS} | {
         "experiment": "table1", "row": ROW, "reading": todo[0].reading, "profile": "smoke", "seed": 0, "epochs": 1,
-        "epochs_run": 1, "status": "ok", "epoch_s": 5.0, "git_commit": "abc", "device": "cpu:x", "config": "{}",
-        "history": "[]"}
+        "epochs_run": 1, "status": "ok", "epoch_s": 5.0, "git_commit": "abc", "device": "cpu:x",
+        "config": json.dumps(todo[0].config.to_dict()),
+        "history": json.dumps([{"epoch": 1, "train_loss": 1.0, "train_acc": 50.0, "test_loss": 1.0, "test_acc": 50.0,
+                                "seconds": 5.0}])}
     pd.DataFrame([{**base, "run_id": todo[0].run_id, "wall_s": 30.0},  # one group of two: the same wall time
                   {**base, "run_id": todo[1].run_id, "wall_s": 30.0}], columns=RUN_COLUMNS).to_csv(
         tmp_path / "table1.csv", index=False)

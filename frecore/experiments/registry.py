@@ -64,6 +64,11 @@ class Row:
     reading: str = "paper"  # the default config's reading: 'paper' (text and code agree, or no code), 'code', 'text'
     variants: dict[str, RunConfig] = field(default_factory=dict, hash=False, compare=False)  # other readings by name
     provenance: tuple[Setting, ...] = ()  # the settings where text and code differ
+    # Where a figure shows a run another experiment trains (Figures S1-S7 draw Table S1's cells): that
+    # experiment's name. The row keeps the owner's label and config, so it plans the owner's run ids:
+    # one training, recorded once in the owner's runs CSV (with the owner's probe), read by both.
+    owner: str | None = None
+    probe: str | None = None  # this row's runs' probe in place of the experiment's (Experiment.probe)
 
     def reading_config(self, variant: str | None = None) -> tuple[str, RunConfig]:
         """(reading name, config) for `variant`; the default where the row has no such variant
@@ -132,7 +137,7 @@ class Experiment:
     name: str
     rows: Callable[[], list[Row]]
     plot: str = "accuracy_curves"  # a figure function in frecore.reporting.plots.PLOTS
-    probe: str | None = None  # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch
+    probe: str | None = None  # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch (a Row.probe overrides it)
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -189,6 +194,15 @@ def get_experiment(name: str) -> Experiment:
 
 def get_rows(name: str) -> list[Row]:
     return get_experiment(name).rows()
+
+
+def shared_rows(owner: str, labels: Sequence[str]) -> list[Row]:
+    """Rows of `owner` (in the order of `labels`) as a figure's rows: the same runs (Row.owner)."""
+    rows = {r.label: r for r in get_rows(owner)}
+    unknown = [label for label in labels if label not in rows]
+    if unknown:
+        raise ConfigError(f"{owner} has no row(s) {unknown}")
+    return [replace(rows[label], owner=rows[label].owner or owner) for label in labels]
 
 
 def _redraw_agt(net: NetConfig, topology_seed: int | None = None, **changes) -> NetConfig:
@@ -273,5 +287,5 @@ def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequ
             run_cfg = replace(cfg, seed=int(seed))
             if cfg.net.topology == "agt":  # each seed draws its own graph, reproducibly
                 run_cfg = replace(run_cfg, net=_redraw_agt(cfg.net, int(seed)))
-            planned.append(PlannedRun(name, row, profile, seed, run_cfg, reading))
+            planned.append(PlannedRun(row.owner or name, row, profile, seed, run_cfg, reading))
     return planned

@@ -6,6 +6,7 @@ import math
 from frecore.config import RunConfig, override
 from frecore.experiments.common import (AGT_NOTE, AGT_ORDERED, BASE_LR, CHAIN_FROM_FIG_S8, FIG_BETAS, GRAPH_NUDGE,
                                         NO_HALVING, conv_ours_mnist, conv_table2, deep64, graph_code)
+from frecore.experiments.appendix import NEURON_ERROR_CELLS
 from frecore.experiments.registry import PaperResult, Row, Setting, register_experiment
 
 
@@ -46,10 +47,13 @@ def _s1_config(arch: str, beta: float, reading: str = "code") -> RunConfig:
     return graph_code(cfg, lr=BASE_LR["mnist"]) if reading == "code" and topology != "chain" else cfg
 
 
-@register_experiment(plot="beta_heatmap")
+@register_experiment(plot="beta_heatmap", probe="lyapunov")  # Figures S1-S7 draw its runs (experiments.appendix)
 def tableS1() -> list[Row]:
     """Table S1: MNIST test accuracy against beta_i (T = 10 L, K = 5 L, 64 units; conv as Table 1's
-    CNN_EP_MNIST, whose beta_i sweep printed the conv cells)."""
+    CNN_EP_MNIST, whose beta_i sweep printed the conv cells). Every run measures FTMLE and MLE after
+    each epoch; only the cells of Figures S5-S7 also store the per-neuron error (the `appendix` probe:
+    up to 650 numbers an epoch, which their maps draw)."""
+    error_cells = {label for cells in NEURON_ERROR_CELLS for label in cells}
     rows = []
     for arch, values in TABLE_S1.items():
         for beta, paper in zip(FIG_BETAS, values):
@@ -70,5 +74,6 @@ def tableS1() -> list[Row]:
                             PaperResult(paper, math.nan, None, None, "mean of 5, no std given"),
                             quick_epochs=1 if conv else 2, quick_seeds=(0,),
                             note=("conv: quick profile trains one epoch" if conv else
-                                  AGT_NOTE if "AGT" in arch else ""), **readings))
+                                  AGT_NOTE if "AGT" in arch else ""),
+                            probe="appendix" if f"{arch} beta={beta:g}" in error_cells else None, **readings))
     return rows

@@ -55,12 +55,37 @@ def lyapunov_growth(net: LayeredFRENet, drive: torch.Tensor, steps: int,
     def transition(*s: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(net.step(list(s), external, terms, differentiable=True))
 
+    if net.cfg.activation == "tanh":  # the same product by hand: ~50x faster than jvp on small nets
+        def transition_jvp(s: tuple[torch.Tensor, ...], d: tuple[torch.Tensor, ...]):
+            return _tanh_step_jvp(net, s, d, external, terms)
+    else:
+        def transition_jvp(s: tuple[torch.Tensor, ...], d: tuple[torch.Tensor, ...]):
+            return torch.func.jvp(transition, s, d)
+
     state = tuple(net.step(None, external, terms, differentiable=True))  # s[1] from s[0] = 0
     delta = [torch.randn(s.shape, generator=generator, dtype=torch.float64).to(s) for s in state]
+    # A fully saturated net can zero the perturbation (tanh' = 0 in floating point): its norm is
+    # floored at the dtype's tiny, so growth reads ln(tiny), very negative but finite, never NaN.
+    tiny = torch.finfo(state[0].dtype).tiny
     growth = []
     for _ in range(steps):
-        norm = torch.sqrt(sum((d ** 2).sum(1) for d in delta)).unsqueeze(1)  # (B, 1)
+        norm = torch.sqrt(sum((d ** 2).sum(1) for d in delta)).clamp_min(tiny).unsqueeze(1)  # (B, 1)
         delta = [d / norm for d in delta]
-        state, delta = torch.func.jvp(transition, state, tuple(delta))
-        growth.append(torch.log(torch.sqrt(sum((d ** 2).sum(1) for d in delta))))
+        state, delta = transition_jvp(state, tuple(delta))
+        growth.append(torch.log(torch.sqrt(sum((d ** 2).sum(1) for d in delta)).clamp_min(tiny)))
     return torch.stack(growth)
+
+
+def _tanh_step_jvp(net: LayeredFRENet, state: tuple[torch.Tensor, ...], delta: tuple[torch.Tensor, ...],
+                   external: list, terms: list) -> tuple[tuple[torch.Tensor, ...], list[torch.Tensor]]:
+    """One step s' = tanh(h(s)) and its Jacobian-vector product J(s) delta = (1 - s'^2) * dh(delta),
+    dh being the step's recurrent input applied to delta (the input drive is constant)."""
+    new = net.step(list(state), external, terms, differentiable=True)
+    out = []
+    for j, s_new in enumerate(new):
+        dh = None
+        for scale, src, mat in terms[j]:
+            term = scale * (delta[src] @ mat)
+            dh = term if dh is None else dh + term
+        out.append(torch.zeros_like(s_new) if dh is None else (1.0 - s_new * s_new) * dh)
+    return tuple(new), out

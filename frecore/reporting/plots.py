@@ -35,11 +35,13 @@ def _authors_mean_curve(experiment: str, label: str, epochs: int) -> np.ndarray 
     return np.array(curves).mean(0) if curves else None
 
 
-def _runs(runs_csv: str | os.PathLike, summary: pd.DataFrame) -> pd.DataFrame:
-    """The runs the summary was computed from (its `run_ids`), so stale rows never leak in."""
+def _runs(runs_csv: str | os.PathLike | list, summary: pd.DataFrame) -> pd.DataFrame:
+    """The runs the summary was computed from (its `run_ids`), so stale rows never leak in; `runs_csv`
+    may be a list (a figure sharing runs several experiments record)."""
     from frecore.reporting.store import load_runs
 
-    runs = load_runs(runs_csv)
+    paths = runs_csv if isinstance(runs_csv, list) else [runs_csv]
+    runs = pd.concat([load_runs(p) for p in paths], ignore_index=True) if len(paths) > 1 else load_runs(paths[0])
     ids = {i for cell in summary["run_ids"] if isinstance(cell, str) for i in cell.split()}
     return runs[runs["run_id"].isin(ids)]
 
@@ -328,7 +330,143 @@ def adjacency_panels(topologies: dict, out_png: str | os.PathLike) -> Path:
     return _save(fig, out_png)
 
 
+# -- Figures S1-S7 (frecore.reporting.appendix holds the tables they are drawn from) -------------------
+
+def _beta_colors(betas) -> dict[float, str]:
+    return {b: plt.cm.viridis(i / max(1, len(betas) - 1)) for i, b in enumerate(sorted(betas))}
+
+
+def dynamics_curves(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """Figures S1-S2: a row per depth; FTMLE, MLE (epoch 0: the initial net), train and test accuracy
+    vs epoch, one line per beta_i (mean over seeds)."""
+    from frecore.reporting.appendix import epoch_table
+
+    summary = pd.read_csv(summary_csv)
+    t = epoch_table(_runs(runs_csv, summary), summary)
+    archs = list(dict.fromkeys(summary["arch"]))
+    colors = _beta_colors(set(t["beta"]) or {0.0})
+    fig, axes = plt.subplots(len(archs), 4, figsize=(16, 3 * len(archs)), squeeze=False)
+    for row, arch in zip(axes, archs):
+        a = t[t["arch"] == arch]
+        for ax, (col, label) in zip(row, (("ftmle", "FTMLE"), ("mle", "MLE"), ("train_acc", "train accuracy (%)"),
+                                          ("test_acc", "test accuracy (%)"))):
+            for beta, b in a.groupby("beta"):
+                curve = b.groupby("epoch")[col].mean().dropna()
+                if len(curve):
+                    ax.plot(curve.index, curve.to_numpy(), "o-", ms=3, color=colors[beta], label=f"{beta:g}")
+            ax.set_title(f"{arch}: {label}", fontsize=9)
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+        if row[0].get_legend_handles_labels()[0]:
+            row[0].legend(title="beta_i", fontsize=6, title_fontsize=7)
+    fig.suptitle(f"{experiment} ({profile} profile; epoch 0: before training)")
+    return _save(fig, out_png, dpi=100)
+
+
+def dynamics_maxima(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """Figure S3: maxima over epochs of FTMLE and of test accuracy vs beta_i, a line per depth;
+    (a) symmetric, (b) asymmetric; a diverged run leaves its point out."""
+    from frecore.reporting.appendix import epoch_table, maxima
+
+    summary = pd.read_csv(summary_csv)
+    m = maxima(epoch_table(_runs(runs_csv, summary), summary))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for row, conn, tag in zip(axes, ("symm", "asymm"), ("(a) symmetric", "(b) asymmetric")):
+        for k, (arch, a) in enumerate(m[m["arch"].str.endswith(f"-{conn}")].groupby("arch", sort=False)):
+            for ax, col in zip(row, ("ftmle", "test_acc")):
+                ax.plot(a["beta"], a[col], "o-", color=f"C{k}", label=arch.split("-")[0])
+        for ax, label in zip(row, ("max FTMLE over epochs", "max test accuracy over epochs (%)")):
+            ax.set_xscale("log")
+            ax.set_xlabel("feedback scaling beta_i")
+            ax.set_ylabel(label)
+            ax.set_title(tag, fontsize=9)
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+    fig.suptitle(f"{experiment} ({profile} profile)")
+    return _save(fig, out_png, dpi=100)
+
+
+def panel_curves(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """A panel per row (Figure S4: (a) P-EP, (b-d) ours at each beta_i): train and test accuracy vs
+    epoch, each seed thin, the mean thick."""
+    summary = pd.read_csv(summary_csv)
+    if "default_reading" in summary:
+        summary = summary[summary["default_reading"].astype(bool)]
+    runs = _runs(runs_csv, summary)
+    fig, axes = plt.subplots(1, len(summary), figsize=(4 * len(summary), 3.4), squeeze=False)
+    for k, (ax, (_, s)) in enumerate(zip(axes[0], summary.iterrows())):
+        for col, color in (("train_acc", "C0"), ("test_acc", "C1")):
+            curves = [[e[col] for e in json.loads(h)] for h in _line_runs(runs, s)["history"]]
+            for c in curves:
+                ax.plot(np.arange(1, len(c) + 1), c, color=color, lw=0.6, alpha=0.5)
+            if curves:
+                n = min(len(c) for c in curves)
+                ax.plot(np.arange(1, n + 1), np.array([c[:n] for c in curves]).mean(0), "o-", ms=3, color=color,
+                        label=col.replace("_acc", ""))
+        ax.set_title(f"({chr(97 + k)}) {s['row']}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{experiment} ({profile} profile)")
+    return _save(fig, out_png, dpi=100)
+
+
+def neuron_error_maps(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
+    """Figures S5-S7: per beta_i, |mean error| of every neuron in each epoch's last training batch
+    (neuron index from the first hidden layer up to the output, log colour scale 1e-8..1, the first
+    recorded seed) beside train and test accuracy vs epoch."""
+    from matplotlib.colors import LogNorm
+
+    from frecore.reporting.appendix import neuron_errors
+
+    summary = pd.read_csv(summary_csv)
+    if "default_reading" in summary:
+        summary = summary[summary["default_reading"].astype(bool)]
+    runs = _runs(runs_csv, summary)
+    errors = neuron_errors(runs, summary)
+    n = len(summary)
+    fig, axes = plt.subplots(n, 2, figsize=(10, 2.6 * n), squeeze=False, gridspec_kw={"width_ratios": [1.4, 1]})
+    for k, (row, (_, s)) in enumerate(zip(axes, summary.iterrows())):
+        e = errors.get(s["row"])
+        ax = row[0]
+        if e is not None:
+            mag = np.clip(np.abs(e.T), 1e-8, None)  # (neurons, epochs)
+            im = ax.pcolormesh(np.arange(1, e.shape[0] + 2) - 0.5, np.arange(e.shape[1] + 1), mag,
+                               norm=LogNorm(vmin=1e-8, vmax=1), cmap="viridis", shading="flat")
+            fig.colorbar(im, ax=ax)
+        else:
+            ax.text(0.5, 0.5, "no per-neuron error recorded", ha="center", va="center", transform=ax.transAxes)
+        acc = row[1]
+        for a in (ax, acc):
+            a.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f"({chr(97 + k)}) error, {s['row']}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("neuron index")
+        for col, style in (("train_acc", "o--"), ("test_acc", "o-")):
+            curves = [[h[col] for h in json.loads(x)] for x in _line_runs(runs, s)["history"]]
+            if curves:
+                m = min(len(c) for c in curves)
+                acc.plot(np.arange(1, m + 1), np.array([c[:m] for c in curves]).mean(0), style, ms=3,
+                         label=col.replace("_acc", ""))
+        acc.set_title(f"({chr(97 + n + k)}) accuracy, {s['row']}", fontsize=9)
+        acc.set_xlabel("epoch")
+        acc.set_ylabel("accuracy (%)")
+        acc.grid(alpha=0.3)
+        if acc.get_legend_handles_labels()[0]:
+            acc.legend(fontsize=7)
+    fig.suptitle(f"{experiment} ({profile} profile; |batch-mean error|, nudged minus free)")
+    return _save(fig, out_png, dpi=100)
+
+
 PLOTS = {  # by the name an experiment registers with (experiments.register_experiment(plot=...))
+    "dynamics_curves": dynamics_curves,
+    "dynamics_maxima": dynamics_maxima,
+    "panel_curves": panel_curves,
+    "neuron_error_maps": neuron_error_maps,
     "grouped_bars": grouped_bars,
     "beta_heatmap": beta_heatmap,
     "accuracy_vs_p": accuracy_vs_p,

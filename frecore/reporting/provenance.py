@@ -29,14 +29,25 @@ def provenance_markdown() -> str:
         "Every results row records its reading (`reading` column); summaries show each recorded reading.",
         "",
     ]
+    shared: dict[str, set[str]] = {}  # owner -> figures drawing its runs (Row.owner): listed once, under the owner
+    for name in list_experiments():
+        for row in get_rows(name):
+            if row.owner:
+                shared.setdefault(row.owner, set()).add(name)
     for name in list_experiments():
         groups: dict[tuple, list] = {}  # rows that share their readings and settings: one section
+        if name in shared:
+            out += [f"## {name}", "", f"Its runs are also drawn by {', '.join(sorted(shared[name]))} (the same runs: "
+                    "their rows are this experiment's, with its readings and settings below).", ""]
         for row in get_rows(name):
+            if row.owner:
+                continue  # a shared row's settings are its owner's, listed there
             if row.provenance or row.variants:
                 groups.setdefault((row.reading, tuple(sorted(row.variants)), row.provenance), []).append(row)
         if not groups:
             continue
-        out += [f"## {name}", ""]
+        if name not in shared:
+            out += [f"## {name}", ""]
         for (reading, variants, settings), rows in groups.items():
             names = ", ".join(f"`{v}`" for v in variants) or "none"
             out += [f"### {', '.join(r.label for r in rows)}", "",

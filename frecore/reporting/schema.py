@@ -74,13 +74,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _numbers(value: Any) -> bool:
+    """A number, null, or a (nested) list of them: a probe's per-neuron or per-layer values."""
+    if isinstance(value, list):
+        return all(_numbers(v) for v in value)
+    return _is_number(value) or value is None
+
+
 def _measures(value: Any, column: str) -> None:
-    """A probe or step-count object: names to numbers (NaN allowed: an angle of a zero vector)."""
+    """A probe or step-count object: names to numbers (NaN allowed: an angle of a zero vector), or to
+    lists of numbers (Figures S5-S7's per-neuron error)."""
     if not isinstance(value, dict):
         raise CellError(column, f"must be a JSON object of numbers, got {_kind(value)}")
     for k, v in value.items():
-        if not (_is_number(v) or v is None):
-            raise CellError(column, f"{k!r} must be a number, got {_kind(v)}")
+        if not _numbers(v):
+            raise CellError(column, f"{k!r} must be a number or a list of numbers, got {_kind(v)}")
 
 
 def check_config(text: str, seed: int | None) -> None:

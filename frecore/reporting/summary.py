@@ -22,12 +22,13 @@ def _std(s: pd.Series) -> float:
 
 
 def _probe_means(ok: pd.DataFrame) -> dict[str, float]:
-    """Mean of each probe value over runs: before training and after the last epoch."""
+    """Mean of each scalar probe value over runs: before training and after the last epoch (a list,
+    such as the per-neuron error, is drawn from the histories, not summarised)."""
     before = [json.loads(p) for p in ok.get("probe_before", pd.Series(dtype=str)).dropna() if p]
     after = [h[-1].get("probe", {}) for h in (json.loads(x) for x in ok["history"]) if h]
     out = {}
     for prefix, probes in (("before", before), ("after", after)):
-        for key in sorted({k for p in probes for k in p}):
+        for key in sorted({k for p in probes for k, v in p.items() if not isinstance(v, list)}):
             out[f"{prefix}_{key}"] = _mean(pd.Series([p.get(key, math.nan) for p in probes], dtype=float))
     return out
 

@@ -50,6 +50,8 @@ class EquilibriumPropagation:
         self.cfg = cfg
         self.beta_f: float | torch.Tensor = cfg.beta_f  # a (M, 1, 1) tensor for members side by side (for_members)
         self._counts = [0, 0, 0]  # free steps, nudged steps, batches since the last take_step_counts
+        self.keep_last = False  # keep the last batch's phases in `last` (a probe of the per-neuron error sets it)
+        self.last: Phases | None = None
 
     def for_members(self, cfgs: list[RuleConfig], net: torch.nn.Module) -> EquilibriumPropagation:
         """This rule for a stack of members with these settings: each member's own beta_f on its
@@ -165,6 +167,8 @@ class EquilibriumPropagation:
     @torch.no_grad()
     def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
         p = self.phases(net, x, y, noise)
+        if self.keep_last:
+            self.last = p
         set_ep_gradients(net, x, p.free, p.nudged, p.e_readout)
         return batch_stats(p.logits, y)
 

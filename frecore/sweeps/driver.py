@@ -54,6 +54,19 @@ def output_paths(out_dir: str | os.PathLike, name: str, profile: str) -> tuple[P
     return out / f"{name}.csv", out / f"{stem}_summary.csv", out / f"{stem}.png"
 
 
+def runs_csvs(name: str, planned: Sequence[PlannedRun], out_dir: str | os.PathLike, profile: str) -> dict[str, Path]:
+    """experiment -> runs CSV of every experiment whose runs `planned` holds (its own, and the owners
+    of rows it shares: Row.owner), in plan order; the experiment's own when nothing is planned."""
+    owners = list(dict.fromkeys(p.experiment for p in planned)) or [name]
+    return {e: output_paths(out_dir, e, profile)[0] for e in owners}
+
+
+def load_recorded(csvs: Sequence[Path]) -> pd.DataFrame:
+    """The runs recorded in these CSVs, as one frame."""
+    frames = [store.load_runs(c) for c in csvs]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
     """Fail before any training when results could not be written: out_dir must be (or become) a
     folder we can create files in, and each output file must be writable."""
@@ -89,19 +102,22 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     experiment = get_experiment(name)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
-    runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
+    _, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
-    check_writable(out_dir, runs_csv, summary_csv, plot_png)
-    store.check_folder_layout(Path(out_dir), runs_csv, summary_csv)  # claims, checkpoints, lock files
+    csvs = runs_csvs(name, planned, out_dir, profile)  # a shared row's run is recorded in its owner's CSV
+    check_writable(out_dir, *csvs.values(), summary_csv, plot_png)
+    store.check_folder_layout(Path(out_dir), *csvs.values(), summary_csv)  # claims, checkpoints, lock files
     store.clean_stale_temp_files(Path(out_dir))
-    done = store.finished_ids(runs_csv)
+    done = set().union(*(store.finished_ids(c) for c in csvs.values()))
     todo = [p for p in planned if p.run_id not in done and (only is None or p.run_id in only)]
     lines = progress_lines(name, profile, out_dir, todo, device) if progress == "lines" else None
     progress = progress is True
     if progress:
         tqdm.write(f"{name} [{profile}]: {len(planned)} runs, {len(planned) - len(todo)} already done")
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else Path(out_dir) / ".checkpoints"
-    trainer = RunTrainer(probe=experiment.probe, commit=store.git_commit(), progress=progress,
+    probes = {e: get_experiment(e).probe for e in csvs}  # a shared run is probed as its owner probes it
+    trainer = RunTrainer(probe=next((v for v in probes.values() if v), None), probes=probes,
+                         commit=store.git_commit(), progress=progress,
                          checkpoint_dir=checkpoints.resolve(), until=until,  # absolute: a Ray worker has its own cwd
                          save_dir=Path(save_models).resolve() if save_models else None)
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
@@ -127,7 +143,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             if progress:
                 tqdm.write(f"skipping {p.row.label} seed {p.seed}: another sweep is training it")
             return True
-        if p.run_id in store.finished_ids(runs_csv):  # finished by another process since we planned
+        if p.run_id in store.finished_ids(csvs[p.experiment]):  # finished by another process since we planned
             claims.release(p.run_id)
             return True
         if progress:
@@ -148,7 +164,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
-                store.append_run(runs_csv, outcome)  # recorded as the run ends: Ctrl-C keeps it
+                store.append_run(csvs[p.experiment], outcome)  # recorded as the run ends: Ctrl-C keeps it
                 bar.set_postfix_str(f"{p.row.label} seed {p.seed}: {outcome['status']}", refresh=False)
                 bar.update(1)
                 if lines is not None:
@@ -174,9 +190,10 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
 def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutput | None:
     """Rebuild a profile's summary and plot from the runs recorded for it, with the seeds and
     data roots actually present (not the profile's defaults); None when it has no recorded runs."""
-    runs_csv, _, _ = output_paths(out_dir, name, profile)
-    runs = store.load_runs(runs_csv)
-    runs = runs[runs["profile"] == profile]
+    labels = {r.label for r in get_experiment(name).rows()}
+    owners = {r.owner or name for r in get_experiment(name).rows()}
+    runs = load_recorded([output_paths(out_dir, e, profile)[0] for e in sorted(owners)])
+    runs = runs[(runs["profile"] == profile) & runs["row"].isin(labels) & runs["experiment"].isin(owners)]
     if runs.empty:
         return None
     seeds = sorted({int(s) for s in runs["seed"]})
@@ -203,9 +220,11 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     """
     experiment = get_experiment(name)
     rows, seeds = selection(rows, seeds)
-    runs_csv, summary_csv, plot_png = output_paths(out_dir, name, profile)
+    _, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root)
-    recorded = store.load_runs(runs_csv)
+    csvs = list(runs_csvs(name, planned, out_dir, profile).values())
+    runs_csv = csvs[0]
+    recorded = load_recorded(csvs)
     runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
     chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
@@ -228,5 +247,6 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
                                       for r, e, d, f in zip(summary["row"], summary["epochs"], summary["default_reading"],
                                                             summary["epoch_fraction"])]
     store.write_csv(summary, summary_csv)
-    plots.PLOTS[experiment.plot](runs_csv, summary_csv, plot_png, profile=profile, experiment=name)
+    plots.PLOTS[experiment.plot](csvs if len(csvs) > 1 else runs_csv, summary_csv, plot_png, profile=profile,
+                                 experiment=name)
     return SweepOutput(runs, summary, runs_csv, summary_csv, plot_png)

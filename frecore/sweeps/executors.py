@@ -37,7 +37,8 @@ class Executor(Protocol):
 class InProcess:
     """The default executor: one run after another in this process; with `side_by_side`, planned
     runs that can share a pass (frecore.training.members.groupable: runs of one shape differing in
-    seed, alpha_i, beta_i) train together, one row per run as before. A group checkpoints every
+    seed, alpha_i, beta_i; one probe, none that reads the last batch: `groups`) train together, one
+    row per run as before. A group checkpoints every
     epoch, as a single run does: a cut group continues (when it is planned again with the same
     members)."""
 
@@ -46,8 +47,7 @@ class InProcess:
 
     def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
             skip: Callable[[PlannedRun], bool]) -> Iterator[Outcome]:
-        grouped = self.side_by_side and trainer.probe is None  # probes measure one net: such runs train alone
-        for group in (groups(runs) if grouped else [[p] for p in runs]):
+        for group in (groups(runs, trainer.probe_name) if self.side_by_side else [[p] for p in runs]):
             members = [p for p in group if not skip(p)]
             if not members:
                 continue
@@ -58,20 +58,41 @@ class InProcess:
                 yield from ((p, exc) for p in members)
 
 
-def groups(runs: Sequence[PlannedRun]) -> list[list[PlannedRun]]:
+def planned_probe(p: PlannedRun) -> str | None:
+    """The probe a planned run is measured with: its row's (Row.probe), else its owner's (the driver's
+    RunTrainer.probe_name says the same)."""
+    from frecore.experiments.registry import EXPERIMENTS
+
+    owner = EXPERIMENTS.get(p.experiment)
+    return p.row.probe or (owner.probe if owner is not None else None)
+
+
+def alone(probe: str | None) -> bool:
+    """Whether runs measured with `probe` must train one by one: it reads its run's last training batch
+    (the per-neuron error), which a side-by-side pass does not keep per member."""
+    from frecore.analysis.probes import PROBES
+
+    return probe is not None and getattr(PROBES.get(probe), "reads_last_batch", False)
+
+
+def groups(runs: Sequence[PlannedRun],
+           probe_of: Callable[[PlannedRun], str | None] = planned_probe) -> list[list[PlannedRun]]:
     """Consecutive planned runs that can train side by side, in plan order (a row's seeds, a
-    sweep's settings), each group sized to half the device's free memory."""
+    sweep's settings), each group sized to half the device's free memory. A group's runs share one
+    probe (`probe_of`), measured on each member's own net (fit_members); a run whose probe reads
+    the last batch trains alone."""
     from frecore.training.members import groupable, members_that_fit, worth_grouping
 
     out: list[list[PlannedRun]] = []
     cap = 0  # members the current group may hold: computed once, when it starts
     for p in runs:
-        if (out and len(out[-1]) < cap and worth_grouping(p.config)
-                and groupable([q.config for q in out[-1]] + [p.config])):
+        probe = probe_of(p)
+        if (out and len(out[-1]) < cap and worth_grouping(p.config) and not alone(probe)
+                and probe_of(out[-1][0]) == probe and groupable([q.config for q in out[-1]] + [p.config])):
             out[-1].append(p)
         else:
             out.append([p])
-            cap = members_that_fit(p.config)
+            cap = 1 if alone(probe) else members_that_fit(p.config)
     return out
 
 

@@ -27,7 +27,8 @@ class RunTrainer:
     Holds a data cache, so one trainer per process (or per worker) loads each dataset once.
     A `MissingDataError` or `ConfigError` is raised (the set-up is wrong, not the run); any
     other exception becomes a 'failed' row."""
-    probe: str | None = None
+    probe: str | None = None  # the sweep's probe (executors.groups: a group shares one, none that reads the last batch)
+    probes: dict[str, str | None] = field(default_factory=dict)  # per owning experiment, where a sweep shares runs
     commit: str | None = None
     progress: bool = False
     checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
@@ -62,7 +63,9 @@ class RunTrainer:
             if self.checkpoint_dir is not None:  # one file per group, named by its members
                 ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
                 checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
-            results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until)
+            name = self.probe_name(runs[0])  # one probe per group (executors.groups), none that reads the last batch
+            results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until,
+                                  probe=PROBES[name] if name else None)
         except (ConfigError, FileNotFoundError, RunPaused):
             raise
         except Exception as exc:
@@ -73,8 +76,13 @@ class RunTrainer:
             return [self(p) for p in runs]
         return [self._record(p, r) for p, r in zip(runs, results)]
 
+    def probe_name(self, p: PlannedRun) -> str | None:
+        """The probe `p` is measured with: its row's (Row.probe), else its owning experiment's."""
+        return p.row.probe or self.probes.get(p.experiment, self.probe)
+
     def __call__(self, p: PlannedRun) -> dict:
-        probe = PROBES[self.probe] if self.probe else None
+        name = self.probe_name(p)
+        probe = PROBES[name] if name else None
         data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
         try:
             checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None

@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -119,16 +119,22 @@ def members_that_fit(cfg: RunConfig) -> int:
 
 
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
-                on_epoch: Callable[[int], None] | None = None, until: float | None = None) -> list[RunResult]:
+                on_epoch: Callable[[int], None] | None = None, until: float | None = None,
+                probe: Callable[..., dict[str, Any]] | None = None) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
 
     `checkpoint`: a file written atomically after every epoch (stacked weights, optimiser and
     scheduler state, every member's batch-order generator, histories, statuses); a group that finds
     its own checkpoint (the same configs in the same order) continues after its last epoch and ends
     with exactly the numbers of an uncut pass. `on_epoch(epoch)` is called after each epoch's save.
-    `until`: as fit's, a deadline before which the next epoch must end, else RunPaused."""
+    `until`: as fit's, a deadline before which the next epoch must end, else RunPaused.
+    `probe(net, data, cfg)`: as fit's, measured on each member's own net (unstacked) before training
+    and after each epoch; a probe that reads the last training batch (`reads_last_batch`) needs its
+    run's own rule, so such runs train alone (ConfigError here)."""
     if not cfgs:
         return []
+    if probe is not None and getattr(probe, "reads_last_batch", False):
+        raise ConfigError("a probe that reads the last training batch measures one run's rule: train these runs alone")
     if until is not None and checkpoint is None:
         raise ConfigError("a deadline (until) needs a checkpoint to continue from")
     if not groupable(cfgs):
@@ -170,7 +176,11 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
         for r, s in zip(results, saved["members"], strict=True):
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
+            r.probe_before = dict(s.get("probe_before", {}))
         active = list(saved["active"])
+    elif probe is not None:  # each member's initial net (nets[j]: the stack holds copies), as its own fit measures it
+        for r, c, own in zip(results, cfgs, nets):
+            r.probe_before = probe(own, data, c)
     take_step_counts = getattr(rule, "take_step_counts", None)
     last_epoch_s = None
     for epoch in range(first_epoch, cfg.optim.epochs + 1):
@@ -233,8 +243,9 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 r.status, r.message, active[j] = "diverged", f"non-finite loss or weights in epoch {epoch}", False
                 continue
             test_loss, test_acc = test[j]
+            probed = probe(net.unstack(j, nets[j]), data, cfgs[j]) if probe is not None else {}
             r.history.append(EpochRecord(epoch, train_loss, 100.0 * float(correct[j]) / seen, test_loss, test_acc,
-                                         seconds, steps={k: float(v[j]) for k, v in steps.items()}))
+                                         seconds, probed, steps={k: float(v[j]) for k, v in steps.items()}))
             why = _diverged(train_loss, test_loss, data.n_classes, epoch)
             if why:
                 r.status, r.message, active[j] = "diverged", why, False
@@ -245,8 +256,8 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 "version": CHECKPOINT_VERSION, "config": key, "epoch": epoch, "net": net.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
                 "generators": [g.get_state() for g in generators], "active": active,
-                "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message}
-                            for r in results],
+                "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message,
+                             "probe_before": r.probe_before} for r in results],
                 "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
             on_epoch(epoch)

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -61,7 +62,7 @@ class EpochRecord:
     test_loss: float
     test_acc: float  # %
     seconds: float  # training time of the epoch (of its trained fraction), evaluation excluded
-    probe: dict[str, float] = field(default_factory=dict)  # the run's probe after this epoch
+    probe: dict[str, Any] = field(default_factory=dict)  # the run's probe after this epoch (floats, or lists of floats)
     steps: dict[str, float] = field(default_factory=dict)  # mean free/nudged steps per batch, when a tolerance stops them
 
 
@@ -354,14 +355,16 @@ def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, 
 
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
-        probe: Callable[[Net, Dataset, RunConfig], dict[str, float]] | None = None,
+        probe: Callable[..., dict[str, Any]] | None = None,
         checkpoint: Path | None = None, until: float | None = None) -> RunResult:
     """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
     Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
     or test cross-entropy exceeds DIVERGED_LOSS_FACTOR x ln(n_classes) (2303 for 10 classes). The
     message names which. `probe(net, data, cfg)`, when given, is measured before training and after
-    every epoch (its time is not counted in the epoch's seconds).
+    every epoch (its time is not counted in the epoch's seconds). A probe with `reads_last_batch`
+    set is also handed the rule (`rule=`), which keeps its last training batch's phases for it
+    (`rule.keep_last`, `rule.last`: the per-neuron error of Figures S5-S7).
 
     `checkpoint`: a file written atomically after every epoch (weights, optimiser and scheduler
     state, every generator's state, history, status). If it exists when fit starts and holds this
@@ -382,6 +385,9 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     optimizer = build_optimizer(cfg, net)
     scheduler = build_scheduler(cfg, optimizer)
     result = RunResult(cfg, device=str(device), net=net)
+    if probe is not None and getattr(probe, "reads_last_batch", False):
+        rule.keep_last = True  # a rule that has no last batch to keep ignores it
+        probe = partial(probe, rule=rule)
     saved = load_checkpoint(Path(checkpoint), config_key(cfg), net, optimizer) if checkpoint is not None else None
     if probe is not None and saved is None:
         result.probe_before = probe(net, data, cfg)
