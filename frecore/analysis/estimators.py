@@ -102,34 +102,45 @@ def _compare(u: Sequence[torch.Tensor], ref: Sequence[torch.Tensor], bp: Sequenc
             "rel_err_bp": float((a * scale - b).norm() / b.norm())}
 
 
+def weight_names(net: FRENet) -> list[str]:
+    """Names of net.weights() in order: W_0, W_i->j per block (layers from 1), W_f (, b_f); or
+    K_i, b_i per conv layer, W_f (, b_f)."""
+    if hasattr(net, "convs"):
+        names = [n for i in range(len(net.convs)) for n in (f"K_{i + 1}", f"b_{i + 1}")]
+    else:
+        names = ["W_0"] + [f"W_{b.src + 1}->{b.dst + 1}" for b in net.topology.blocks]
+    return names + ["W_f"] + (["b_f"] if net.b_out is not None else [])
+
+
 def estimator_rows(net: FRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig, betas: Sequence[float],
                    cases: Sequence[tuple[str, float | None]] = (("one-sided", None), ("centered", None),
                                                                   ("random-sign", -1.0))) -> list[dict]:
-    """One row per (estimator case, beta_f, weight group): the group is 'hidden' (every weight but
-    the readout's, as one vector), 'first' (W_0 or the first kernel: the longest credit path) and
-    'readout'."""
+    """One row per (estimator case, beta_f, weight); the weights' updates differ in scale (each
+    feedback block on a credit path scales it by its beta_i), so each is compared on its own.
+    Last, the limit's own rows (beta_f = 0): its cosine and error against BP."""
     ref = update_limit(net, x, y, rule)
     bp = bp_direction(net, x, y)
-    hidden = [i for i, w in enumerate(net.weights()) if not _is_readout(net, w)]
-    readout = [i for i, w in enumerate(net.weights()) if _is_readout(net, w)]
-    groups = {"hidden": hidden, "first": hidden[:1], "readout": readout}
+    names = weight_names(net)
+    hidden = [not _is_readout(net, w) for w in net.weights()]
     rows = []
     for estimator, sign in cases:
         for beta in betas:
             u = normalized_update(net, x, y, replace(rule, beta_f=beta, estimator=estimator), sign)
-            for group, idx in groups.items():
-                row = {"estimator": estimator if sign is None else f"{estimator} (sigma={sign:+g})",
-                       "beta_f": beta, "weights": group}
-                rows.append({**row, **_compare([u[i] for i in idx], [ref[i] for i in idx], [bp[i] for i in idx])})
-    limit = {"estimator": "limit (beta_f -> 0)", "beta_f": 0.0}
-    for group, idx in groups.items():
-        rows.append({**limit, "weights": group, **_compare([ref[i] for i in idx], [ref[i] for i in idx],
-                                                           [bp[i] for i in idx])})
+            label = estimator if sign is None else f"{estimator} (sigma={sign:+g})"
+            for i, name in enumerate(names):
+                rows.append({"estimator": label, "beta_f": beta, "weight": name, "hidden": hidden[i],
+                             **_compare([u[i]], [ref[i]], [bp[i]])})
+    for i, name in enumerate(names):
+        rows.append({"estimator": "limit (beta_f -> 0)", "beta_f": 0.0, "weight": name, "hidden": hidden[i],
+                     **_compare([ref[i]], [ref[i]], [bp[i]])})
     return rows
 
 
 def loglog_slope(betas: Sequence[float], errors: Sequence[float]) -> float:
-    """Least-squares slope of log(error) against log(beta_f)."""
+    """Least-squares slope of log(error) against log(beta_f); NaN where an error is 0 (W_f's
+    update from the free phase's error is exact at every beta_f)."""
+    if min(errors) <= 0:
+        return math.nan
     lx = [math.log(b) for b in betas]
     ly = [math.log(e) for e in errors]
     mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
