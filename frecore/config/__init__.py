@@ -202,7 +202,7 @@ class RuleConfig:
     settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
     settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
     settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
-    estimator: str = "one-sided"  # ep: the paper's s^beta - s^0; "centered" (+-beta_f), "random-sign" (frecore.rules.ep)
+    estimator: str = "one-sided"  # ep: the paper's s^beta - s^0; "centered" (+-beta_f) or "random-sign" (rules.ep)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -162,7 +162,8 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     generators = order_gens + noise_gens + sign_gens
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
-    key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": ["order", "noise"] + ["sign"] * bool(sign_gens)})
+    streams = ["order", "noise"] + (["sign"] if sign_gens else [])
+    key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": streams})
     saved = load_checkpoint(Path(checkpoint), key) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
