@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, FEEDBACK, INITS, NUDGES,
+from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, ESTIMATORS, FEEDBACK, INITS, NUDGES,
                             OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
 from frecore.training.data import MissingDataError
 from frecore.experiments import PROFILES, READINGS, list_experiments
@@ -82,6 +82,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="ep: the same for the nudged phase, K a cap (default: always K steps)")
     g.add_argument("--settle-relative", action="store_true",
                    help="ep: --settle-tol-nudged is relative to the size of ds, max |s[t+1] - s^0|")
+    g.add_argument("--estimator", default=d.rule.estimator,
+                   help=f"ep update, one of {', '.join(ESTIMATORS)}: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 "
+                        f"from two nudged phases, or one phase at a seeded random sign (default: %(default)s)")
     g = p.add_argument_group("optimiser")
     g.add_argument("--optimizer", default=d.optim.name, help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
     g.add_argument("--lr", type=float, nargs="+", default=None,
@@ -145,7 +148,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
                         beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge, nudge=a.nudge,
                         readout_error=a.readout_error, settle_tol=a.settle_tol,
-                        settle_tol_nudged=a.settle_tol_nudged, settle_relative=a.settle_relative),
+                        settle_tol_nudged=a.settle_tol_nudged, settle_relative=a.settle_relative,
+                        estimator=a.estimator),
         optim=OptimConfig(**optim_kw),
         data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
                         train_subset=a.train_subset, test_subset=a.test_subset),

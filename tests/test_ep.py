@@ -58,7 +58,7 @@ def test_readout_update_is_the_cross_entropy_gradient_at_the_free_state():
     net = make_net(hidden=(12, 10), beta=0.01, dtype="float64")
     x, y = make_batch(dtype=torch.float64)
     rule = build_rule(RuleConfig(name="ep", free_steps=10, nudge_steps=5))
-    s0, _, logits0, _ = rule.phases(net, x, y)
+    s0, _, logits0, _, _ = rule.phases(net, x, y)
     s0 = s0.state
     rule.compute_gradients(net, x, y)
     w = net.w_out.detach().clone().requires_grad_(True)
@@ -158,7 +158,7 @@ def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
     net = make_net(dtype="float64")
     x, y = make_batch(dtype=torch.float64)
     rule = build_rule(RuleConfig(free_steps=6, nudge_steps=3, beta_f=0.3, nudge="accumulating"))
-    s0, s_beta, logits0, e_w = rule.phases(net, x, y)
+    s0, s_beta, logits0, e_w, _ = rule.phases(net, x, y)
     s0, s_beta = s0.state, s_beta.state
     e0 = F.one_hot(y, 4).double() - torch.softmax(logits0, 1)
     unit = 0.3 * (e0 @ net.output_feedback_operand())
@@ -178,7 +178,7 @@ def test_readout_error_nudged_trains_w_f_on_the_nudged_readout_and_the_bias_lear
     rule = build_rule(RuleConfig(free_steps=6, nudge_steps=4, beta_f=0.5, nudge="accumulating",
                                  readout_error="nudged"))
     rule.compute_gradients(net, x, y)
-    s0, s_beta, _, e_w = rule.phases(net, x, y)
+    s0, s_beta, _, e_w, _ = rule.phases(net, x, y)
     s0, s_beta = s0.state, s_beta.state
     e_end = F.one_hot(y, 4).double() - torch.softmax(net.logits(s_beta[-1]), 1)
     torch.testing.assert_close(e_w, e_end)

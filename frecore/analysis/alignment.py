@@ -1,8 +1,9 @@
 """How closely EP's quantities follow BP's on the same net (Appendix C.4, Figure S10).
 
 Per hidden layer: the free-phase state s_j^0 vs the feedforward state; EP's "bias gradient"
-ds_j = s_j^beta - s_j^0 vs BP's -dL/dh_j; EP's weight update vs BP's -dL/dW. Weak feedback
-should make all three similar (cosine near 1), strong feedback should not.
+ds_j = s_j^beta - s_j^0 (or the rule's estimator of it, RuleConfig.estimator) vs BP's -dL/dh_j;
+EP's weight update vs BP's -dL/dW. Weak feedback should make all three similar (cosine near 1),
+strong feedback should not.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: 
     """Rows (quantity, layer, cosine) for one batch; layer 1..L hidden, 'out' for W_f."""
     ep = EquilibriumPropagation(rule)
     phases = ep.phases(net, x, y)
-    set_ep_gradients(net, x, phases.free, phases.nudged, phases.e_readout)  # the same two phases, not a second relaxation
-    s0, s_beta = phases.free.state, phases.nudged.state
+    set_ep_gradients(net, x, phases.free, phases.ds, phases.e_readout)  # the same two phases, not a second relaxation
+    s0, ds = phases.free.state, phases.ds
     ep_grads = [w.grad.clone() for w in net.weights()]
 
     offsets = [torch.zeros_like(s, requires_grad=True) for s in s0]
@@ -42,7 +43,7 @@ def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: 
     for j, name in enumerate(names):
         rows.append({"quantity": "state", "layer": name, "cosine": cosine(s0[j], states[j])})
         rows.append({"quantity": "ds (bias gradient)", "layer": name,
-                     "cosine": cosine(s_beta[j] - s0[j], -bias_grads[j])})
+                     "cosine": cosine(ds[j], -bias_grads[j])})
     for name, g_ep, g_bp in zip(names + ["out"], ep_grads, weight_grads):
         rows.append({"quantity": "weight update", "layer": name, "cosine": cosine(-g_ep, -g_bp)})
     for w in net.weights():

@@ -156,8 +156,9 @@ def conv_cycle_probe(net, data: Dataset, cfg: RunConfig) -> dict[str, float]:
     out: dict[str, float] = {}
     for k, name in ((cfg.rule.nudge_steps, "K"), (cfg.rule.nudge_steps + 1, "K+1")):
         rule = EquilibriumPropagation(replace(cfg.rule, nudge_steps=k))
-        free, nudged, _, e = rule.phases(net, x, y)
-        set_ep_gradients(net, x, free, nudged, e)
+        p = rule.phases(net, x, y)
+        free, nudged = p.free, p.nudged
+        set_ep_gradients(net, x, free, p.ds, p.e_readout)
         out[f"cosine_ep_bp_{name}"] = _cosine([w.grad for w in weights], bp)
         for w in weights:
             w.grad = None

@@ -21,6 +21,7 @@ INITS = ("glorot", "torch")  # Glorot uniform (the paper's text) or torch's defa
 POOL_INDICES = ("current", "previous", "free")  # conv unpooling: this step's, the step before's, the free phase's
 AGT_DRAWS = ("unordered", "ordered")  # agt: one draw per pair, both directions; or one per direction
 NUDGES = ("constant", "accumulating")  # beta_f B_f e each nudged step; or k beta_f B_f e_p^0 after k steps
+ESTIMATORS = ("one-sided", "centered", "random-sign")  # ep: s^beta - s^0; (s^+beta - s^-beta) / 2; sign-drawn nudge
 READOUT_ERRORS = ("free", "nudged")  # which e_p W_f's update uses: the free phase's or the nudged phase's end
 STATE_NOISE_MODELS = ("fresh", "batch")  # a new draw at every step; or one draw per batch, kept through both phases
 DTYPES = ("float32", "float64")
@@ -211,6 +212,7 @@ class RuleConfig:
     settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
     settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
     settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
+    estimator: str = "one-sided"  # ep: the paper's s^beta - s^0; "centered" (+-beta_f) or "random-sign" (rules.ep)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -237,6 +239,10 @@ class RuleConfig:
                               f"runs its fixed steps (P-EP's relaxation has no tolerance stop)")
         if self.settle_relative and self.settle_tol_nudged is None:
             raise ConfigError("settle_relative qualifies settle_tol_nudged; set settle_tol_nudged too")
+        _check_choice("estimator", self.estimator, ESTIMATORS)
+        if self.estimator != "one-sided" and self.name != "ep":
+            raise ConfigError(f"estimator {self.estimator!r} is EP's (rule 'ep'); rule {self.name!r} has its own "
+                              f"update and takes estimator='one-sided'")
 
 
 def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:

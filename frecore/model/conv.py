@@ -150,11 +150,12 @@ class ConvFRENet(nn.Module):
         return [F.max_pool2d(s, 2, return_indices=True)[1] for s in state]
 
     def step(self, state: ConvState | None, drive: torch.Tensor,
-             error: torch.Tensor | None = None, beta_f: float = 0.0,
+             error: torch.Tensor | None = None, beta_f: float | torch.Tensor = 0.0,
              indices: list[torch.Tensor] | None = None, noise: GaussianNoise | None = None) -> ConvState:
         """One synchronous update of every conv layer; `state=None` means s = 0.
 
-        `error` (B, n_out), when given, nudges the top layer by beta_f MaxUnpool(W_f^T e).
+        `error` (B, n_out), when given, nudges the top layer by beta_f MaxUnpool(W_f^T e); beta_f may
+        be signed, or per channel for members side by side (frecore.rules.ep, random-sign).
         `indices`, when given, replace the current pooling's argmax in every unpooling.
         """
         n = len(self.convs)
@@ -169,7 +170,7 @@ class ConvFRENet(nn.Module):
                 hi = drive if i == 0 else self._forward(i, pooled[i - 1][0])
                 if i + 1 < n and _nonzero(self.beta[i]):
                     hi = hi + _scaled(self._feedback(i + 1, state[i + 1], idx[i], state[i].shape), self.beta[i])
-                if i + 1 == n and error is not None and beta_f != 0.0:
+                if i + 1 == n and error is not None and _nonzero(beta_f):
                     hi = hi + beta_f * self._readout_feedback(error, idx[i], state[i].shape)
                 h.append(hi)
         if noise is not None:
@@ -182,7 +183,7 @@ class ConvFRENet(nn.Module):
         return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]  # damped: s <- (1-g) s + g rho(h)
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[ConvState] | None = None,
-              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float = 0.0,
+              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float | torch.Tensor = 0.0,
               frozen_indices: list[torch.Tensor] | None = None, tol: float | None = None,
               relative_to: ConvState | None = None, record: bool = False,
               noise: GaussianNoise | None = None) -> Relaxation[ConvState]:

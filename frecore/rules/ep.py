@@ -15,11 +15,27 @@ register one implementation per net class).
 With RuleConfig.settle_tol / settle_tol_nudged a phase ends at the first step whose largest state
 change is below the tolerance (absolute, or for the nudged phase relative to max |ds| with
 settle_relative), T and K then being upper bounds; the steps taken are counted per batch.
+
+Estimators (RuleConfig.estimator) of the same quantity, ds ~ beta_f d s/d beta_f at beta_f = 0,
+all at the paper's scale (no 1/beta_f: the update stays ds (s^0)^T, proportional to beta_f):
+
+* 'one-sided' (Algorithm 1): ds = s^beta - s^0, bias O(beta_f^2) in ds (O(beta_f) relative), plus
+  whatever the free phase had not settled, which the K more steps of the nudged phase add;
+* 'centered': two nudged phases from s^0, at +beta_f and -beta_f, ds = (s^+beta - s^-beta) / 2,
+  i.e. (s^+ - s^-) / (2 beta_f) times beta_f: bias O(beta_f^3) (O(beta_f^2) relative), and the
+  unsettled free phase's drift cancels; K more steps per batch (Laborieux et al. 2021);
+* 'random-sign': one nudged phase at sigma beta_f, sigma = +-1 drawn per batch from the run's
+  seeded generator (`seed_streams`), ds = (s^{sigma beta} - s^0) / sigma: the O(beta_f^2) bias
+  flips sign with sigma, so it averages out over batches at the one-sided cost.
+
+W_f's update is no state difference: e_p^0 (s_L^0)^T for every estimator. With
+readout_error='nudged' it reads the error at the nudged phase's end, e_p^beta = e_p^0 + O(beta_f):
+the mean of the two phases' (centered, O(beta_f^2)), or the signed phase's (random-sign).
 """
 from __future__ import annotations
 
 from functools import singledispatch, singledispatchmethod
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +43,7 @@ import torch.nn.functional as F
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.conv import ConvFRENet
 from frecore.model.layered import LayeredFRENet, State
-from frecore.model.members import StackedLayeredNet, member_matmul
+from frecore.model.members import StackedConvNet, StackedLayeredNet, member_matmul
 from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet
 from frecore.model.relaxation import Relaxation
@@ -35,11 +51,15 @@ from frecore.model.build import build_fre_net
 from frecore.rules.base import BatchStats, batch_stats
 
 
+SIGN_STREAM = 524287  # random-sign's generator: the run's seed + this (a prime below 10^6, as fit's streams)
+
+
 class Phases(NamedTuple):
     free: Relaxation  # s^0, settled from s = 0
-    nudged: Relaxation  # s^beta, from s^0 under the nudge
+    nudged: Relaxation  # s^beta, from s^0 under the nudge (centered: the +beta_f phase; random-sign: sigma beta_f)
     logits: torch.Tensor  # the free phase's prediction
     e_readout: torch.Tensor  # the e_p W_f learns from (RuleConfig.readout_error)
+    ds: list[torch.Tensor]  # what the update reads per layer: the estimator's state difference (module doc)
 
 
 class EquilibriumPropagation:
@@ -52,6 +72,19 @@ class EquilibriumPropagation:
         self._counts = [0, 0, 0]  # free steps, nudged steps, batches since the last take_step_counts
         self.keep_last = False  # keep the last batch's phases in `last` (a probe of the per-neuron error sets it)
         self.last: Phases | None = None
+        self.sign_gens: list[torch.Generator] = []  # random-sign: one stream per run (member)
+        if cfg.estimator == "random-sign":
+            self.seed_streams([0])  # a run reseeds them from its own seed
+
+    def seed_streams(self, seeds: Sequence[int]) -> None:
+        """Seed the rule's random streams from the runs' seeds, one per run (members side by side:
+        one per member, in order): random-sign's sign generators; nothing for other estimators."""
+        if self.cfg.estimator == "random-sign":
+            self.sign_gens = [torch.Generator().manual_seed(s + SIGN_STREAM) for s in seeds]
+
+    def draw_signs(self) -> list[float]:
+        """One sigma = +-1 per stream (run), for the next batch."""
+        return [1.0 - 2.0 * float(torch.randint(0, 2, (1,), generator=g)) for g in self.sign_gens]
 
     def for_members(self, cfgs: list[RuleConfig], net: torch.nn.Module) -> EquilibriumPropagation:
         """This rule for a stack of members with these settings: each member's own beta_f on its
@@ -61,7 +94,7 @@ class EquilibriumPropagation:
             return self
         if not isinstance(net, StackedLayeredNet):
             raise ConfigError("members side by side may differ in beta_f on layered nets only")
-        rule = EquilibriumPropagation(self.cfg)
+        rule = EquilibriumPropagation(self.cfg)  # fit_members seeds its streams
         rule.beta_f = torch.tensor(values, dtype=net.w_in.dtype, device=net.w_in.device).view(-1, 1, 1)
         return rule
 
@@ -120,12 +153,16 @@ class EquilibriumPropagation:
             def error(s):
                 return self._error_of(target, net.logits(s[-1]))
         frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
-        nudged = net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=cfg.beta_f, frozen_indices=frozen,
-                           tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None,
-                           noise=noise)
-        self._count(free.steps, nudged.steps)
-        e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(net.readout_state(nudged)))
-        return Phases(free, nudged, logits0, e_readout)
+
+        def nudged_at(beta_f: float | torch.Tensor) -> Relaxation:
+            return net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=beta_f, frozen_indices=frozen,
+                             tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None,
+                             noise=noise)
+
+        def end_error(r: Relaxation) -> torch.Tensor:
+            return self._error_of(target, net.logits(net.readout_state(r)))
+
+        return self._estimate(net, free, logits0, e0, nudged_at, end_error)
 
     @phases.register(LayeredFRENet)
     @phases.register(StackedLayeredNet)  # members side by side: the same algebra, batched per member
@@ -146,48 +183,105 @@ class EquilibriumPropagation:
         target = F.one_hot(y, logits0.shape[-1]).to(logits0.dtype)  # s_tar
         e0 = self._error_of(target, logits0)  # e_p at the free fixed point
         f_out = net.output_feedback_operand()  # B_f^T: (n_out, n_L)
-        if cfg.nudge == "accumulating":
-            unit = (e0 @ f_out).mul_(self.beta_f)
-            taken = [0]
 
-            def nudge(s: State) -> torch.Tensor:
-                taken[0] += 1
-                return unit * taken[0]
-        elif cfg.hold_error:
-            nudge = (e0 @ f_out).mul_(self.beta_f)  # (B, n_L), fixed for all K steps
+        def nudged_at(beta_f: float | torch.Tensor) -> Relaxation:
+            """The nudged phase from s^0 at this (signed) beta_f."""
+            if cfg.nudge == "accumulating":
+                unit = (e0 @ f_out).mul_(beta_f)
+                taken = [0]
+
+                def nudge(s: State) -> torch.Tensor:
+                    taken[0] += 1
+                    return unit * taken[0]
+            elif cfg.hold_error:
+                nudge = (e0 @ f_out).mul_(beta_f)  # (B, n_L), fixed for all K steps
+            else:
+                def nudge(s: State) -> torch.Tensor:
+                    return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(beta_f)
+            return net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
+                             relative_to=s0 if cfg.settle_relative else None, noise=noise)
+
+        def end_error(r: Relaxation) -> torch.Tensor:
+            return self._error_of(target, net.logits(r.state[-1]))
+
+        return self._estimate(net, free, logits0, e0, nudged_at, end_error)
+
+    def _estimate(self, net: FRENet, free: Relaxation, logits0: torch.Tensor, e0: torch.Tensor,
+                  nudged_at: Callable[[float | torch.Tensor], Relaxation],
+                  end_error: Callable[[Relaxation], torch.Tensor]) -> Phases:
+        """The nudged phase(s) the estimator asks for, from the free state, and the ds it reads
+        (module doc); every net's phases end here, so each estimator is written once."""
+        cfg = self.cfg
+        s0 = free.state
+        if cfg.estimator == "centered":
+            nudged, opposite = nudged_at(self.beta_f), nudged_at(-self.beta_f)
+            ds = [(p - m).mul_(0.5) for p, m in zip(nudged.state, opposite.state)]  # (s^+ - s^-) / 2
+            runs = [nudged, opposite]
+        elif cfg.estimator == "random-sign":
+            signs = self.draw_signs()
+            nudged = nudged_at(self.beta_f * member_factor(net, signs, len(s0) - 1))
+            ds = [(b - a).div_(member_factor(net, signs, j)) for j, (a, b) in enumerate(zip(s0, nudged.state))]
+            runs = [nudged]
         else:
-            def nudge(s: State) -> torch.Tensor:
-                return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(self.beta_f)
-        nudged = net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
-                           relative_to=s0 if cfg.settle_relative else None, noise=noise)
-        self._count(free.steps, nudged.steps)
-        e_readout = e0 if cfg.readout_error == "free" else self._error_of(target, net.logits(nudged.state[-1]))
-        return Phases(free, nudged, logits0, e_readout)
+            nudged = nudged_at(self.beta_f)
+            ds = [b - a for a, b in zip(s0, nudged.state)]  # ds_j = s_j^beta - s_j^0
+            runs = [nudged]
+        self._count(free.steps, sum(r.steps for r in runs))
+        if cfg.readout_error == "free":
+            e_readout = e0
+        else:
+            ends = [end_error(r) for r in runs]
+            e_readout = ends[0] if len(ends) == 1 else (ends[0] + ends[1]).mul_(0.5)
+        return Phases(free, nudged, logits0, e_readout, ds)
 
     @torch.no_grad()
     def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
         p = self.phases(net, x, y, noise)
         if self.keep_last:
             self.last = p
-        set_ep_gradients(net, x, p.free, p.nudged, p.e_readout)
+        set_ep_gradients(net, x, p.free, p.ds, p.e_readout)
         return batch_stats(p.logits, y)
 
 
 @singledispatch
-def set_ep_gradients(net: FRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+def member_factor(net: FRENet, values: list[float], layer: int) -> float | torch.Tensor:
+    """One value per run (random-sign's sigma) as the factor of layer `layer`'s state: the float
+    itself for one net; per member for members side by side."""
+    if len(values) != 1:
+        raise ConfigError(f"{len(values)} sign streams for one net: seed_streams takes one seed per run")
+    return values[0]
+
+
+@member_factor.register
+def _(net: StackedLayeredNet, values: list[float], layer: int) -> torch.Tensor:
+    if len(values) != net.m:
+        raise ConfigError(f"{len(values)} sign streams for {net.m} members: seed_streams takes one seed per member")
+    return torch.tensor(values, dtype=net.w_in.dtype, device=net.w_in.device).view(-1, 1, 1)  # states (M, B, n)
+
+
+@member_factor.register
+def _(net: StackedConvNet, values: list[float], layer: int) -> torch.Tensor:
+    if len(values) != net.m:
+        raise ConfigError(f"{len(values)} sign streams for {net.m} members: seed_streams takes one seed per member")
+    factor = torch.tensor(values, dtype=net.w_out.dtype, device=net.w_out.device)
+    return factor.repeat_interleave(net.shapes[layer][0]).view(1, -1, 1, 1)  # members folded into the channels
+
+
+@singledispatch
+def set_ep_gradients(net: FRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
                      e_readout: torch.Tensor) -> None:
-    """EP's local updates of two settled phases, written to `.grad` as -dW (batch mean)."""
+    """EP's local updates from the free phase and the estimator's ds (Phases.ds), written to
+    `.grad` as -dW (batch mean)."""
     raise ConfigError(f"EP has no update for a {type(net).__name__}")
 
 
 @set_ep_gradients.register(LayeredFRENet)
 @set_ep_gradients.register(StackedLayeredNet)  # members side by side: a leading member dimension
 @torch.no_grad()
-def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
                     e_readout: torch.Tensor) -> None:
     """dW_i = ds_dst (s_src^0)^T per forward block, dW_0 = ds_1 x^T, dW_f = e_p (s_L^0)^T."""
-    s0, s_beta = free.state, nudged.state
-    ds = [b - a for a, b in zip(s0, s_beta)]  # ds_j = s_j^beta - s_j^0
+    s0 = free.state
     scale = -1.0 / x.shape[-2]  # batch mean, as a gradient to descend
 
     def outer(post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:  # post^T pre, per member if stacked
@@ -207,21 +301,20 @@ def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, nudge
 
 @set_ep_gradients.register
 @torch.no_grad()
-def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, nudged: Relaxation,
+def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
                  e_readout: torch.Tensor) -> None:
     """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
     bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
     layer. With readout_lag 1 the presynaptic inputs are the free state one step back. Members
     side by side (StackedConvNet) take the same path: grouped kernels, per-member readouts."""
     scale = -1.0 / net.batch_size(x)
-    s0, s_beta = free.state, nudged.state
+    s0 = free.state
     pre = free.previous if net.cfg.readout_lag and free.previous is not None else s0
     inputs = [net.image(x)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
-    for i, (inp, a, b) in enumerate(zip(inputs, s0, s_beta)):
-        ds = b - a  # rho(s^beta) - rho(s^0) for states that are already rho(h)
-        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, ds, padding=net.cfg.padding,
+    for i, (inp, d) in enumerate(zip(inputs, ds)):  # d: rho(s^beta) - rho(s^0) for states that are already rho(h)
+        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, d, padding=net.cfg.padding,
                                                          groups=net.groups).mul_(scale)
-        net.biases[i].grad = ds.sum(dim=(0, 2, 3)).mul_(scale)
+        net.biases[i].grad = d.sum(dim=(0, 2, 3)).mul_(scale)
     net.w_out.grad = (e_readout.transpose(-1, -2) @ net.pooled_flat(pre[-1])).mul_(scale)
     if net.b_out is not None:
         net.b_out.grad = e_readout.sum(-2).mul_(scale)

@@ -158,6 +158,8 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     optimizer, own_params = member_optimizer(cfgs, nets, net)
     if hasattr(rule, "for_members"):
         rule = rule.for_members([c.rule for c in cfgs], net)
+    if hasattr(rule, "seed_streams"):
+        rule.seed_streams([c.seed for c in cfgs])  # each member's own rule streams, as its fit seeds them
     scheduler = build_scheduler(cfg, optimizer)
     weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
                     for c, g in zip(cfgs, noise_gens)]
@@ -165,10 +167,12 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     test_noise = (MemberNoise(test_noises, dim=1 if isinstance(net, StackedConvNet) else 0)
                   if any(n is not None for n in test_noises) else None)
     train_noise = test_noise if cfg.noise.state_noise_in_training else None
-    generators = order_gens + noise_gens
+    sign_gens = list(getattr(rule, "sign_gens", []))  # EP random-sign: one per member
+    generators = order_gens + noise_gens + sign_gens
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
-    key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": ["order", "noise"]})
+    streams = ["order", "noise"] + (["sign"] if sign_gens else [])
+    key = json.dumps({"members": [config_key(c) for c in cfgs], "streams": streams})
     saved = load_checkpoint(Path(checkpoint), key, net, optimizer, generators) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:

@@ -222,12 +222,13 @@ def _diverged(train_loss: float, test_loss: float, n_classes: int, epoch: int) -
 def _generators(rule: LearningRule, net: torch.nn.Module, gens: Sequence[torch.Generator],
                 noises: Sequence[Any]) -> list[torch.Generator]:
     """Every distinct generator a run draws from: fit's streams, then any held by the net's, rule's
-    or noise objects' attributes (one level deep), in a fixed order."""
+    or noise objects' attributes (one level deep, or in a list there: EP's sign streams), in a fixed order."""
     found: list[torch.Generator] = []
     candidates: list[Any] = list(gens)
     for owner in (net, rule, *noises):
         if owner is not None:
-            candidates += [v for _, v in sorted(vars(owner).items())]
+            for _, v in sorted(vars(owner).items()):
+                candidates += list(v) if isinstance(v, list) else [v]
     for g in candidates:
         if isinstance(g, torch.Generator) and all(g is not f for f in found):
             found.append(g)
@@ -379,6 +380,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         raise ConfigError("a deadline (until) needs a checkpoint to continue from")
     t_start = time.perf_counter()
     device, rule, data = prepare(cfg, data)
+    if hasattr(rule, "seed_streams"):
+        rule.seed_streams([cfg.seed])  # the rule's own random streams (EP random-sign), from the run's seed
     init_gen = torch.Generator().manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
     net = rule.build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device)
