@@ -3,8 +3,10 @@ distribution installed in the running venv (make venv installs it), and environm
 import importlib.metadata as md
 import re
 import subprocess
+import sysconfig
 import tomllib
 import warnings
+from pathlib import Path
 
 from packaging.requirements import Requirement
 
@@ -38,10 +40,17 @@ def _direct_url(dist: md.Distribution) -> bool:
     return dist.read_text("direct_url.json") is not None
 
 
+def _installed() -> list[md.Distribution]:
+    """The venv's own distributions: those in its site-packages, not a package's vendored copies that
+    land on sys.path when it is imported (ray puts ray/thirdparty_files, holding colorama, there)."""
+    site = {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    return list(md.distributions(path=[str(p) for p in site]))
+
+
 def test_the_lock_covers_every_installed_distribution():
     locked = _locked()
     missing, other, by_hand = [], [], []
-    for dist in md.distributions():
+    for dist in _installed():
         name = _norm(dist.metadata["Name"])
         if name in INSTALLERS or name == "frecore":
             continue
