@@ -51,6 +51,7 @@ def test_the_queue_names_registered_rows_only():
         assert set(entry.rows) <= labels, entry
         assert plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds, variant=entry.variant)
     assert set(QUEUES) == {"paper", "smoke"}
+    assert {e.profile for e in QUEUES["smoke"]} == {"smoke"}  # the demo queue trains in seconds, nothing else
 
 
 def test_a_deadline_pauses_at_an_epoch_boundary_and_the_run_continues_exactly(tmp_path, mnist_root):

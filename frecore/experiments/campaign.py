@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from frecore.experiments.tableS1 import TABLE_S1
 from frecore.experiments.common import FIG_BETAS
+from frecore.experiments.figS8 import FIG_S8_PS
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
     CampaignEntry("0: quick Table 1 Conv BP (hard-sigmoid), CNN_BP_MNIST's net", "table1",
                   ("Conv BP (hard-sigmoid)",), profile="quick"),
     CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
-                  tuple(f"conv-symm beta={b:g}" for b in (0.01, 0.1, 1)), profile="quick"),
+                  _s1_cells("conv-symm"), profile="quick"),
     CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
-                  tuple(f"P={p:g}" for p in (0, 0.1, 0.2, 0.3, 0.5, 0.7, 1)), profile="quick", variant="code"),
+                  tuple(f"P={p:g}" for p in FIG_S8_PS), profile="quick", variant="code"),
     CampaignEntry("a: Table 1 2HL Ours", "table1", ("2HL Ours (tanh, Adam)",)),
     CampaignEntry("a: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",)),
     CampaignEntry("a: Table 1 3HL Ours (Adam)", "table1", ("3HL Ours (tanh, Adam)",)),
@@ -60,15 +61,8 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
     CampaignEntry("e: Table 1 Conv Ours", "table1", ("Conv Ours (hard-sigmoid)",), side_by_side=True),
 )
 
-# A small queue in the smoke profile: what the campaign's resume test and `--queue smoke` run.
+# A small queue in the smoke profile, for `--queue smoke`: the campaign end to end in seconds.
 SMOKE_CAMPAIGN: tuple[CampaignEntry, ...] = (
-    # 0: quick-profile runs that settled readings orphaned (their page shows "not run" until they ran)
-    CampaignEntry("0: quick Table 1 Conv BP (hard-sigmoid), CNN_BP_MNIST's net", "table1",
-                  ("Conv BP (hard-sigmoid)",), profile="quick"),
-    CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
-                  tuple(f"conv-symm beta={b:g}" for b in (0.01, 0.1, 1)), profile="quick"),
-    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
-                  tuple(f"P={p:g}" for p in (0, 0.1, 0.2, 0.3, 0.5, 0.7, 1)), profile="quick", variant="code"),
     CampaignEntry("smoke: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",), profile="smoke", seeds=(0, 1)),
     CampaignEntry("smoke: Table S1 2HL-symm beta=0.01", "tableS1", ("2HL-symm beta=0.01",), profile="smoke",
                   seeds=(0, 1), side_by_side=True),
