@@ -28,6 +28,7 @@ from frecore.experiments.campaign import QUEUES, CampaignEntry
 from frecore.reporting import store
 from frecore.sweeps.driver import output_paths, resummarise, run_experiment
 from frecore.sweeps.executors import InProcess, groups
+from frecore.sweeps.trainer import checkpoint_file
 from frecore.training.train import resolve_device
 
 TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
@@ -81,13 +82,8 @@ def parse_budget(text: str | float) -> float:
 
 
 def unit_checkpoint(out_dir: str | os.PathLike, runs: Sequence[PlannedRun]) -> Path:
-    """Where RunTrainer keeps this unit's checkpoint (one run: <run_id>.pt; a group: group-<hash>.pt)."""
-    import hashlib
-
-    if len(runs) == 1:
-        return checkpoint_dir(out_dir) / f"{runs[0].run_id}.pt"
-    ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
-    return checkpoint_dir(out_dir) / f"group-{ids}.pt"
+    """Where RunTrainer keeps this unit's checkpoint."""
+    return checkpoint_file(checkpoint_dir(out_dir), runs)
 
 
 def checkpoint_epoch(path: Path) -> int:
@@ -123,8 +119,8 @@ def _record_timing(out_dir: str | os.PathLike, unit: Unit, threads: int, epochs:
                         "epochs": epochs, "seconds": f"{seconds:.2f}", "host": store.device_name(device)})
 
 
-def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, out_dir: str | os.PathLike,
-                     timings: list[dict], recorded: dict[str, list[dict]]) -> tuple[float | None, str]:
+def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timings: list[dict],
+                     recorded: dict[str, list[dict]]) -> tuple[float | None, str]:
     """Seconds per epoch of a unit of `members` runs of `row`: this campaign's own measurement at
     this thread count (scaled by members), else the recorded runs of the row (their wall time per
     whole epoch, scaled by members and, on one thread, by ONE_THREAD_FACTOR)."""
@@ -160,10 +156,16 @@ def _recorded_rows(experiment: str, out_dir: str | os.PathLike) -> list[dict]:
     return store.load_runs(runs_csv).to_dict("records")
 
 
+def recorded_rows(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike) -> dict[str, list[dict]]:
+    """Each queued experiment's recorded runs (every profile: they share one CSV)."""
+    return {e.experiment: _recorded_rows(e.experiment, out_dir) for e in queue}
+
+
 def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threads: int,
-               data_root: str | None = None) -> tuple[list[Unit], int, int]:
+               data_root: str | None = None, recorded: dict[str, list[dict]] | None = None
+               ) -> tuple[list[Unit], int, int]:
     """(units left to train, runs planned, runs finished) for a queue, in queue order."""
-    recorded = {e.experiment: _recorded_rows(e.experiment, out_dir) for e in queue}
+    recorded = recorded_rows(queue, out_dir) if recorded is None else recorded
     timings = _read_timings(out_dir)
     units, planned_n, done_n = [], 0, 0
     for entry in queue:
@@ -176,7 +178,7 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
         for members in (groups(todo) if entry.side_by_side else [[p] for p in todo]):
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
-                                               out_dir, timings, recorded)
+                                               timings, recorded)
             units.append(Unit(entry, members, epochs, checkpoint_epoch(unit_checkpoint(out_dir, members)),
                               epoch_s, source))
     return units, planned_n, done_n
@@ -214,26 +216,26 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     Each unit starts only when its estimate fits the budget left (a `long` entry when one epoch
     does); each runs under a deadline, so a misestimated unit pauses at an epoch boundary instead
     of being cut. `dry_run` prints the plan and trains nothing."""
-    entries = QUEUES[queue] if isinstance(queue, str) else tuple(queue)
     if isinstance(queue, str) and queue not in QUEUES:
         raise ConfigError(f"unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}")
+    entries = QUEUES[queue] if isinstance(queue, str) else tuple(queue)
     if threads < 1:
         raise ConfigError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
     start = clock()
     deadline = start + budget_s - MARGIN_S
-    units, planned_n, done_n = plan_units(entries, out_dir, threads, data_root)
+    recorded = recorded_rows(entries, out_dir)
+    units, planned_n, done_n = plan_units(entries, out_dir, threads, data_root, recorded)
     echo(describe(units, planned_n, done_n, threads))
     echo(f"budget {_fmt(budget_s)} (until {time.strftime('%H:%M', time.localtime(start + budget_s))})")
     if dry_run:
         return units
     left = list(units)
-    recorded = {e.experiment: _recorded_rows(e.experiment, out_dir) for e in entries}
     for i, unit in enumerate(units, 1):
         timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
         if any(t["row"] == unit.runs[0].row.label and t["experiment"] == unit.entry.experiment for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
-                                                         len(unit.runs), threads, out_dir, timings, recorded)
+                                                         len(unit.runs), threads, timings, recorded)
         budget_left = deadline - clock()
         per_epoch = unit.epoch_s
         fits = (unit.estimate_s is None or unit.estimate_s <= budget_left

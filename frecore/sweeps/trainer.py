@@ -6,6 +6,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from tqdm.auto import tqdm
 
@@ -18,6 +19,14 @@ from frecore.training.data import Dataset, load_dataset
 from frecore.training.members import fit_members
 from frecore.training.saved import save_model
 from frecore.training.train import RunPaused, RunResult, fit, resolve_device
+
+
+def checkpoint_file(folder: Path, runs: Sequence[PlannedRun]) -> Path:
+    """The per-epoch checkpoint of a run (<run_id>.pt) or of runs side by side (group-<hash of their ids>.pt)."""
+    if len(runs) == 1:
+        return Path(folder) / f"{runs[0].run_id}.pt"
+    ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
+    return Path(folder) / f"group-{ids}.pt"
 
 
 @dataclass
@@ -59,10 +68,7 @@ class RunTrainer:
         then trained one by one, each with its own failure handling."""
         data = self.dataset(runs[0])
         try:
-            checkpoint = None
-            if self.checkpoint_dir is not None:  # one file per group, named by its members
-                ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
-                checkpoint = self.checkpoint_dir / f"group-{ids}.pt"
+            checkpoint = checkpoint_file(self.checkpoint_dir, runs) if self.checkpoint_dir is not None else None
             name = self.probe_name(runs[0])  # one probe per group (executors.groups), none that reads the last batch
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until,
                                   probe=PROBES[name] if name else None)
@@ -85,7 +91,7 @@ class RunTrainer:
         probe = PROBES[name] if name else None
         data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
         try:
-            checkpoint = self.checkpoint_dir / f"{p.run_id}.pt" if self.checkpoint_dir is not None else None
+            checkpoint = checkpoint_file(self.checkpoint_dir, [p]) if self.checkpoint_dir is not None else None
             result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint,
                          until=self.until)
             return self._record(p, result)
