@@ -398,21 +398,32 @@ def panel_curves(runs_csv, summary_csv, out_png, profile: str, experiment: str) 
     fig, axes = plt.subplots(1, len(summary), figsize=(4 * len(summary), 3.4), squeeze=False)
     for k, (ax, (_, s)) in enumerate(zip(axes[0], summary.iterrows())):
         for col, color in (("train_acc", "C0"), ("test_acc", "C1")):
-            curves = [[e[col] for e in json.loads(h)] for h in _line_runs(runs, s)["history"]]
-            for c in curves:
+            for c in _epoch_curves(runs, s, col):
                 ax.plot(np.arange(1, len(c) + 1), c, color=color, lw=0.6, alpha=0.5)
-            if curves:
-                n = min(len(c) for c in curves)
-                ax.plot(np.arange(1, n + 1), np.array([c[:n] for c in curves]).mean(0), "o-", ms=3, color=color,
-                        label=col.replace("_acc", ""))
-        ax.set_title(f"({chr(97 + k)}) {s['row']}", fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy (%)")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        _accuracy_panel(ax, runs, s, f"({chr(97 + k)}) {s['row']}", {"train_acc": ("o-", "C0"), "test_acc": ("o-", "C1")})
     fig.suptitle(f"{experiment} ({profile} profile)")
     return _save(fig, out_png, dpi=100)
+
+
+def _epoch_curves(runs: pd.DataFrame, s: pd.Series, col: str) -> list[list[float]]:
+    """One per-epoch curve of `col` per run of a summary line."""
+    return [[e[col] for e in json.loads(h)] for h in _line_runs(runs, s)["history"]]
+
+
+def _accuracy_panel(ax, runs: pd.DataFrame, s: pd.Series, title: str, styles: dict) -> None:
+    """Train and test accuracy against epoch, the mean over a line's runs (to the shortest run)."""
+    for col, (style, color) in styles.items():
+        curves = _epoch_curves(runs, s, col)
+        if curves:
+            m = min(len(c) for c in curves)
+            ax.plot(np.arange(1, m + 1), np.array([c[:m] for c in curves]).mean(0), style, ms=3, color=color,
+                    label=col.replace("_acc", ""))
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
 
 def neuron_error_maps(runs_csv, summary_csv, out_png, profile: str, experiment: str) -> Path:
@@ -446,18 +457,8 @@ def neuron_error_maps(runs_csv, summary_csv, out_png, profile: str, experiment: 
         ax.set_title(f"({chr(97 + k)}) error, {s['row']}", fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("neuron index")
-        for col, style in (("train_acc", "o--"), ("test_acc", "o-")):
-            curves = [[h[col] for h in json.loads(x)] for x in _line_runs(runs, s)["history"]]
-            if curves:
-                m = min(len(c) for c in curves)
-                acc.plot(np.arange(1, m + 1), np.array([c[:m] for c in curves]).mean(0), style, ms=3,
-                         label=col.replace("_acc", ""))
-        acc.set_title(f"({chr(97 + n + k)}) accuracy, {s['row']}", fontsize=9)
-        acc.set_xlabel("epoch")
-        acc.set_ylabel("accuracy (%)")
-        acc.grid(alpha=0.3)
-        if acc.get_legend_handles_labels()[0]:
-            acc.legend(fontsize=7)
+        _accuracy_panel(acc, runs, s, f"({chr(97 + n + k)}) accuracy, {s['row']}",
+                        {"train_acc": ("o--", None), "test_acc": ("o-", None)})
     fig.suptitle(f"{experiment} ({profile} profile; |batch-mean error|, nudged minus free)")
     return _save(fig, out_png, dpi=100)
 
