@@ -126,3 +126,22 @@ def test_make_fresh_prints_the_plan_and_stops_before_training(recorded):
     assert p.returncode != 0
     assert "frecore plan table1 --profile smoke" in p.stdout and "error: --fresh" in p.stderr
     assert "papermill" not in p.stdout  # nothing trained
+
+
+def test_plan_of_a_figure_finds_the_runs_it_shares_in_their_owners_csv(tmp_path, capsys):
+    """Figure S1 draws Table S1's runs: they are recorded in tableS1.csv, and no figS1.csv exists (this
+    crashed with KeyError 'share_s' and would have priced every shared run as still to train)."""
+    shared = plan("figS1", "smoke")[0]
+    assert shared.experiment == "tableS1"
+    base = {c: "" for c in RUN_COLUMNS} | {
+        "run_id": shared.run_id, "experiment": "tableS1", "row": shared.row.label, "reading": shared.reading,
+        "profile": "smoke", "seed": shared.seed, "epochs": 1, "epochs_run": 1, "status": "ok", "wall_s": 4.0,
+        "epoch_s": 4.0, "git_commit": "abc", "device": "cpu:x", "config": json.dumps(shared.config.to_dict()),
+        "history": json.dumps([{"epoch": 1, "train_loss": 1.0, "train_acc": 50.0, "test_loss": 1.0, "test_acc": 50.0,
+                                "seconds": 4.0}])}
+    pd.DataFrame([base], columns=RUN_COLUMNS).to_csv(tmp_path / "tableS1.csv", index=False)
+    assert main(["plan", "figS1", "--profile", "smoke", "--out-dir", str(tmp_path), "--reference", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    n = len(plan("figS1", "smoke"))
+    assert f"{n} runs, {n - 1} to train, 1 reused" in out

@@ -50,7 +50,7 @@ def recorded_runs(name: str, out_dir: str | os.PathLike, reference: str | os.Pat
             runs = store.load_runs(path)
             frames.append(runs[runs["status"].isin(store.FINAL_STATUSES)])
     if not frames:
-        return pd.DataFrame(columns=store.RUN_COLUMNS)
+        return pd.DataFrame(columns=[*store.RUN_COLUMNS, "share_s"])
     runs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     runs = runs.drop_duplicates("run_id", keep="first").copy()
     # runs trained side by side each record the group's wall time: its members are the rows with the
@@ -119,11 +119,14 @@ class SweepPlan:
 
 def sweep_plan(name: str, profile: str, out_dir: str | os.PathLike, planned: Sequence[PlannedRun],
                device: str = "auto", reference: str | os.PathLike | None = CHECKOUT_RESULTS) -> SweepPlan:
-    """What a sweep of `planned` into out_dir trains and reuses, and its estimated time."""
-    done = store.finished_ids(Path(out_dir) / f"{name}.csv")  # every profile's runs share it (driver.output_paths)
+    """What a sweep of `planned` into out_dir trains and reuses, and its estimated time. A run shared
+    with another experiment (Row.owner: Figures S1-S7 draw Table S1's) is looked up in its owner's CSV."""
+    owners = list(dict.fromkeys(p.experiment for p in planned)) or [name]
+    # every profile's runs share <experiment>.csv (driver.output_paths)
+    done = set().union(*(store.finished_ids(Path(out_dir) / f"{e}.csv") for e in owners))
     todo = [p for p in planned if p.run_id not in done]
     dev = store.device_name(str(resolve_device(device)))
-    recorded = recorded_runs(name, out_dir, reference)
+    recorded = pd.concat([recorded_runs(e, out_dir, reference) for e in owners], ignore_index=True)
     return SweepPlan(name, profile, Path(out_dir), list(planned), [p for p in planned if p.run_id in done], todo,
                      [estimate(p, recorded, dev) for p in todo], dev)
 
