@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
+from frecore.model.protocol import Nudge
 from frecore.model.conv import ConvFRENet, conv_shapes
 from frecore.model.build import build_fre_net
 from frecore.rules import build_rule
@@ -138,7 +139,7 @@ def test_readout_lag_reads_the_state_one_step_back_and_the_nudge_error_with_it()
     r = net.relax(drive, 5)
     assert torch.equal(net.readout_state(r), r.previous[-1])
     seen = []
-    net.relax(drive, 3, start=r, error=lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype), beta_f=0.1)
+    net.relax(drive, 3, start=r, nudge=Nudge(0.1, lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype)))
     assert seen[0] is r.previous  # the first nudged step reads the state before the free phase's last
 
 
@@ -150,7 +151,7 @@ def test_pool_indices_previous_and_free_unpool_where_asked():
         drive = net.input_drive(x)
         free = net.relax(drive, 4)
         frozen = net.pool_indices_of(free.state)
-        got = net.relax(drive, 2, start=free, error=lambda s: err, beta_f=0.2, frozen_indices=frozen)
+        got = net.relax(drive, 2, start=free, nudge=Nudge(0.2, err))  # 'free': the start's indices, frozen
         idx1 = net.pool_indices_of(free.previous) if mode == "previous" else frozen
         s1 = net.step(free.state, drive, err, 0.2, idx1)
         idx2 = net.pool_indices_of(free.state) if mode == "previous" else frozen

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from frecore.model.protocol import Nudge
 from frecore.model.relaxation import Relaxation
 from tests.conftest import make_batch, make_net
 
@@ -64,8 +65,8 @@ def test_nudge_enters_the_last_layer_only():
     x, _ = make_batch(dtype=torch.float64)
     drive = net.input_drive(x)
     s0 = net.relax(drive, 5).state
-    nudge = torch.full((x.shape[0], 9), 0.1, dtype=torch.float64)
-    s1 = net.relax(drive, 1, start=Relaxation(s0), last_input=nudge).state
+    nudge = Nudge(0.1, torch.ones(x.shape[0], net.w_out.shape[0], dtype=torch.float64))  # a fixed error
+    s1 = net.relax(drive, 1, start=Relaxation(s0), nudge=nudge).state
     torch.testing.assert_close(s1[0], s0[0], rtol=0, atol=0)  # no feedback: lower layers unchanged
     torch.testing.assert_close(s1[1], s0[1], rtol=0, atol=0)
     assert (s1[2] - s0[2]).abs().min() > 0
@@ -80,17 +81,17 @@ def test_relative_tol_scales_with_the_distance_from_the_reference():
     s0 = net.relax(drive, 200).state
     steps, rel_err, abs_err = [], [], []
     for size in (1e-1, 1e-3):
-        nudge = torch.full((x.shape[0], 20), size, dtype=torch.float64)
-        full = net.relax(drive, 200, start=Relaxation(s0), last_input=nudge).state
+        nudge = Nudge(size, torch.ones(x.shape[0], net.w_out.shape[0], dtype=torch.float64))
+        full = net.relax(drive, 200, start=Relaxation(s0), nudge=nudge).state
         ds = max(float((a - b).abs().max()) for a, b in zip(full, s0))
 
         def err(r):
             return max(float((a - b).abs().max()) for a, b in zip(r.state, full)) / ds
-        relative = net.relax(drive, 200, start=Relaxation(s0), last_input=nudge, tol=1e-3, relative_to=s0)
+        relative = net.relax(drive, 200, start=Relaxation(s0), nudge=nudge, tol=1e-3, relative_to=s0)
         steps.append(relative.steps)
         rel_err.append(err(relative))
-        abs_err.append(err(net.relax(drive, 200, start=Relaxation(s0), last_input=nudge, tol=1e-6)))
+        abs_err.append(err(net.relax(drive, 200, start=Relaxation(s0), nudge=nudge, tol=1e-6)))
     assert max(steps) < 200 and abs(steps[0] - steps[1]) <= 2
     assert max(rel_err) < 1e-2 and rel_err[1] < 2 * rel_err[0]
     assert abs_err[1] > 10 * abs_err[0]
-    assert net.relax(drive, 7, start=Relaxation(s0), last_input=nudge).steps == 7  # no tol: fixed steps
+    assert net.relax(drive, 7, start=Relaxation(s0), nudge=nudge).steps == 7  # no tol: fixed steps

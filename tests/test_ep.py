@@ -153,6 +153,7 @@ def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
     """models_LN_G.py: hb += beta_f B_f e_p^0 inside the K loop, so step k sees k beta_f B_f e_p^0."""
     import torch.nn.functional as F
 
+    from frecore.model.protocol import Nudge
     from frecore.model.relaxation import Relaxation
 
     net = make_net(dtype="float64")
@@ -161,10 +162,9 @@ def test_accumulating_nudge_adds_k_times_the_free_error_at_step_k():
     s0, s_beta, logits0, e_w, _ = rule.phases(net, x, y)
     s0, s_beta = s0.state, s_beta.state
     e0 = F.one_hot(y, 4).double() - torch.softmax(logits0, 1)
-    unit = 0.3 * (e0 @ net.output_feedback_operand())
     s = s0
-    for k in (1, 2, 3):
-        s = net.relax(net.input_drive(x), 1, start=Relaxation(s), last_input=k * unit).state
+    for k in (1, 2, 3):  # a constant nudge k beta_f B_f e_p^0 at step k
+        s = net.relax(net.input_drive(x), 1, start=Relaxation(s), nudge=Nudge(0.3 * k, e0)).state
     for a, b in zip(s, s_beta):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     torch.testing.assert_close(e_w, e0)  # readout_error defaults to the free phase's error

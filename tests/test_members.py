@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
-from frecore.model import members as member_nets
-from frecore.model.members import member_matmul, stack_members
+from frecore.model import layered as member_nets  # member_matmul's home
+from frecore.model.layered import member_matmul
+from frecore.model.members import stack_members
 from frecore.training.data import load_dataset
 from frecore.training.members import fit_members, groupable
 from frecore.training.train import fit

@@ -176,18 +176,15 @@ def _nudged_tops(net, rule, x: torch.Tensor, y: torch.Tensor, free, steps: int) 
     """The top layer after each nudged step (the free state first), with the error rules/ep forms."""
     import torch.nn.functional as F
 
-    drive = net.input_drive(x)
+    from frecore.model.protocol import Nudge
+
     target = F.one_hot(y, net.w_out.shape[0]).to(x.dtype)
-    frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
 
     def error(s):
         return target - torch.softmax(net.logits(s[-1]), dim=1)
 
-    tops, state = [free.state[-1]], free
-    for _ in range(steps):
-        state = net.relax(drive, 1, start=state, error=error, beta_f=rule.cfg.beta_f, frozen_indices=frozen)
-        tops.append(state.state[-1])
-    return tops
+    trace = net.relax(net.input_drive(x), steps, start=free, nudge=Nudge(rule.cfg.beta_f, error), record=True).trace
+    return [free.state[-1]] + [s[-1] for s in trace]
 
 
 PROBES["conv_cycle"] = conv_cycle_probe

@@ -17,8 +17,6 @@ presynaptic inputs of the updates read the state one step back, as the authors' 
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +25,7 @@ from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
 from frecore.model.init import TORCH_DTYPES, init_bias, init_kernel, init_matrix
 from frecore.model.noise import GaussianNoise
+from frecore.model.protocol import Nudge
 from frecore.model.relaxation import Relaxation, iterate
 
 ConvState = list[torch.Tensor]  # one (B, C_i, H_i, W_i) tensor per conv layer
@@ -183,28 +182,31 @@ class ConvFRENet(nn.Module):
         return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]  # damped: s <- (1-g) s + g rho(h)
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[ConvState] | None = None,
-              error: Callable[[ConvState], torch.Tensor] | None = None, beta_f: float | torch.Tensor = 0.0,
-              frozen_indices: list[torch.Tensor] | None = None, tol: float | None = None,
+              nudge: Nudge | None = None, tol: float | None = None,
               relative_to: ConvState | None = None, record: bool = False,
               noise: GaussianNoise | None = None) -> Relaxation[ConvState]:
-        """`steps` synchronous updates from `start` (None: zeros); `error(s)` gives e_p for the nudge,
-        read from the state the step starts from (or the one before it, with readout_lag 1).
-        `tol` and `relative_to` stop early (frecore.model.relaxation.iterate).
+        """`steps` synchronous updates from `start` (None: zeros); `nudge` adds beta_f MaxUnpool(W_f^T
+        e_p) to the top layer, e_p read from the state the step starts from (or the one before it,
+        with readout_lag 1). `tol` and `relative_to` stop early (frecore.model.relaxation.iterate).
 
         Unpooling indices per NetConfig.pool_indices: 'current' pools the state the step starts
-        from, 'previous' the state before it, 'free' uses `frozen_indices` (the free phase's).
+        from, 'previous' the state before it, 'free' the nudged phase's start (the free phase's).
         """
+        if nudge is not None and nudge.accumulating:
+            raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
         lag, mode = self.cfg.readout_lag, self.cfg.pool_indices
+        frozen = self.pool_indices_of(start.state) if mode == "free" and nudge is not None and start is not None else None
+        beta_f = nudge.beta_f if nudge is not None else 0.0
 
         def step(state: ConvState | None, previous: ConvState | None) -> ConvState:
             read = previous if lag else state
-            e = error(read) if error is not None and read is not None else None
+            e = nudge.error_at(read) if nudge is not None and read is not None else None
             indices = None
             if state is not None:
                 if mode == "previous" and previous is not None:
                     indices = self.pool_indices_of(previous)
-                elif mode == "free" and frozen_indices is not None:
-                    indices = frozen_indices
+                elif frozen is not None:
+                    indices = frozen
             return self.step(state, drive, e, beta_f, indices, noise)
 
         return iterate(step, steps, start, tol=tol, relative_to=relative_to, record=record)
@@ -219,6 +221,33 @@ class ConvFRENet(nn.Module):
         """W_f Flatten(MaxPool(s_L)) (+ b_f). (B, C, H, W) -> (B, n_out)"""
         out = self.pooled_flat(s_top) @ self.w_out.transpose(-1, -2)
         return out if self.b_out is None else out + self.b_out.unsqueeze(-2)
+
+    def _update_inputs(self, x: torch.Tensor, free: Relaxation[ConvState]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The presynaptic inputs of EP's update: each conv's (pooled) free input and the top layer,
+        from the free state, or one step back with readout_lag 1."""
+        pre = free.previous if self.cfg.readout_lag and free.previous is not None else free.state
+        return [self.image(x)] + [F.max_pool2d(s, 2) for s in pre[:-1]], pre[-1]
+
+    def local_inputs(self, x: torch.Tensor, free: Relaxation[ConvState]) -> list[torch.Tensor]:
+        """What EP's local update is the vector-Jacobian product of: each layer's bottom-up input
+        Conv_i(MaxPool(s_i^0)) + bias_i (Conv_0(x) for the first; no alpha), then the logits. The
+        definition `local_gradients` computes directly (tested)."""
+        inputs, top = self._update_inputs(x, free)
+        return [F.conv2d(inp, w, b, padding=self.cfg.padding, groups=self.groups)
+                for inp, w, b in zip(inputs, self.convs, self.biases)] + [self.logits(top)]
+
+    def local_gradients(self, x: torch.Tensor, free: Relaxation[ConvState], ds: list[torch.Tensor],
+                        e_readout: torch.Tensor) -> list[torch.Tensor]:
+        """The VJP of `local_inputs` with (ds_1 .. ds_L, e_p), summed over the batch, aligned with
+        weights(): per conv, its kernel's correlation of ds with its input and ds summed over
+        positions for its bias; W_f (and b_f) from e_p and the pooled top layer."""
+        inputs, top = self._update_inputs(x, free)
+        grads: list[torch.Tensor] = []
+        for w, inp, d in zip(self.convs, inputs, ds):
+            grads += [torch.nn.grad.conv2d_weight(inp, w.shape, d, padding=self.cfg.padding, groups=self.groups),
+                      d.sum(dim=(0, 2, 3))]
+        grads.append(e_readout.transpose(-1, -2) @ self.pooled_flat(top))
+        return grads if self.b_out is None else grads + [e_readout.sum(-2)]
 
     # -- feedforward twin (BP) -------------------------------------------------------------------
     def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,

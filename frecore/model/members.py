@@ -22,68 +22,17 @@ from torch import nn
 from frecore.config import ConfigError
 from frecore.config.graph import Block, Topology
 from frecore.model.conv import ConvFRENet
-from frecore.model.layered import DenseWeights, LastLayerInput, LayeredFRENet, State
-from frecore.model.noise import GaussianNoise
+from frecore.model.layered import LayeredFRENet, Scale
 from frecore.model.prototypical import LayeredPrototypicalNet, PState
-from frecore.model.relaxation import Relaxation, iterate, iterate_members
-
-
-BALANCE_MIN_MACS = 1 << 24  # per member: below this, bmm's own threading beats the split (bench/ensemble.py)
-
-
-def member_matmul(a: torch.Tensor, b: torch.Tensor, add_to: torch.Tensor | None = None, alpha: float = 1.0,
-                  threads: int | None = None, inplace: bool = False) -> torch.Tensor:
-    """Per member `add_to + alpha * a @ b` (torch.bmm / torch.baddbmm), (M, B, n) x (M, n, k);
-    with `inplace`, written into `add_to` (a tensor the caller owns: no copy of it is made).
-
-    On the CPU torch's bmm hands whole members to its threads: with M not a multiple of the thread
-    count one thread takes an extra member while the others wait (5 members of 500x512x512 on 2
-    threads: 1.2x the time of 4 + 1). So large products there run the members that share out
-    evenly as one bmm and the rest one at a time, each with every thread. Autograd (BP, FA) keeps
-    plain bmm."""
-    m, threads = a.shape[0], threads or torch.get_num_threads()
-    even = m - m % threads
-    if (a.device.type != "cpu" or threads < 2 or even in (0, m) or a.shape[1] * a.shape[2] * b.shape[2] < BALANCE_MIN_MACS
-            or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))):
-        if add_to is None:
-            return torch.bmm(a, b)
-        return add_to.baddbmm_(a, b, alpha=alpha) if inplace else torch.baddbmm(add_to, a, b, alpha=alpha)
-    if add_to is None:
-        out = a.new_empty(m, a.shape[1], b.shape[2])
-        torch.bmm(a[:even], b[:even], out=out[:even])
-        for i in range(even, m):
-            torch.mm(a[i], b[i], out=out[i])
-    elif inplace:
-        out = add_to
-        out[:even].baddbmm_(a[:even], b[:even], alpha=alpha)
-        for i in range(even, m):
-            out[i].addmm_(a[i], b[i], alpha=alpha)
-    else:
-        out = a.new_empty(m, a.shape[1], b.shape[2])
-        torch.baddbmm(add_to[:even], a[:even], b[:even], alpha=alpha, out=out[:even])
-        for i in range(even, m):
-            torch.addmm(add_to[i], a[i], b[i], alpha=alpha, out=out[i])
-    return out
-
-
-class _StackedFeedbackAlignedLinear(torch.autograd.Function):
-    """Per member y = x W^T forward; backward sends the error through the fixed F instead of W."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x, f)
-        return torch.bmm(x, w.transpose(1, 2))
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        x, f = ctx.saved_tensors
-        return torch.bmm(grad_out, f), torch.bmm(grad_out.transpose(1, 2), x), None
+from frecore.model.relaxation import iterate_members
 
 
 class MemberStack:
     """What every side-by-side stack offers fit_members: member i's weights as views shaped as its
     own net's (`member_weights`), copying them back out (`unstack`), and masking gradients of
     weights a member lacks (none, unless the stack says otherwise)."""
+
+    member_dim = 0  # the states' dimension that holds the members (conv: folded into the channels, 1)
 
     def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Member i's slices of `tensors` (aligned with the stack's weights(): the weights, or their
@@ -133,15 +82,18 @@ def _union(topologies: Sequence[Topology]) -> tuple[Topology, list[list[int]]]:
     return Topology(topologies[0].sizes, blocks), members
 
 
-class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
+class StackedLayeredNet(MemberStack, LayeredFRENet):
     """`nets` (already initialised, each from its own seed) stacked along a leading member dimension.
 
     Members may have different graphs over the same layers (AGT rows: a graph per seed; Figure S8:
     per P): the stack holds the union of their blocks, a block a member lacks being zero weights with
-    zero scales that never learn (`mask_gradients`), so each member computes exactly its own net."""
+    zero scales that never learn (`mask_gradients`), so each member computes exactly its own net.
+    Its dynamics are LayeredFRENet's, on the member dimension."""
+
+    iterate = staticmethod(iterate_members)  # each member stops at its own settled step
 
     def __init__(self, nets: Sequence[LayeredFRENet]) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         first = nets[0]
         for n in nets[1:]:
             if (n.topology.sizes != first.topology.sizes or n.cfg.activation != first.cfg.activation
@@ -185,8 +137,8 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
         self.alpha, self.beta = table("alpha", "forward"), table("beta", "feedback")
         # per block, once: its scale (a float when every member shares it) and, where some member
         # lacks it or only feeds back through it, a (M, 1, 1) 0/1 mask of the members whose weight learns
-        self.block_scales = [(self._shared_scale(self.alpha, u), self._shared_scale(self.beta, u))
-                             for u in range(n_union)]
+        self._block_scales = [(self._shared_scale(self.alpha, u), self._shared_scale(self.beta, u))
+                              for u in range(n_union)]
         learns = [[u in own[j] and n.topology.blocks[own[j][u]].forward for j, n in enumerate(nets)]
                   for u in range(n_union)]
         self.grad_masks = [None if all(col) else torch.tensor(col, dtype=dtype, device=device).view(self.m, 1, 1)
@@ -205,101 +157,18 @@ class StackedLayeredNet(MemberStack, DenseWeights, nn.Module):
         n = len(self.w_blocks)
         return [tensors[0][i], *(tensors[1 + u][i] for u in self.member_blocks[i]), *(t[i] for t in tensors[1 + n:])]
 
-    def _scale(self, table: torch.Tensor, k: int) -> torch.Tensor:
-        return table[:, k].view(self.m, 1, 1)
-
-    def _shared_scale(self, table: torch.Tensor, k: int) -> float | torch.Tensor:
+    def _shared_scale(self, table: torch.Tensor, k: int) -> Scale:
         """Block k's scale: one float when every member has the same, else (M, 1, 1)."""
         column = table[:, k]
         return float(column[0]) if bool((column == column[0]).all()) else column.view(self.m, 1, 1)
 
-    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
-        """(M, B, n_in) -> (M, B, n_1)"""
-        return member_matmul(x, self.w_in.transpose(1, 2))
+    def block_scales(self) -> list[tuple[Scale, Scale]]:
+        """Per union block, (alpha, beta): a float where every member shares it, else (M, 1, 1)."""
+        return self._block_scales
 
-    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[State] | None = None,
-              last_input: LastLayerInput = None, tol: float | None = None, relative_to: State | None = None,
-              record: bool = False, noise: GaussianNoise | None = None) -> Relaxation[State]:
-        """Every member's relaxation at once (LayeredFRENet.relax, member by member); `noise` is a
-        MemberNoise (each member's own draws); with `tol` each member stops at its own settled step
-        (frecore.model.relaxation.iterate_members: `steps` per member)."""
-        n_layers = len(self.sizes)
-        terms: list[list] = [[] for _ in range(n_layers)]  # per receiving layer: (scale, source, operand)
-        for k, b in enumerate(self.topology.blocks):  # a scale that is 0 for every member is dropped, as one net drops it
-            alpha, beta = self.block_scales[k]
-            if b.forward and not (isinstance(alpha, float) and alpha == 0.0):
-                terms[b.dst].append((alpha, b.src, self.w_blocks[k].transpose(1, 2)))
-            if b.feedback and not (isinstance(beta, float) and beta == 0.0):
-                terms[b.src].append((beta, b.dst, self.feedback_operand(k)))
-        # As LayeredFRENet.relax: from s = 0 with rho(0) = 0 a layer stays exactly 0 until the input
-        # reaches it, and what it sends is skipped (exact).
-        track_zero = self.rho.zero_at_origin and noise is None
-        zero: frozenset[int] = frozenset()
-
-        def step(state: State | None, previous: State | None) -> State:
-            nonlocal zero
-            ext: list[torch.Tensor | None] = [drive] + [None] * (n_layers - 1)
-            if last_input is not None:
-                ext[-1] = last_input(state) if callable(last_input) else last_input
-                if n_layers == 1:
-                    ext[-1] = drive + ext[-1]
-            new = []
-            for j, n in enumerate(self.sizes):
-                h = ext[j]  # an input: never written to; every later h is this step's own
-                if state is not None:
-                    for scale, src, mat in terms[j]:
-                        if src in zero:
-                            continue
-                        if h is None:
-                            h = member_matmul(state[src], mat)
-                            if not (isinstance(scale, float) and scale == 1.0):  # (x * 1.0 is x)
-                                h.mul_(scale)
-                        elif isinstance(scale, float):  # one scale for every member: fused, as addmm
-                            h = member_matmul(state[src], mat, add_to=h, alpha=scale, inplace=h is not ext[j])
-                        else:
-                            h = h + member_matmul(state[src], mat).mul_(scale)
-                if h is None:
-                    h = drive.new_zeros(drive.shape[0], drive.shape[1], n)
-                if noise is not None:
-                    h = h + noise.for_layer(j, h)  # noise entering like the bias b
-                new.append(self.rho.inplace(h.clone() if h is ext[j] else h))
-            if track_zero:
-                was_zero = zero if state is not None else frozenset(range(n_layers))
-                zero = frozenset(j for j in range(n_layers)
-                                 if ext[j] is None and all(src in was_zero for _, src, _ in terms[j]))
-            return new
-
-        return iterate_members(step, steps, start, tol=tol, relative_to=relative_to, record=record)
-
-    def readout_state(self, relaxation: Relaxation[State]) -> torch.Tensor:
-        return relaxation.state[-1]
-
-    def logits(self, s_last: torch.Tensor) -> torch.Tensor:
-        """(M, B, n_L) -> (M, B, n_out)"""
-        out = torch.bmm(s_last, self.w_out.transpose(1, 2))
-        return out if self.b_out is None else out + self.b_out.unsqueeze(1)
-
-    def feedforward(self, x: torch.Tensor, feedback_alignment: bool = False,
-                    offsets: Sequence[torch.Tensor] | None = None) -> tuple[State, torch.Tensor]:
-        """Every member's feedforward twin; with `feedback_alignment`, errors flow back through the
-        fixed random matrices (LayeredFRENet.feedforward, member by member)."""
-        if offsets is not None:
-            raise ConfigError("members side by side: no pre-activation offsets")
-
-        def linear(inp: torch.Tensor, w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-            if feedback_alignment:
-                return _StackedFeedbackAlignedLinear.apply(inp, w, f)
-            return torch.bmm(inp, w.transpose(1, 2))
-
-        states: State = []
-        for j in range(len(self.sizes)):
-            h = self.input_drive(x) if j == 0 else 0.0
-            for k, b in enumerate(self.topology.blocks):
-                if b.dst == j and b.forward:
-                    h = h + self._scale(self.alpha, k) * linear(states[b.src], self.w_blocks[k], self.feedback_operand(k))
-            states.append(self.rho.fn(h))
-        logits = linear(states[-1], self.w_out, self.output_feedback_operand())
-        return states, logits if self.b_out is None else logits + self.b_out.unsqueeze(1)
+    def member_factor(self, values: Sequence[float], layer: int) -> torch.Tensor:
+        """One value per member as a factor of a layer's (M, B, n) state."""
+        return torch.tensor(values, dtype=self.w_in.dtype, device=self.w_in.device).view(-1, 1, 1)
 
 
 class StackedConvNet(MemberStack, ConvFRENet):
@@ -317,6 +186,7 @@ class StackedConvNet(MemberStack, ConvFRENet):
         self.cfg, self.input_shape, self.rho = first.cfg, first.input_shape, first.rho
         self.shapes, self.pooled_top = first.shapes, first.pooled_top
         self.m = self.groups = len(nets)
+        self.member_dim = 1  # (B, M*C, H, W)
         self.layout = torch.channels_last  # bench/ensemble.py, docs/speed.md
         self.convs = nn.ParameterList([nn.Parameter(torch.cat([n.convs[i].detach() for n in nets]))
                                        for i in range(len(first.convs))])
@@ -342,6 +212,11 @@ class StackedConvNet(MemberStack, ConvFRENet):
         n_conv = 2 * len(self.convs)
         out = [t.view(self.m, -1, *t.shape[1:])[i] for t in tensors[:n_conv]]
         return out + [t[i] for t in tensors[n_conv:]]
+
+    def member_factor(self, values: Sequence[float], layer: int) -> torch.Tensor:
+        """One value per member as a factor of layer `layer`'s state, members folded into its channels."""
+        factor = torch.tensor(values, dtype=self.w_out.dtype, device=self.w_out.device)
+        return factor.repeat_interleave(self.shapes[layer][0]).view(1, -1, 1, 1)
 
     def image(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, features) -> (B, M*C, H, W): member m's images in channels m*C .. (m+1)*C - 1."""
@@ -398,15 +273,14 @@ class StackedPrototypicalNet(MemberStack, LayeredPrototypicalNet):
 
 
 Stackable = Sequence[LayeredFRENet] | Sequence[ConvFRENet] | Sequence[LayeredPrototypicalNet]
+STACKS: dict[type, type] = {LayeredFRENet: StackedLayeredNet, ConvFRENet: StackedConvNet,
+                            LayeredPrototypicalNet: StackedPrototypicalNet}
 
 
 def stack_members(nets: Stackable) -> StackedLayeredNet | StackedConvNet | StackedPrototypicalNet:
     """The side-by-side net of `nets` (one kind, one shape)."""
-    if all(isinstance(n, LayeredFRENet) for n in nets):
-        return StackedLayeredNet(nets)
-    if all(type(n) is ConvFRENet for n in nets):
-        return StackedConvNet(nets)
-    if all(type(n) is LayeredPrototypicalNet for n in nets):
-        return StackedPrototypicalNet(nets)
+    kinds = {type(n) for n in nets}
+    if len(kinds) == 1 and next(iter(kinds)) in STACKS:
+        return STACKS[next(iter(kinds))](nets)
     raise ConfigError("members side by side: layered or conv FRE-RNNs, or dense P-EP nets, of one kind; got "
-                      + ", ".join(sorted({type(n).__name__ for n in nets})))
+                      + ", ".join(sorted(k.__name__ for k in kinds)))

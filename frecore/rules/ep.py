@@ -8,9 +8,9 @@ each step, or held at its free-phase value with `hold_error`). Local updates, no
     dW_f = (s_tar - s_p^0) (s_L^0)^T   (or e_p at the nudged phase's end: RuleConfig.readout_error)
 
 averaged over the batch and handed to the optimizer as the gradient -dW. The conv FRE-RNN
-(frecore.model.conv, Algorithm S2) runs the same two phases through its own relaxation; the rule
-owns its update for each net it trains, chosen by the net's type (`phases` and `set_ep_gradients`
-register one implementation per net class).
+(frecore.model.conv, Algorithm S2) runs the same two phases through its own relaxation: the rule is
+written once against the net protocol (the nudge is a typed Nudge the net's `relax` takes; the
+update is the vector-Jacobian product of the net's `local_inputs`), for one net and members alike.
 
 With RuleConfig.settle_tol / settle_tol_nudged a phase ends at the first step whose largest state
 change is below the tolerance (absolute, or for the nudged phase relative to max |ds| with
@@ -34,18 +34,14 @@ the mean of the two phases' (centered, O(beta_f^2)), or the signed phase's (rand
 """
 from __future__ import annotations
 
-from functools import singledispatch, singledispatchmethod
 from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.conv import ConvFRENet
-from frecore.model.layered import LayeredFRENet, State
-from frecore.model.members import StackedConvNet, StackedLayeredNet, member_matmul
 from frecore.model.noise import GaussianNoise
-from frecore.model.protocol import FRENet
+from frecore.model.protocol import FRENet, Nudge
 from frecore.model.relaxation import Relaxation
 from frecore.model.build import build_fre_net
 from frecore.rules.base import BatchStats, batch_stats
@@ -92,10 +88,8 @@ class EquilibriumPropagation:
         values = [c.beta_f for c in cfgs]
         if all(v == values[0] for v in values):
             return self
-        if not isinstance(net, StackedLayeredNet):
-            raise ConfigError("members side by side may differ in beta_f on layered nets only")
         rule = EquilibriumPropagation(self.cfg)  # fit_members seeds its streams
-        rule.beta_f = torch.tensor(values, dtype=net.w_in.dtype, device=net.w_in.device).view(-1, 1, 1)
+        rule.beta_f = member_factor(net, values, -1)
         return rule
 
     @property
@@ -131,44 +125,10 @@ class EquilibriumPropagation:
     def _error_of(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return target - torch.softmax(logits, dim=-1)
 
-    @singledispatchmethod
+    @torch.no_grad()
     def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
-        """The free and the nudged relaxation of one batch, the free logits and the e_p W_f learns from."""
-        raise ConfigError(f"EP has no phases for a {type(net).__name__}")
-
-    @phases.register
-    @torch.no_grad()
-    def _conv_phases(self, net: ConvFRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
-        """Algorithm S2."""
-        cfg = self.cfg
-        drive = net.input_drive(x)
-        free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
-        logits0 = net.logits(net.readout_state(free))
-        target = F.one_hot(y, logits0.shape[-1]).to(logits0.dtype)
-        e0 = self._error_of(target, logits0)
-        if cfg.hold_error:
-            def error(s):
-                return e0
-        else:
-            def error(s):
-                return self._error_of(target, net.logits(s[-1]))
-        frozen = net.pool_indices_of(free.state) if net.cfg.pool_indices == "free" else None
-
-        def nudged_at(beta_f: float | torch.Tensor) -> Relaxation:
-            return net.relax(drive, cfg.nudge_steps, start=free, error=error, beta_f=beta_f, frozen_indices=frozen,
-                             tol=cfg.settle_tol_nudged, relative_to=free.state if cfg.settle_relative else None,
-                             noise=noise)
-
-        def end_error(r: Relaxation) -> torch.Tensor:
-            return self._error_of(target, net.logits(net.readout_state(r)))
-
-        return self._estimate(net, free, logits0, e0, nudged_at, end_error)
-
-    @phases.register(LayeredFRENet)
-    @phases.register(StackedLayeredNet)  # members side by side: the same algebra, batched per member
-    @torch.no_grad()
-    def _layered_phases(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
-        """Algorithm 1.
+        """The free and the nudged relaxation of one batch (Algorithm 1; Algorithm S2 for the conv
+        net), the free logits and the e_p W_f learns from.
 
         Nudge modes (RuleConfig.nudge): 'constant' adds beta_f B_f e_p at every nudged step, e_p
         recomputed from the current state (Algorithm 1) or held at e_p^0 (`hold_error`);
@@ -176,33 +136,24 @@ class EquilibriumPropagation:
         (`models_LN_G.py`) does by adding the nudge to the drive inside its K loop.
         """
         cfg = self.cfg
-        drive = net.input_drive(x)  # (B, n_1), constant in both phases
+        drive = net.input_drive(x)  # constant in both phases
         free = net.relax(drive, cfg.free_steps, tol=cfg.settle_tol, noise=noise)
-        s0 = free.state
-        logits0 = net.logits(s0[-1])  # (B, n_out)
+        logits0 = net.logits(net.readout_state(free))
         target = F.one_hot(y, logits0.shape[-1]).to(logits0.dtype)  # s_tar
         e0 = self._error_of(target, logits0)  # e_p at the free fixed point
-        f_out = net.output_feedback_operand()  # B_f^T: (n_out, n_L)
+        accumulating = cfg.nudge == "accumulating"
+
+        def error(s: list[torch.Tensor]) -> torch.Tensor:
+            return self._error_of(target, net.logits(s[-1]))
 
         def nudged_at(beta_f: float | torch.Tensor) -> Relaxation:
             """The nudged phase from s^0 at this (signed) beta_f."""
-            if cfg.nudge == "accumulating":
-                unit = (e0 @ f_out).mul_(beta_f)
-                taken = [0]
-
-                def nudge(s: State) -> torch.Tensor:
-                    taken[0] += 1
-                    return unit * taken[0]
-            elif cfg.hold_error:
-                nudge = (e0 @ f_out).mul_(beta_f)  # (B, n_L), fixed for all K steps
-            else:
-                def nudge(s: State) -> torch.Tensor:
-                    return (self._error_of(target, net.logits(s[-1])) @ f_out).mul_(beta_f)
-            return net.relax(drive, cfg.nudge_steps, start=free, last_input=nudge, tol=cfg.settle_tol_nudged,
-                             relative_to=s0 if cfg.settle_relative else None, noise=noise)
+            nudge = Nudge(beta_f, e0 if cfg.hold_error or accumulating else error, accumulating)
+            return net.relax(drive, cfg.nudge_steps, start=free, nudge=nudge, tol=cfg.settle_tol_nudged,
+                             relative_to=free.state if cfg.settle_relative else None, noise=noise)
 
         def end_error(r: Relaxation) -> torch.Tensor:
-            return self._error_of(target, net.logits(r.state[-1]))
+            return self._error_of(target, net.logits(net.readout_state(r)))
 
         return self._estimate(net, free, logits0, e0, nudged_at, end_error)
 
@@ -219,7 +170,7 @@ class EquilibriumPropagation:
             runs = [nudged, opposite]
         elif cfg.estimator == "random-sign":
             signs = self.draw_signs()
-            nudged = nudged_at(self.beta_f * member_factor(net, signs, len(s0) - 1))
+            nudged = nudged_at(self.beta_f * member_factor(net, signs, -1))
             ds = [(b - a).div_(member_factor(net, signs, j)) for j, (a, b) in enumerate(zip(s0, nudged.state))]
             runs = [nudged]
         else:
@@ -243,78 +194,23 @@ class EquilibriumPropagation:
         return batch_stats(p.logits, y)
 
 
-@singledispatch
 def member_factor(net: FRENet, values: list[float], layer: int) -> float | torch.Tensor:
-    """One value per run (random-sign's sigma) as the factor of layer `layer`'s state: the float
-    itself for one net; per member for members side by side."""
-    if len(values) != 1:
-        raise ConfigError(f"{len(values)} sign streams for one net: seed_streams takes one seed per run")
-    return values[0]
+    """One value per run (random-sign's sigma, a member's beta_f) as a factor of layer `layer`'s
+    state (-1: the top): the float itself for one net; for members side by side, shaped as their
+    layout takes it (MemberStack.member_factor)."""
+    members = getattr(net, "m", 1)  # a MemberStack's member count
+    if len(values) != members:
+        raise ConfigError(f"{len(values)} values for {members} member(s): seed_streams takes one seed per run")
+    return values[0] if members == 1 else net.member_factor(values, layer)
 
 
-@member_factor.register
-def _(net: StackedLayeredNet, values: list[float], layer: int) -> torch.Tensor:
-    if len(values) != net.m:
-        raise ConfigError(f"{len(values)} sign streams for {net.m} members: seed_streams takes one seed per member")
-    return torch.tensor(values, dtype=net.w_in.dtype, device=net.w_in.device).view(-1, 1, 1)  # states (M, B, n)
-
-
-@member_factor.register
-def _(net: StackedConvNet, values: list[float], layer: int) -> torch.Tensor:
-    if len(values) != net.m:
-        raise ConfigError(f"{len(values)} sign streams for {net.m} members: seed_streams takes one seed per member")
-    factor = torch.tensor(values, dtype=net.w_out.dtype, device=net.w_out.device)
-    return factor.repeat_interleave(net.shapes[layer][0]).view(1, -1, 1, 1)  # members folded into the channels
-
-
-@singledispatch
+@torch.no_grad()
 def set_ep_gradients(net: FRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
                      e_readout: torch.Tensor) -> None:
     """EP's local updates from the free phase and the estimator's ds (Phases.ds), written to
-    `.grad` as -dW (batch mean)."""
-    raise ConfigError(f"EP has no update for a {type(net).__name__}")
-
-
-@set_ep_gradients.register(LayeredFRENet)
-@set_ep_gradients.register(StackedLayeredNet)  # members side by side: a leading member dimension
-@torch.no_grad()
-def _layered_update(net: LayeredFRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
-                    e_readout: torch.Tensor) -> None:
-    """dW_i = ds_dst (s_src^0)^T per forward block, dW_0 = ds_1 x^T, dW_f = e_p (s_L^0)^T."""
-    s0 = free.state
-    scale = -1.0 / x.shape[-2]  # batch mean, as a gradient to descend
-
-    def outer(post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:  # post^T pre, per member if stacked
-        product = member_matmul(post.transpose(1, 2), pre) if post.dim() == 3 else post.t() @ pre
-        return product.mul_(scale)
-
-    net.w_in.grad = outer(ds[0], x)  # dW_0 = ds_1 x^T
-    for k, b in enumerate(net.topology.blocks):
-        if b.forward:
-            net.w_blocks[k].grad = outer(ds[b.dst], s0[b.src])  # ds_dst (s_src^0)^T
-        else:  # a feedback-only block (ordered AGT draw): nothing learns
-            net.w_blocks[k].grad = torch.zeros_like(net.w_blocks[k])
-    net.w_out.grad = outer(e_readout, s0[-1])  # dW_f = e_p (s_L^0)^T
-    if net.b_out is not None:
-        net.b_out.grad = e_readout.sum(-2).mul_(scale)
-
-
-@set_ep_gradients.register
-@torch.no_grad()
-def _conv_update(net: ConvFRENet, x: torch.Tensor, free: Relaxation, ds: list[torch.Tensor],
-                 e_readout: torch.Tensor) -> None:
-    """-dW as `.grad` (batch mean): kernel i from ds_{i+1} and its free-phase (pooled) input,
-    bias i from ds_{i+1} summed over positions, W_f (and b_f) from e_p and the pooled free top
-    layer. With readout_lag 1 the presynaptic inputs are the free state one step back. Members
-    side by side (StackedConvNet) take the same path: grouped kernels, per-member readouts."""
-    scale = -1.0 / net.batch_size(x)
-    s0 = free.state
-    pre = free.previous if net.cfg.readout_lag and free.previous is not None else s0
-    inputs = [net.image(x)] + [F.max_pool2d(s, 2) for s in pre[:-1]]
-    for i, (inp, d) in enumerate(zip(inputs, ds)):  # d: rho(s^beta) - rho(s^0) for states that are already rho(h)
-        net.convs[i].grad = torch.nn.grad.conv2d_weight(inp, net.convs[i].shape, d, padding=net.cfg.padding,
-                                                         groups=net.groups).mul_(scale)
-        net.biases[i].grad = d.sum(dim=(0, 2, 3)).mul_(scale)
-    net.w_out.grad = (e_readout.transpose(-1, -2) @ net.pooled_flat(pre[-1])).mul_(scale)
-    if net.b_out is not None:
-        net.b_out.grad = e_readout.sum(-2).mul_(scale)
+    `.grad` as -dW (batch mean), for every net alike: the vector-Jacobian product of the net's
+    bottom-up inputs from the free state with (ds_1 .. ds_L, e_p) (`local_inputs`, computed by
+    `local_gradients`), i.e. dW_i = ds_dst (s_src^0)^T, dW_0 = ds_1 x^T, dW_f = e_p (s_L^0)^T."""
+    scale = -1.0 / net.batch_size(x)  # batch mean, as a gradient to descend
+    for w, g in zip(net.weights(), net.local_gradients(x, free, ds, e_readout)):
+        w.grad = g.mul_(scale)

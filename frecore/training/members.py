@@ -164,7 +164,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
                     for c, g in zip(cfgs, noise_gens)]
     test_noises = [state_noise(c.noise.state_std, g, c.noise.state_noise_model) for c, g in zip(cfgs, noise_gens)]
-    test_noise = (MemberNoise(test_noises, dim=1 if isinstance(net, StackedConvNet) else 0)
+    test_noise = (MemberNoise(test_noises, dim=net.member_dim)
                   if any(n is not None for n in test_noises) else None)
     train_noise = test_noise if cfg.noise.state_noise_in_training else None
     sign_gens = list(getattr(rule, "sign_gens", []))  # EP random-sign: one per member
