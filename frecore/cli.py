@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from frecore.config import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, ESTIMATORS, FEEDBACK, INITS, NUDGES,
-                            OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
+from frecore.config import DEVICES, ConfigError, RunConfig
+from frecore.config.flags import add_config_flags, config_from_flags
 from frecore.training.data import MissingDataError
 from frecore.experiments import PROFILES, READINGS, list_experiments
 from frecore.reporting.paths import check_writable_dir, check_writable_file
@@ -21,97 +22,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
-def _scalar_or_list(values: list[float] | None):
-    if values is None:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
-
-
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from frecore.rules import RULES
-
-    d = RunConfig()
-    g = p.add_argument_group("network")
-    g.add_argument("--hidden", type=int, nargs="+", default=list(d.net.hidden), metavar="N",
-                   help="hidden layer sizes (default: %(default)s)")
-    g.add_argument("--activation", default=d.net.activation, help=f"one of {', '.join(ACTIVATIONS)} (default: %(default)s)")
-    g.add_argument("--alpha", type=float, nargs="+", default=None,
-                   help="alpha_i, forward scale per hidden->hidden block: one value or one per block (default: 1)")
-    g.add_argument("--beta", type=float, nargs="+", default=None,
-                   help="beta_i, feedback scale: one value or one per block (default: 0.01)")
-    g.add_argument("--feedback", default=d.net.feedback, help=f"one of {', '.join(FEEDBACK)} (default: %(default)s)")
-    g.add_argument("--dtype", default=d.net.dtype, help=f"one of {', '.join(DTYPES)} (default: %(default)s)")
-    g.add_argument("--arch", default=d.net.arch, help=f"one of {', '.join(ARCHS)} (default: %(default)s)")
-    g.add_argument("--channels", type=int, nargs="+", default=list(d.net.channels), metavar="C",
-                   help="conv layers' output channels (arch conv; default: %(default)s)")
-    g.add_argument("--kernel", type=int, default=d.net.kernel, help="conv kernel size (default: %(default)s)")
-    g.add_argument("--padding", type=int, default=d.net.padding, help="conv zero padding (default: %(default)s)")
-    g.add_argument("--topology", default=d.net.topology, help=f"one of {', '.join(TOPOLOGIES)} (default: %(default)s)")
-    g.add_argument("--skip-every", type=int, default=d.net.skip_every, help="residual: skip span (default: %(default)s)")
-    g.add_argument("--agt-p", type=float, default=d.net.agt_p, help="agt: connection probability (default: %(default)s)")
-    g.add_argument("--topology-seed", type=int, default=d.net.topology_seed, help="agt: graph seed (default: %(default)s)")
-    g.add_argument("--skips", nargs="+", default=[], metavar="SRC:DST",
-                   help="custom: extra forward blocks between hidden layers, 0-indexed, e.g. 0:3 3:6")
-    g.add_argument("--agt-draw", default=d.net.agt_draw,
-                   help=f"agt: one draw per pair or per direction, one of {', '.join(AGT_DRAWS)} (default: %(default)s)")
-    g.add_argument("--init", default=d.net.init,
-                   help=f"weight init, one of {', '.join(INITS)} (torch: U(+-1/sqrt(fan_in)); default: %(default)s)")
-    g.add_argument("--readout-bias", action="store_true", help="a learned bias on the readout (the authors' conv code)")
-    g.add_argument("--pool-indices", default=d.net.pool_indices,
-                   help=f"conv unpooling indices, one of {', '.join(POOL_INDICES)} (default: %(default)s)")
-    g.add_argument("--readout-lag", type=int, default=d.net.readout_lag,
-                   help="conv: 1 reads logits and the nudge's error one step back (default: %(default)s)")
-    g = p.add_argument_group("learning rule")
-    g.add_argument("--rule", default=d.rule.name, help=f"one of {', '.join(RULES)} (default: %(default)s)")
-    g.add_argument("-T", "--free-steps", type=int, default=d.rule.free_steps, help="T, free-phase steps (default: %(default)s)")
-    g.add_argument("-K", "--nudge-steps", type=int, default=d.rule.nudge_steps, help="K, nudged-phase steps (default: %(default)s)")
-    g.add_argument("--beta-f", type=float, default=d.rule.beta_f, help="beta_f, nudging strength (default: %(default)s)")
-    g.add_argument("--pep-nudge", default=d.rule.pep_nudge,
-                   help="pep: add beta (y - o) after sigma ('activation', Ernoult et al.) or inside it ('preactivation')")
-    g.add_argument("--nudge", default=d.rule.nudge,
-                   help=f"ep nudge, one of {', '.join(NUDGES)} (accumulating: the authors' graph code; default: %(default)s)")
-    g.add_argument("--readout-error", default=d.rule.readout_error,
-                   help=f"ep: the e_p W_f learns from, one of {', '.join(READOUT_ERRORS)} (default: %(default)s)")
-    g.add_argument("--hold-error", action="store_true",
-                   help="hold e_p at its free-phase value during the nudged phase (authors' code); "
-                        "default: recompute it each step (Algorithm 1)")
-    g.add_argument("--settle-tol", type=float, default=None,
-                   help="ep: end the free phase at the first step with max |s[t+1] - s[t]| below this; "
-                        "T becomes a cap (default: always T steps, as the paper)")
-    g.add_argument("--settle-tol-nudged", type=float, default=None,
-                   help="ep: the same for the nudged phase, K a cap (default: always K steps)")
-    g.add_argument("--settle-relative", action="store_true",
-                   help="ep: --settle-tol-nudged is relative to the size of ds, max |s[t+1] - s^0|")
-    g.add_argument("--estimator", default=d.rule.estimator,
-                   help=f"ep update, one of {', '.join(ESTIMATORS)}: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 "
-                        f"from two nudged phases, or one phase at a seeded random sign (default: %(default)s)")
-    g = p.add_argument_group("optimiser")
-    g.add_argument("--optimizer", default=d.optim.name, help=f"one of {', '.join(OPTIMIZERS)} (default: %(default)s)")
-    g.add_argument("--lr", type=float, nargs="+", default=None,
-                   help="learning rate: one value, or one per weight matrix in input -> readout order (default: 1e-3)")
-    g.add_argument("--weight-decay", type=float, nargs="+", default=None,
-                   help="weight decay: one value, or one per weight matrix in input -> readout order (default: 0)")
-    g.add_argument("--batch-size", type=int, default=d.optim.batch_size, help="(default: %(default)s)")
-    g.add_argument("--epochs", type=int, default=d.optim.epochs, help="(default: %(default)s)")
-    g.add_argument("--epoch-fraction", type=float, default=1.0,
-                   help="train on this share of each epoch's batches (default: %(default)s)")
-    g.add_argument("--train-last", type=int, default=None,
-                   help="only the last N weight matrices learn (readout counts as one); default: all")
-    g = p.add_argument_group("noise (Figures S12-S13)")
-    g.add_argument("--weight-noise", type=float, default=0.0, help="std of Gaussian noise added to every weight after each update")
-    g.add_argument("--state-noise", type=float, default=0.0, help="std of Gaussian noise added to every pre-activation each step")
-    g.add_argument("--state-noise-test-only", action="store_true", help="state noise at test time only")
-    g.add_argument("--state-noise-model", default=d.noise.state_noise_model,
-                   help=f"one of {', '.join(STATE_NOISE_MODELS)}: a new draw every step, or one per batch "
-                        "kept through both phases (default: %(default)s)")
-    g = p.add_argument_group("data and run")
-    g.add_argument("--dataset", default=d.data.dataset, help=f"one of {', '.join(DATASETS)} (default: %(default)s)")
-    g.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
-    g.add_argument("--no-download", action="store_true", help="never try to download missing data")
-    g.add_argument("--train-subset", type=int, default=None, help="use only the first N training samples")
-    g.add_argument("--test-subset", type=int, default=None, help="use only the first N test samples")
-    g.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
-    g.add_argument("--device", default=d.device, help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
+    """Every config field as a flag (frecore.config.flags), then what a single run does with its result."""
+    add_config_flags(p)
+    g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="write the run's result (config, history, status) as JSON here")
     g.add_argument("--save-model", metavar="PATH", default=None,
                    help="save the trained net here (its config, weights, test accuracy); "
@@ -120,43 +34,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dry-run", action="store_true", help="check every setting, print the config and stop")
 
 
-def _skips(items: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    try:
-        return tuple(tuple(int(v) for v in item.split(":")) for item in items)  # type: ignore[misc]
-    except ValueError:
-        raise ConfigError(f"--skips takes SRC:DST pairs of layer indices, got {' '.join(items)!r}") from None
-
-
-def config_from_args(a: argparse.Namespace) -> RunConfig:
-    net_kw = dict(hidden=tuple(a.hidden), activation=a.activation, feedback=a.feedback, dtype=a.dtype,
-                  arch=a.arch, channels=tuple(a.channels), kernel=a.kernel, padding=a.padding,
-                  topology=a.topology, skip_every=a.skip_every, agt_p=a.agt_p, topology_seed=a.topology_seed,
-                  skips=_skips(a.skips), agt_draw=a.agt_draw, init=a.init, readout_bias=a.readout_bias,
-                  pool_indices=a.pool_indices, readout_lag=a.readout_lag)
-    if a.alpha is not None:
-        net_kw["alpha"] = _scalar_or_list(a.alpha)
-    if a.beta is not None:
-        net_kw["beta"] = _scalar_or_list(a.beta)
-    optim_kw = dict(name=a.optimizer, batch_size=a.batch_size, epochs=a.epochs, train_last=a.train_last,
-                    epoch_fraction=a.epoch_fraction)
-    if a.lr is not None:
-        optim_kw["lr"] = _scalar_or_list(a.lr)
-    if a.weight_decay is not None:
-        optim_kw["weight_decay"] = _scalar_or_list(a.weight_decay)
-    return RunConfig(
-        net=NetConfig(**net_kw),
-        rule=RuleConfig(name=a.rule, free_steps=a.free_steps, nudge_steps=a.nudge_steps,
-                        beta_f=a.beta_f, hold_error=a.hold_error, pep_nudge=a.pep_nudge, nudge=a.nudge,
-                        readout_error=a.readout_error, settle_tol=a.settle_tol,
-                        settle_tol_nudged=a.settle_tol_nudged, settle_relative=a.settle_relative,
-                        estimator=a.estimator),
-        optim=OptimConfig(**optim_kw),
-        data=DataConfig(dataset=a.dataset, root=a.data_root, download=not a.no_download,
-                        train_subset=a.train_subset, test_subset=a.test_subset),
-        noise=NoiseConfig(weight_std=a.weight_noise, state_std=a.state_noise,
-                          state_noise_in_training=not a.state_noise_test_only,
-                          state_noise_model=a.state_noise_model),
-        seed=a.seed, device=a.device)
+config_from_args = config_from_flags  # the RunConfig of `train`'s parsed flags
 
 
 def check_trainable(cfg: RunConfig) -> None:
@@ -515,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, MissingDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader left (`... --dry-run | head`): what it read was all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
     except OSError as exc:  # a file-system fault nothing above named (a full disk, a wrong kind of file)
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}; fix that path (space, permissions, file or folder) "

@@ -25,7 +25,16 @@ ESTIMATORS = ("one-sided", "centered", "random-sign")  # ep: s^beta - s^0; (s^+b
 READOUT_ERRORS = ("free", "nudged")  # which e_p W_f's update uses: the free phase's or the nudged phase's end
 STATE_NOISE_MODELS = ("fresh", "batch")  # a new draw at every step; or one draw per batch, kept through both phases
 DTYPES = ("float32", "float64")
+SCHEDULERS = ("none", "cosine")  # cosine: annealing over the epochs to 1e-6 (the CIFAR-10 conv nets)
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def setting(default: Any, help: str, **flag: Any) -> Any:
+    """A config field declared once: its default, and the help its command-line flag shows
+    (frecore.config.flags generates `train`'s flags from these). `flag` may set the flag's name
+    (`name="--rule"`), a short form (`short="-T"`), the allowed values (`choices=ACTIVATIONS`), a
+    negating flag for a boolean that defaults to True (`negate="--no-download"`), or a metavar."""
+    return field(default=default, metadata={"help": help, **flag})
 
 
 class ConfigError(ValueError):
@@ -105,27 +114,46 @@ class NetConfig:
     alpha_i and beta_i have one value per hidden->hidden (or conv->conv) block.
     """
 
-    hidden: tuple[int, ...] = (512, 512)  # sizes of the hidden layers s_1..s_L (arch 'layered')
-    activation: str = "tanh"  # rho; the paper's layered nets use tanh
-    alpha: float | tuple[float, ...] = 1.0  # alpha_i, forward scale of hidden->hidden blocks
-    beta: float | tuple[float, ...] = 0.01  # beta_i, feedback scale (0.01 up to 4 layers)
-    feedback: str = "symmetric"  # B_i = W_i^T (tied) or a fixed random matrix
-    dtype: str = "float32"  # the paper's default precision
-    arch: str = "layered"  # layered | conv
-    channels: tuple[int, ...] = (32, 64)  # conv layers' output channels (arch 'conv'; MNIST: 32, 64)
-    kernel: int = 5  # conv kernel size (MNIST 5, CIFAR-10 3)
-    padding: int = 0  # conv zero padding (MNIST 0, CIFAR-10 1)
-    topology: str = "chain"  # the chain | residual (skips every `skip_every`) | agt | custom (`skips`)
-    skip_every: int = 3  # residual: 1<->4, 4<->7, ... (paper Figure 3b)
-    agt_p: float = 0.2  # agt: probability of each non-adjacent pair (paper default 0.2)
-    topology_seed: int = 0  # agt: seed of the generator that draws the graph (not the run's seed)
-    skips: tuple[tuple[int, int], ...] = ()  # custom: extra forward blocks (src, dst), 0-indexed, src < dst
-    agt_draw: str = "unordered"  # agt: each non-adjacent pair once, both directions; "ordered": each direction apart
-    init: str = "glorot"  # weight init: Glorot uniform, zero biases; "torch": U(+-1/sqrt(fan_in)) for weights and biases
-    readout_bias: bool = False  # a learned bias on the readout W_f s_L + b_f (the authors' conv code has one)
-    pool_indices: str = "current"  # conv: unpool at this step's argmax, the previous step's, or the free phase's
-    readout_lag: int = 0  # conv: 1 reads the logits (and the nudge's error) from the state one step back
-    damping: float = 1.0  # conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's update
+    hidden: tuple[int, ...] = setting((512, 512), "sizes of the hidden layers s_1..s_L (arch 'layered')", metavar="N")
+    activation: str = setting("tanh", "rho; the paper's layered nets use tanh", choices=ACTIVATIONS)
+    alpha: float | tuple[float, ...] = setting(
+        1.0, "alpha_i, forward scale of hidden->hidden blocks: one value or one per block")
+    beta: float | tuple[float, ...] = setting(
+        0.01, "beta_i, feedback scale: one value or one per block (0.01 up to 4 layers)")
+    feedback: str = setting("symmetric", "B_i = W_i^T (tied) or a fixed random matrix", choices=FEEDBACK)
+    dtype: str = setting("float32", "the paper's default precision", choices=DTYPES)
+    arch: str = setting("layered", "the layered FRE-RNN or the conv one", choices=ARCHS)
+    channels: tuple[int, ...] = setting(
+        (32, 64), "conv layers' output channels (arch 'conv'; MNIST: 32, 64)", metavar="C")
+    kernel: int = setting(5, "conv kernel size (MNIST 5, CIFAR-10 3)")
+    padding: int = setting(0, "conv zero padding (MNIST 0, CIFAR-10 1)")
+    topology: str = setting(
+        "chain",
+        "the hidden layers' graph: the chain, residual (skips every skip_every), agt, or custom (skips)",
+        choices=TOPOLOGIES)
+    skip_every: int = setting(3, "residual: 1<->4, 4<->7, ... (paper Figure 3b)")
+    agt_p: float = setting(0.2, "agt: probability of each non-adjacent pair (paper default 0.2)")
+    topology_seed: int = setting(0, "agt: seed of the generator that draws the graph (not the run's seed)")
+    skips: tuple[tuple[int, int], ...] = setting(
+        (),
+        "custom: extra forward blocks SRC:DST between hidden layers, 0-indexed, src < dst, e.g. 0:3 3:6",
+        metavar="SRC:DST")
+    agt_draw: str = setting(
+        "unordered",
+        "agt: each non-adjacent pair once, both directions; ordered: each direction apart",
+        choices=AGT_DRAWS)
+    init: str = setting(
+        "glorot",
+        "weight init: Glorot uniform, zero biases; torch: U(+-1/sqrt(fan_in)) for weights and biases",
+        choices=INITS)
+    readout_bias: bool = setting(
+        False, "a learned bias on the readout W_f s_L + b_f (the authors' conv code has one)")
+    pool_indices: str = setting(
+        "current",
+        "conv: unpool at this step's argmax, the previous step's, or the free phase's",
+        choices=POOL_INDICES)
+    readout_lag: int = setting(0, "conv: 1 reads the logits (and the nudge's error) from the state one step back")
+    damping: float = setting(1.0, "conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's update")
 
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
@@ -201,18 +229,37 @@ class NetConfig:
 class RuleConfig:
     """The learning rule and its own settings; rules ignore fields that are not theirs."""
 
-    name: str = "ep"  # a name in frecore.rules.RULES (ep, bp, fa, lra, pep), checked by build_rule
-    free_steps: int = 10  # T, free-phase steps
-    nudge_steps: int = 10  # K, nudged-phase steps
-    beta_f: float = 0.1  # nudging strength: of the output error (ep: 0.1 layered, 0.25 conv), of the cost (pep: beta)
-    hold_error: bool = False  # True: keep e_p at its free-phase value (authors' code); False: Algorithm 1
-    pep_nudge: str = "activation"  # pep: beta (y - o) added after sigma (Ernoult et al.) or inside it ("preactivation")
-    nudge: str = "constant"  # ep: beta_f B_f e each step (Algorithm 1); "accumulating": k beta_f B_f e_p^0 after k steps (graph code)
-    readout_error: str = "free"  # ep: W_f learns from e_p^0 (Algorithm 1) or from e_p at the end of the nudged phase (graph code)
-    settle_tol: float | None = None  # ep: end the free phase once max |s[t+1] - s[t]| < this (None: always T steps)
-    settle_tol_nudged: float | None = None  # ep: the same for the nudged phase (None: always K steps)
-    settle_relative: bool = False  # ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|
-    estimator: str = "one-sided"  # ep: the paper's s^beta - s^0; "centered" (+-beta_f) or "random-sign" (rules.ep)
+    name: str = setting(
+        "ep", "the learning rule, a name in frecore.rules.RULES (ep, bp, fa, lra, pep)", name="--rule")
+    free_steps: int = setting(10, "T, free-phase steps", short="-T")
+    nudge_steps: int = setting(10, "K, nudged-phase steps", short="-K")
+    beta_f: float = setting(
+        0.1, "nudging strength: of the output error (ep: 0.1 layered, 0.25 conv), of the cost (pep: beta)")
+    hold_error: bool = setting(
+        False,
+        "hold e_p at its free-phase value in the nudged phase (authors' code); default: recompute it each step (Algorithm 1)")
+    pep_nudge: str = setting(
+        "activation",
+        "pep: beta (y - o) added after sigma (Ernoult et al.) or inside it",
+        choices=("activation", "preactivation"))
+    nudge: str = setting(
+        "constant",
+        "ep: beta_f B_f e each step (Algorithm 1); accumulating: k beta_f B_f e_p^0 after k steps (graph code)",
+        choices=NUDGES)
+    readout_error: str = setting(
+        "free",
+        "ep: W_f learns from e_p^0 (Algorithm 1) or from e_p at the end of the nudged phase (graph code)",
+        choices=READOUT_ERRORS)
+    settle_tol: float | None = setting(
+        None,
+        "ep: end the free phase once max |s[t+1] - s[t]| < this, T a cap (default: always T steps, as the paper)")
+    settle_tol_nudged: float | None = setting(
+        None, "ep: the same for the nudged phase, K a cap (default: always K steps)")
+    settle_relative: bool = setting(False, "ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|")
+    estimator: str = setting(
+        "one-sided",
+        "ep update: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 from two nudged phases, or one phase at a seeded random sign",
+        choices=ESTIMATORS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -268,14 +315,22 @@ class OptimConfig:
     """torch.optim settings; `lr` and `weight_decay` are one value or one per weight matrix,
     ordered input -> readout (W_0, W_1, ..., W_f)."""
 
-    name: str = "adam"
-    lr: float | tuple[float, ...] = 1e-3  # Adam 1e-3 on MNIST (Table S2)
-    weight_decay: float | tuple[float, ...] = 0.0  # none for the layered nets (Table S3)
-    batch_size: int = 500
-    epochs: int = 50
-    train_last: int | None = None  # only the last n weight matrices learn (Figure S11); None: all
-    epoch_fraction: float = 1.0  # train on this fraction of each epoch's batches (quick profile of slow rows)
-    scheduler: str = "none"  # none | cosine (annealing over the epochs to 1e-6: the CIFAR-10 conv nets)
+    name: str = setting("adam", "the optimiser", name="--optimizer", choices=OPTIMIZERS)
+    lr: float | tuple[float, ...] = setting(
+        1e-3,
+        "learning rate: one value, or one per weight matrix in input -> readout order (Adam 1e-3 on MNIST, Table S2)")
+    weight_decay: float | tuple[float, ...] = setting(
+        0.0,
+        "weight decay: one value, or one per weight matrix in input -> readout order (none for the layered nets, Table S3)")
+    batch_size: int = setting(500, "samples per batch")
+    epochs: int = setting(50, "passes over the training set")
+    train_last: int | None = setting(
+        None, "only the last N weight matrices learn, the readout counting as one (Figure S11); default: all")
+    epoch_fraction: float = setting(1.0, "train on this share of each epoch's batches (quick profile of slow rows)")
+    scheduler: str = setting(
+        "none",
+        "learning-rate schedule: none, or cosine annealing over the epochs to 1e-6 (the CIFAR-10 conv nets)",
+        choices=SCHEDULERS)
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.name, OPTIMIZERS)
@@ -288,7 +343,7 @@ class OptimConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
-        _check_choice("scheduler", self.scheduler, ("none", "cosine"))
+        _check_choice("scheduler", self.scheduler, SCHEDULERS)
         f = self.epoch_fraction
         if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0.0 < f <= 1.0:
             raise ConfigError(f"epoch_fraction must be in (0, 1], got {f!r}")
@@ -303,11 +358,11 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "mnist"
-    root: str | None = None  # None: $FRECORE_DATA, else ./data
-    train_subset: int | None = None  # first n training samples (smoke profile); None = all
-    test_subset: int | None = None
-    download: bool = True  # try torchvision's download when files are missing
+    dataset: str = setting("mnist", "the dataset", choices=DATASETS)
+    root: str | None = setting(None, "dataset folder (default: $FRECORE_DATA, else ./data)", name="--data-root")
+    train_subset: int | None = setting(None, "use only the first N training samples (smoke profile); default: all")
+    test_subset: int | None = setting(None, "use only the first N test samples; default: all")
+    download: bool = setting(True, "never try torchvision's download when files are missing", negate="--no-download")
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, DATASETS)
@@ -324,10 +379,18 @@ class DataConfig:
 class NoiseConfig:
     """Gaussian noise for the robustness study (Appendix C.6, Figures S12-S13)."""
 
-    weight_std: float = 0.0  # added to every weight after each update (training)
-    state_std: float = 0.0  # added to every hidden pre-activation at every step, like the bias b
-    state_noise_in_training: bool = True  # False: state noise at test time only (Figure S13)
-    state_noise_model: str = "fresh"  # a new draw at every step (the text); "batch": one draw per batch, both phases
+    weight_std: float = setting(
+        0.0, "std of Gaussian noise added to every weight after each update (Figure S12)", name="--weight-noise")
+    state_std: float = setting(
+        0.0,
+        "std of Gaussian noise added to every hidden pre-activation at every step, like the bias b",
+        name="--state-noise")
+    state_noise_in_training: bool = setting(
+        True, "state noise at test time only (Figure S13)", negate="--state-noise-test-only")
+    state_noise_model: str = setting(
+        "fresh",
+        "a new draw at every step (the text); batch: one draw per batch, kept through both phases",
+        choices=STATE_NOISE_MODELS)
 
     def __post_init__(self) -> None:
         _check_scale("weight_std", self.weight_std)
@@ -343,8 +406,8 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
-    seed: int = 0
-    device: str = "auto"  # auto: CUDA when available, else CPU
+    seed: int = setting(0, "the run's seed: initial weights, batch order, noise")
+    device: str = setting("auto", "auto: CUDA when available, else CPU", choices=DEVICES)
 
     def __post_init__(self) -> None:
         _check_choice("device", self.device, DEVICES)
