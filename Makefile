@@ -31,7 +31,7 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) test bench lab docs clean-smoke campaign
+.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) lint test bench lab docs clean-smoke campaign
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -116,7 +116,11 @@ campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET
 		fi; \
 	done
 
-test: $(STAMP) ## unit tests + every notebook under nbval in the smoke profile
+lint: $(STAMP) ## ruff check (pyproject.toml [tool.ruff]): what make test checks first
+	$(BIN)/ruff check .
+
+test: $(STAMP) ## the linter, unit tests, then every notebook under nbval in the smoke profile
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
 

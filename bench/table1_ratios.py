@@ -20,7 +20,6 @@ import torch
 from frecore.config import DataConfig
 from frecore.training.data import Split, load_dataset
 from frecore.experiments import get_rows
-from frecore.model.build import build_fre_net
 from frecore.model.init import TORCH_DTYPES
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule

@@ -108,6 +108,6 @@ def test_ensemble_times_a_sweep_side_by_side(mnist_root, capsys):
     """Table S1's beta sweep (7 small members), a sliver of an epoch: a row with both timings and a ratio."""
     assert _bench("ensemble").main(["--cases", "3", "--fraction", "0.002", "--repeats", "1",
                                     "--data-root", mnist_root]) == 0
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("| Table S1")][0]
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| Table S1")][0]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert float(cells[1]) > 0 and float(cells[2]) > 0 and float(cells[4]) > 0

@@ -119,7 +119,6 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
 def test_batched_and_looped_steps_agree():
     """The batched step (one bmm over all blocks) is the loop's update, number for number."""
     from frecore.config import NetConfig
-    from frecore.model.relaxation import Relaxation
     from frecore.model.build import build_fre_net
 
     cfg = NetConfig(hidden=(16,) * 6, topology="residual", beta=0.3, dtype="float64")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from frecore.reporting import markdown, store, summary
+from frecore.reporting import store
 from frecore.sweeps import driver as sweep
 from frecore.sweeps import trainer
 from frecore.cli import main

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from frecore.experiments import plan
-from frecore.reporting.store import RUN_COLUMNS, append_run, load_runs, read_runs, run_record
+from frecore.reporting.store import append_run, load_runs, read_runs, run_record
 from tests.conftest import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

@@ -1,4 +1,8 @@
-from frecore.config.graph import Block, chain
+import pytest
+import torch
+
+from frecore.config import ConfigError, NetConfig
+from frecore.config.graph import Block, agt, chain, residual, with_skips
 
 
 def test_layered_chain_blocks_and_adjacency():
@@ -7,11 +11,6 @@ def test_layered_chain_blocks_and_adjacency():
     assert t.adjacency() == [[0, 2, 0], [1, 0, 2], [0, 1, 0]]
 
 
-import pytest
-import torch
-
-from frecore.config import ConfigError, NetConfig
-from frecore.config.graph import agt, residual, with_skips
 
 
 def _pairs(t):

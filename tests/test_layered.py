@@ -3,7 +3,6 @@ import math
 import torch
 
 from frecore.config import NetConfig
-from frecore.model.relaxation import Relaxation
 from frecore.model.init import glorot_uniform
 from frecore.model.build import build_fre_net
 from tests.conftest import make_batch, make_net

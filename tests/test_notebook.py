@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import nbformat
-import pytest
 
 from frecore.cli import main
 from frecore.reporting.notebook import PROGRESS_PREFIX, strip_notebook

@@ -4,7 +4,6 @@ a net for its class."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -1,11 +1,10 @@
 """Prototypical EP (Ernoult et al. 2019): settling, energy, and the contrastive update's meaning."""
-import math
 
 import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.build import build_fre_net, build_prototypical_net
+from frecore.model.build import build_prototypical_net
 from frecore.model.prototypical import ConvPrototypicalNet, LayeredPrototypicalNet
 from frecore.rules import build_rule
 

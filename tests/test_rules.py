@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
-from frecore.model.build import build_fre_net
 from frecore.rules import RULES, build_rule
 from tests.conftest import make_batch, make_net
 

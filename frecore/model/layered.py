@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from frecore.config import ConfigError, NetConfig
-from frecore.config.graph import Topology
 from frecore.model.activations import get_activation
 from frecore.model.init import TORCH_DTYPES, init_bias, init_matrix
 from frecore.model.noise import GaussianNoise

@@ -99,7 +99,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
     `until` (time.time() seconds) pauses a run or group at the first epoch that would end after it:
     nothing is recorded for it, its checkpoint continues it, and SweepOutput.paused names it."""
-    experiment = get_experiment(name)
+    get_experiment(name)  # an unknown name fails here, before anything else
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
     _, summary_csv, plot_png = output_paths(out_dir, name, profile)
@@ -205,7 +205,7 @@ def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutpu
 def authors_best_within(experiment: str, label: str, epochs: int) -> float:
     """The authors' printed runs of a row: best test accuracy within their first `epochs` epochs,
     mean over runs (NaN when they printed no curve or we ran nothing): ours at equal training."""
-    
+
     curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if epochs and len(c.test_acc) >= epochs]
     return sum(max(c) for c in curves) / len(curves) if curves else math.nan
 
