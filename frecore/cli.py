@@ -30,6 +30,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-model", metavar="PATH", default=None,
                    help="save the trained net here (its config, weights, test accuracy); "
                         "`python -m frecore evaluate PATH` or frecore.load_model(PATH) reloads it")
+    g.add_argument("--save-best-model", metavar="PATH", default=None,
+                   help="save the net of the run's best epoch (the paper's protocol reports it) here, as --save-model")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--dry-run", action="store_true", help="check every setting, print the config and stop")
 
@@ -78,12 +80,13 @@ def cmd_train(a: argparse.Namespace) -> int:
     check_trainable(cfg)
     if a.out:
         check_writable_file(a.out, what="--out")  # before training, not after it
-    if a.save_model:
-        check_writable_file(a.save_model, what="--save-model")
+    for path, flag in ((a.save_model, "--save-model"), (a.save_best_model, "--save-best-model")):
+        if path:
+            check_writable_file(path, what=flag)
     if a.dry_run:
         print(json.dumps(cfg.to_dict(), indent=1))
         return 0
-    result = fit(cfg, progress=not a.no_progress)
+    result = fit(cfg, progress=not a.no_progress, keep_best=bool(a.save_best_model))
     print(f"status {result.status}  best test {result.best_test_acc:.2f}%  final test "
           f"{result.final_test_acc:.2f}%  best train {result.best_train_acc:.2f}%  wall {result.wall_s:.1f}s "
           f"on {result.device}" + (f"  ({result.message})" if result.message else ""))
@@ -91,6 +94,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         from frecore.training.saved import save_model
 
         print(f"saved the net to {save_model(a.save_model, result)}")
+    if a.save_best_model and result.best_state is not None:
+        from frecore.training.saved import save_model
+
+        print(f"saved the net of its best epoch to {save_model(a.save_best_model, result, best=True)}")
     if a.out:
         Path(a.out).write_text(json.dumps({
             "config": cfg.to_dict(), "status": result.status, "message": result.message,
@@ -304,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--save-models", metavar="DIR", default=None,
-                   help="keep the final net of each run trained now as DIR/<run_id>.pt (frecore.load_model)")
+                   help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt and "
+                        "DIR/<run_id>.best.pt (frecore.load_model)")
     r.add_argument("--side-by-side", action="store_true",
                    help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on layered "
                         "ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT graph, layered EP's "

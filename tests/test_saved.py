@@ -2,6 +2,8 @@
 test accuracy it recorded; a foreign or corrupt file is refused with one error line, never unpickled."""
 import pickle
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -85,16 +87,43 @@ def test_save_model_path_is_checked_before_training(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("executor, seeds", [("inprocess", [0]), ("side-by-side", [0, 1])])
-def test_a_sweep_keeps_each_runs_final_net(tmp_path, mnist_root, executor, seeds):
+def test_a_sweep_keeps_each_runs_final_and_best_nets(tmp_path, mnist_root, executor, seeds):
     from frecore.sweeps.driver import run_experiment
 
     models = tmp_path / "models"
     out = run_experiment("table1", "smoke", rows=["2HL Ours (tanh, Adam)"], seeds=seeds, device="cpu",
                          data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=executor,
                          save_models=str(models))
-    assert sorted(p.stem for p in models.glob("*.pt")) == sorted(out.runs["run_id"])
-    for run_id, final in zip(out.runs["run_id"], out.runs["final_test_acc"]):
+    assert sorted(p.name for p in models.glob("*.pt")) == sorted(
+        f"{r}{kind}.pt" for r in out.runs["run_id"] for kind in ("", ".best"))
+    for run_id, final, best in zip(out.runs["run_id"], out.runs["final_test_acc"], out.runs["best_test_acc"]):
         model = load_model(models / f"{run_id}.pt")
         one_sample = 100 / model.config.data.test_subset
         # alone: the very number; side by side the stacked pass sums in another order (1e-9 apart)
         assert model.evaluate() == pytest.approx(final, abs=0 if executor == "inprocess" else one_sample)
+        best_model = load_model(models / f"{run_id}.best.pt")
+        assert best_model.test_acc == best
+        assert best_model.evaluate() == pytest.approx(best, abs=0 if executor == "inprocess" else one_sample)
+
+
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["alone", "side by side"])
+def test_the_best_net_is_the_one_of_the_best_epoch_not_the_last(mnist_root, side_by_side):
+    """A run whose accuracy falls after its peak (a large learning rate): the kept best net scores
+    the best epoch's accuracy, the final net the last epoch's; also side by side, per member."""
+    from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
+    from frecore.training.members import fit_members
+    from frecore.training.train import evaluate, fit, prepare
+
+    cfg = RunConfig(net=NetConfig(hidden=(16,)), rule=RuleConfig(name="bp"),
+                    optim=OptimConfig(lr=0.2, epochs=4, batch_size=50),
+                    data=DataConfig(root=mnist_root, download=False, train_subset=300, test_subset=200), device="cpu")
+    results = (fit_members([cfg, replace(cfg, seed=1)], keep_best=True) if side_by_side
+               else [fit(cfg, progress=False, keep_best=True)])
+    _, rule, data = prepare(cfg)
+    for r in results:
+        accs = [h.test_acc for h in r.history]
+        assert accs.index(max(accs)) < len(accs) - 1  # the case this test is about: the best is not the last
+        net = rule.build_net(r.config.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(0))
+        net.load_state_dict(r.best_state)
+        assert evaluate(rule, net, data.test)[1] == pytest.approx(r.best_test_acc, abs=100 / 200)
+        assert evaluate(rule, r.net, data.test)[1] == pytest.approx(r.final_test_acc, abs=100 / 200)

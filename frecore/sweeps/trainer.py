@@ -41,16 +41,17 @@ class RunTrainer:
     commit: str | None = None
     progress: bool = False
     checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
-    save_dir: Path | None = None  # keep each run's final net as <run_id>.pt here (frecore.training.saved)
+    save_dir: Path | None = None  # keep each run's final and best nets, <run_id>.pt and <run_id>.best.pt, here
     until: float | None = None  # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
     def _record(self, p: PlannedRun, result: RunResult) -> dict:
-        """The run's results row, after saving its final net when asked (a net that diverged is not
-        kept). A net that cannot be written costs a warning, never the run's row."""
+        """The run's results row, after saving its final and best nets when asked (a net that diverged
+        is not kept). A net that cannot be written costs a warning, never the run's row."""
         if self.save_dir is not None and result.net is not None and result.status == "ok":
             try:
                 save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
+                save_model(Path(self.save_dir) / f"{p.run_id}.best.pt", result, best=True)
             except OSError as exc:
                 tqdm.write(f"warning: the net of {p.row.label} seed {p.seed} was not saved ({exc})", file=sys.stderr)
         return store.run_record(p, result, commit=self.commit)
@@ -71,6 +72,7 @@ class RunTrainer:
             checkpoint = checkpoint_file(self.checkpoint_dir, runs) if self.checkpoint_dir is not None else None
             name = self.probe_name(runs[0])  # one probe per group (executors.groups), none that reads the last batch
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until,
+                                  keep_best=self.save_dir is not None,
                                   probe=PROBES[name] if name else None)
         except (ConfigError, FileNotFoundError, RunPaused):
             raise
@@ -93,7 +95,7 @@ class RunTrainer:
         try:
             checkpoint = checkpoint_file(self.checkpoint_dir, [p]) if self.checkpoint_dir is not None else None
             result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint,
-                         until=self.until)
+                         until=self.until, keep_best=self.save_dir is not None)
             return self._record(p, result)
         except (ConfigError, FileNotFoundError):
             raise  # the user's input is wrong: every run would fail the same way

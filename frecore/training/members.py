@@ -27,7 +27,7 @@ from frecore.training.data import Dataset, batch_indices
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, OPTIMIZERS, EpochRecord, RunResult, _diverged,
                                     build_optimizer, build_scheduler, config_key, load_checkpoint,
                                     parameter_groups, pause_before_epoch, prepare, resolve_device,
-                                    restore_checkpoint, save_checkpoint)
+                                    restore_checkpoint, save_checkpoint, state_copy)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
 MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
@@ -120,7 +120,7 @@ def members_that_fit(cfg: RunConfig) -> int:
 
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
                 on_epoch: Callable[[int], None] | None = None, until: float | None = None,
-                probe: Callable[..., dict[str, Any]] | None = None) -> list[RunResult]:
+                probe: Callable[..., dict[str, Any]] | None = None, keep_best: bool = False) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
 
     `checkpoint`: a file written atomically after every epoch (stacked weights, optimiser and
@@ -130,7 +130,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     `until`: as fit's, a deadline before which the next epoch must end, else RunPaused.
     `probe(net, data, cfg)`: as fit's, measured on each member's own net (unstacked) before training
     and after each epoch; a probe that reads the last training batch (`reads_last_batch`) needs its
-    run's own rule, so such runs train alone (ConfigError here)."""
+    run's own rule, so such runs train alone (ConfigError here). `keep_best`: as fit's, per member."""
     if not cfgs:
         return []
     if probe is not None and getattr(probe, "reads_last_batch", False):
@@ -181,6 +181,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
             r.probe_before = dict(s.get("probe_before", {}))
+            r.best_state = s.get("best_state")
         active = list(saved["active"])
     elif probe is not None:  # each member's initial net (nets[j]: the stack holds copies), as its own fit measures it
         for r, c, own in zip(results, cfgs, nets):
@@ -247,6 +248,8 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 r.status, r.message, active[j] = "diverged", f"non-finite loss or weights in epoch {epoch}", False
                 continue
             test_loss, test_acc = test[j]
+            if keep_best and test_acc > max((h.test_acc for h in r.history), default=-math.inf):
+                r.best_state = state_copy(net.unstack(j, nets[j]))
             probed = probe(net.unstack(j, nets[j]), data, cfgs[j]) if probe is not None else {}
             r.history.append(EpochRecord(epoch, train_loss, 100.0 * float(correct[j]) / seen, test_loss, test_acc,
                                          seconds, probed, steps={k: float(v[j]) for k, v in steps.items()}))
@@ -261,7 +264,7 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
                 "generators": [g.get_state() for g in generators], "active": active,
                 "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message,
-                             "probe_before": r.probe_before} for r in results],
+                             "probe_before": r.probe_before, "best_state": r.best_state} for r in results],
                 "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
             on_epoch(epoch)

@@ -34,7 +34,7 @@ class SavedModel:
     net: Net
     config: RunConfig
     rule: LearningRule
-    test_acc: float  # test accuracy of this net when it was saved (its last epoch), %
+    test_acc: float  # test accuracy of this net when it was saved (its last epoch, or its best), %
     best_test_acc: float  # best over the run's epochs (the paper's protocol), %
     epochs_run: int
     device: torch.device
@@ -50,15 +50,17 @@ class SavedModel:
         return evaluate(self.rule, self.net, data.test, noise=noise)[1]
 
 
-def save_model(path: str | os.PathLike, result: RunResult) -> Path:
-    """Write a finished run's net (result.net) atomically; returns the path."""
-    if result.net is None:
-        raise ConfigError("this run kept no net to save")
+def save_model(path: str | os.PathLike, result: RunResult, best: bool = False) -> Path:
+    """Write a finished run's net atomically (its final net, result.net; with `best`, the net of its
+    best epoch, result.best_state: fit(keep_best=True)); returns the path."""
+    if (result.best_state if best else result.net) is None:
+        raise ConfigError(f"this run kept no {'best' if best else 'final'} net to save")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in result.net.state_dict().items()}
+    state = result.best_state if best else {k: v.detach().cpu() for k, v in result.net.state_dict().items()}
+    acc = result.best_test_acc if best else result.final_test_acc
     payload = {"format": FORMAT, "version": VERSION, "config": json.dumps(result.config.to_dict(), sort_keys=True),
-               "state_dict": state, "test_acc": float(result.final_test_acc),
+               "state_dict": state, "test_acc": float(acc),
                "best_test_acc": float(result.best_test_acc), "epochs_run": len(result.history),
                "status": result.status}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -76,6 +76,7 @@ class RunResult:
     device: str = "cpu"
     probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
     net: Net | None = field(default=None, repr=False)  # the trained net (in memory only)
+    best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # keep_best: the net at its best epoch
 
     @property
     def best_test_acc(self) -> float:
@@ -92,6 +93,11 @@ class RunResult:
     def history_dicts(self) -> list[dict]:
         """One dict per epoch; 'steps' only where it was measured, so fixed-step histories read as before."""
         return [_record_dict(h) for h in self.history]
+
+
+def state_copy(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The net's state_dict, copied to the CPU: what a run keeps of its best epoch (keep_best)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
 
 
 def _record_dict(h: EpochRecord) -> dict:
@@ -357,7 +363,7 @@ def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, 
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         probe: Callable[..., dict[str, Any]] | None = None,
-        checkpoint: Path | None = None, until: float | None = None) -> RunResult:
+        checkpoint: Path | None = None, until: float | None = None, keep_best: bool = False) -> RunResult:
     """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
     Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
@@ -375,6 +381,9 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
 
     `until` (time.time() seconds; needs `checkpoint`): stop with RunPaused before an epoch that
     would end after it, judged by the last epoch's measured time (a campaign's budget).
+
+    `keep_best`: RunResult.best_state holds the net's weights at its best test accuracy (the first
+    epoch reaching it), as the paper reports that epoch; checkpoints carry it.
     """
     if until is not None and checkpoint is None:
         raise ConfigError("a deadline (until) needs a checkpoint to continue from")
@@ -406,6 +415,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         result.history = [EpochRecord(**h) for h in saved["history"]]
         result.status, result.message = saved["status"], saved["message"]
         result.probe_before = dict(saved["probe_before"])
+        result.best_state = saved.get("best_state")
         if progress:
             tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
     take_step_counts = getattr(rule, "take_step_counts", None)
@@ -431,6 +441,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         test_loss, test_acc = evaluate(rule, net, data.test, noise=test_state_noise)  # probes: noiseless
         record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
                              probe(net, data, cfg) if probe is not None else {}, steps)
+        if keep_best and test_acc > max((h.test_acc for h in result.history), default=-math.inf):
+            result.best_state = state_copy(net)
         result.history.append(record)
         if progress:
             tqdm.write(f"epoch {epoch}: train {record.train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")
@@ -444,7 +456,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "generators": [g.get_state() for g in generators],
                 "history": [asdict(h) for h in result.history], "status": result.status,
-                "message": result.message, "probe_before": result.probe_before,
+                "message": result.message, "probe_before": result.probe_before, "best_state": result.best_state,
                 "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
             on_epoch(record)
