@@ -239,3 +239,31 @@ def test_centered_counts_both_nudged_phases_when_they_settle():
     one, cen = (rules[e].take_step_counts() for e in ("one-sided", "centered"))
     assert cen["free"] == one["free"] and one["nudged"] < cen["nudged"] <= 2 * 40
     assert math.isclose(cen["nudged"], 2 * one["nudged"], rel_tol=0.2)
+
+
+def test_an_estimator_reading_plans_ep_rows_only_and_is_summarised_beside_the_default(tmp_path, mnist_root):
+    """run --estimator centered: EP rows run with the centered estimator as '<reading>+centered'
+    (other run ids than the default's), other rules' rows as registered; the summary gets a line
+    for the new reading beside the default's, which keeps its own runs."""
+    from frecore.experiments import plan
+    from frecore.sweeps.driver import run_experiment
+
+    default = {p.row.label: p for p in plan("table1", "smoke", seeds=[0])}
+    centered = {p.row.label: p for p in plan("table1", "smoke", seeds=[0], estimator="centered")}
+    for label, p in centered.items():
+        if p.config.rule.name == "ep":
+            assert p.reading == f"{default[label].reading}+centered" and p.config.rule.estimator == "centered"
+            assert p.run_id != default[label].run_id
+        else:
+            assert p.run_id == default[label].run_id and p.reading == default[label].reading
+    with pytest.raises(ConfigError, match="unknown estimator"):
+        plan("table1", "smoke", estimator="two-sided")
+    row = "2HL Ours (tanh, Adam)"
+    for estimator in (None, "centered"):
+        out = run_experiment("table1", "smoke", rows=[row], seeds=[0], device="cpu", data_root=mnist_root,
+                             out_dir=str(tmp_path), progress=False, executor="inprocess", estimator=estimator)
+    lines = out.summary.set_index("reading")
+    reading = default[row].reading
+    assert set(lines.index) == {reading, f"{reading}+centered"}
+    assert lines.loc[f"{reading}+centered", "approach"].endswith(f"[{reading}+centered]")
+    assert lines.loc[reading, "n"] == 1 == lines.loc[f"{reading}+centered", "n"]

@@ -23,7 +23,7 @@ import pkgutil
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from frecore.config import ConfigError, NetConfig, RunConfig, non_default_fields, override
+from frecore.config import ESTIMATORS, ConfigError, NetConfig, RunConfig, non_default_fields, override
 
 
 @dataclass(frozen=True)
@@ -252,16 +252,29 @@ def selection(rows: object = None, seeds: object = None) -> tuple[list[str] | No
     return rows, seeds
 
 
+def check_estimator(estimator: str | None) -> str | None:
+    """None or the paper's 'one-sided' -> None (each row as registered); otherwise an EP estimator."""
+    if estimator in (None, "one-sided"):
+        return None
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r}; choose one of: {', '.join(ESTIMATORS)}")
+    return estimator
+
+
 def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
-         device: str = "auto", data_root: str | None = None, variant: str | None = None) -> list[PlannedRun]:
+         device: str = "auto", data_root: str | None = None, variant: str | None = None,
+         estimator: str | None = None) -> list[PlannedRun]:
     """Every run an experiment needs in a profile, optionally restricted to some rows/seeds.
 
     `variant` ('code' or 'text') runs that reading of every row that has one; rows without it
-    run their default (their text and code agree)."""
+    run their default (their text and code agree). `estimator` ('centered', 'random-sign') runs
+    the EP rows with that estimator of EP's update (frecore.rules.ep) instead of the paper's
+    one-sided one, as the reading '<reading>+<estimator>'; the other rows run as registered."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     rows, seeds = selection(rows, seeds)
     variant = check_variant(variant)
+    estimator = check_estimator(estimator)
     prof = PROFILES[profile]
     all_rows = get_rows(name)
     if rows:
@@ -273,6 +286,8 @@ def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequ
     planned = []
     for row in all_rows:
         reading, row_cfg = row.reading_config(variant)
+        if estimator is not None and row_cfg.rule.name == "ep":
+            reading, row_cfg = f"{reading}+{estimator}", override(row_cfg, rule={"estimator": estimator})
         epochs = {"paper": row_cfg.optim.epochs, "quick": row.quick_epochs}.get(profile, prof.epochs)
         optim: dict = {"epochs": epochs}
         row_seeds = prof.seeds

@@ -19,7 +19,7 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from frecore.config import override
+from frecore.config import ESTIMATORS, override
 from frecore.experiments import PlannedRun, get_experiment, plan, selection
 from frecore.reporting import plots, store
 from frecore.reporting.authors import curves_for
@@ -80,7 +80,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool | str = True, variant: str | None = None,
                    executor: str | Executor | None = None, save_models: str | None = None, only: set[str] | None = None,
-                   checkpoint_dir: str | os.PathLike | None = None, until: float | None = None) -> SweepOutput:
+                   checkpoint_dir: str | os.PathLike | None = None, until: float | None = None,
+                   estimator: str | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
@@ -92,6 +93,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     times (frecore.sweeps.progress: what make streams to the terminal).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
+    `estimator` ('centered', 'random-sign') runs the EP rows with that estimator (registry.plan);
     the summary shows every reading recorded for the profile, the default first. `save_models`: a
     folder where each run trained now keeps its final net, <run_id>.pt (frecore.load_model).
 
@@ -103,7 +105,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
     _, summary_csv, plot_png = output_paths(out_dir, name, profile)
-    planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant)
+    planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant,
+                   estimator=estimator)
     csvs = runs_csvs(name, planned, out_dir, profile)  # a shared row's run is recorded in its owner's CSV
     check_writable(out_dir, *csvs.values(), summary_csv, plot_png)
     store.check_folder_layout(Path(out_dir), *csvs.values(), summary_csv)  # claims, checkpoints, lock files
@@ -228,14 +231,18 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
     chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
-    variant_lines = []
-    for variant in sorted({v for r in chosen for v in r.variants}):
-        ids: dict[str, set[str]] = {}
-        for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant):
-            if p.reading == variant != p.row.reading:
-                ids.setdefault(p.row.label, set()).add(p.run_id)
-        variant_lines += [(r, variant, ids[r.label]) for r in chosen
-                          if r.label in ids and recorded["run_id"].isin(ids[r.label]).any()]
+    variant_lines = []  # every other reading (text / code, and EP estimators on either) that has runs
+    ids: dict[tuple[str, str], set[str]] = {}
+    for variant in [None, *sorted({v for r in chosen for v in r.variants})]:
+        for estimator in (None, *ESTIMATORS[1:]):
+            if variant is None and estimator is None:
+                continue
+            for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
+                          variant=variant, estimator=estimator):
+                if p.reading != p.row.reading:
+                    ids.setdefault((p.row.label, p.reading), set()).add(p.run_id)
+    variant_lines += [(r, reading, ids[(r.label, reading)]) for r in chosen for label, reading in ids
+                      if label == r.label and recorded["run_id"].isin(ids[(r.label, reading)]).any()]
     summary = summarise(runs, chosen, profile, variants=variant_lines, recorded=recorded)
     lines = chosen + [r for r, _, _ in variant_lines]
     summary["note"] = ["" if n else "not run: no data" if not data_available(override(r.config, data={
