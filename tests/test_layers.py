@@ -33,15 +33,27 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def absolute(node: ast.ImportFrom, path: Path) -> str:
+    """The module a `from ... import` names, relative ones (`from .x import y`) resolved against the
+    importing file's package."""
+    if not node.level:
+        return node.module or ""
+    package = module_name(path).split(".") if path.name == "__init__.py" else module_name(path).split(".")[:-1]
+    base = package[:len(package) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports_of(path: Path) -> set[str]:
-    """Every frecore module this file imports, at module level or inside a function."""
+    """Every frecore module this file imports, at module level or inside a function, relative
+    imports included."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("frecore")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("frecore"):
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}  # `from frecore.x import module`
+        elif isinstance(node, ast.ImportFrom) and absolute(node, path).startswith("frecore"):
+            module = absolute(node, path)
+            out.add(module)
+            out |= {f"{module}.{a.name}" for a in node.names}  # `from frecore.x import module`
     return out
 
 
@@ -66,6 +78,30 @@ FACADE = "frecore"  # the package's __init__: `frecore.load_model(path)`, a defe
 def test_no_import_goes_up_a_layer():
     upward = [(m, i) for m, deps in graph().items() for i in deps if layer(i) > layer(m) and m != FACADE]
     assert not upward, "imports that go up a layer: " + ", ".join(f"{m} -> {i}" for m, i in upward)
+
+
+def test_imports_are_absolute():
+    """One spelling per import, so a reader (and this test) sees where every name comes from."""
+    relative = [f"{p.relative_to(REPO)}:{n.lineno}" for p in PACKAGE.rglob("*.py")
+                for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative, f"relative imports: {relative}"
+
+
+def test_a_relative_import_is_resolved_to_its_module(tmp_path):
+    """The layer checks see relative imports too (they would otherwise hide an upward import)."""
+    tree = ast.parse("from ..sweeps.driver import run_experiment\nfrom . import probes\n")
+    a, b = tree.body
+    path = PACKAGE / "analysis" / "alignment.py"
+    assert absolute(a, path) == "frecore.sweeps.driver" and absolute(b, path) == "frecore.analysis"
+
+
+def test_experiments_do_not_import_analysis():
+    """Within layer 4 the registry is data the analysis reads (Figure 2's and S10's settings), never
+    the other way round: a row names its probe by string (Row.probe), so planning a sweep loads no
+    measurement code."""
+    wrong = [(m, i) for m, deps in graph().items() if m.startswith("frecore.experiments")
+             for i in deps if i.startswith("frecore.analysis")]
+    assert not wrong, wrong
 
 
 def test_there_is_no_import_cycle():
