@@ -19,7 +19,7 @@ def _runs_and_summary():
         runs.append({"run_id": f"id{k}", "seed": 0, "status": "ok", "history": json.dumps(history),
                      "probe_before": json.dumps({"ftmle": ftmle - 1, "mle": ftmle - 1}),
                      "config": json.dumps({"net": {"hidden": [1, 1]}})})
-        lines.append({"row": f"{arch} beta={beta:g}", "arch": arch, "approach": f"{beta:g}", "run_ids": f"id{k}",
+        lines.append({"row": f"{arch} beta={beta:g}", "arch": arch, "approach": f"{beta:g}", "beta_i": beta, "depth": 2, "run_ids": f"id{k}",
                       "default_reading": True})
     return pd.DataFrame(runs), pd.DataFrame(lines)
 

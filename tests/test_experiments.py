@@ -365,3 +365,28 @@ def test_a_shared_run_trains_once_and_is_recorded_in_its_owners_csv(tmp_path, mn
         again = run_experiment(name, **kw)
         assert len(load_runs(tmp_path / "tableS1.csv")) == 1 and int(again.summary["n"].iloc[0]) == 1
     assert (tmp_path / "figS5_smoke.png").exists() and (tmp_path / "figS1_smoke_summary.csv").exists()
+
+
+def test_rows_carry_coordinates_that_agree_with_their_configs():
+    """Plots read a row's place in its figure from Row.coords (summary columns), never from its label:
+    every coordinate must be what the row's config runs."""
+    import math
+
+    from frecore.experiments import get_rows, list_experiments
+
+    read = {"beta_i": lambda c: c.net.beta[0], "alpha_i": lambda c: c.net.alpha[0],
+            "depth": lambda c: len(c.net.hidden), "T": lambda c: c.rule.free_steps, "P": lambda c: c.net.agt_p,
+            "n_ll": lambda c: c.optim.train_last, "weight_std": lambda c: c.noise.weight_std,
+            "state_std": lambda c: c.noise.state_std}
+    needs = {"tableS1": {"beta_i", "depth"}, "fig4": {"alpha_i", "beta_i", "depth"}, "fig5": {"beta_i"},
+             "fig6": {"beta_i", "depth", "T"}, "figS8": {"P"}, "figS11": {"beta_i", "n_ll"},
+             "figS12": {"weight_std", "state_std", "depth"}}
+    checked = 0
+    for name in list_experiments():
+        for row in get_rows(name):
+            assert needs.get(name, set()) <= set(row.coords), (name, row.label)
+            for key, value in row.coords.items():
+                if not (isinstance(value, float) and math.isnan(value)):  # a conv cell has no depth
+                    assert value == read[key](row.config), (name, row.label, key)
+                    checked += 1
+    assert checked > 300

@@ -37,7 +37,8 @@ def _noise_rows(in_training: bool) -> list[Row]:
                     (" noise=batch", f"{depth}HL-64 (one draw per batch)")
                 rows.append(Row(f"{depth}HL weight={w:g} state={st:g}{suffix}", arch,
                                 f"weight={w:g}, state={st:g}", cfg, None, quick_epochs=3,
-                                provenance=(STATE_NOISE_TEXT,) if in_training and st > 0 else ()))
+                                provenance=(STATE_NOISE_TEXT,) if in_training and st > 0 else (),
+                                coords={"depth": depth, "weight_std": w, "state_std": st}))
     return rows
 
 

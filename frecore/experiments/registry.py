@@ -69,6 +69,9 @@ class Row:
     # one training, recorded once in the owner's runs CSV (with the owner's probe), read by both.
     owner: str | None = None
     probe: str | None = None  # this row's runs' probe in place of the experiment's (Experiment.probe)
+    # where the row sits in its figure, as numbers (beta_i, alpha_i, depth, T, P, n_ll, noise stds):
+    # summary columns that plots read, never parsed back out of a label
+    coords: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
 
     def reading_config(self, variant: str | None = None) -> tuple[str, RunConfig]:
         """(reading name, config) for `variant`; the default where the row has no such variant

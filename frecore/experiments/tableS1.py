@@ -75,5 +75,7 @@ def tableS1() -> list[Row]:
                             quick_epochs=1 if conv else 2, quick_seeds=(0,),
                             note=("conv: quick profile trains one epoch" if conv else
                                   AGT_NOTE if "AGT" in arch else ""),
-                            probe="appendix" if f"{arch} beta={beta:g}" in error_cells else None, **readings))
+                            probe="appendix" if f"{arch} beta={beta:g}" in error_cells else None,
+                            coords={"beta_i": beta, "depth": math.nan if conv else int(arch.split("HL")[0])},
+                            **readings))
     return rows

@@ -28,16 +28,10 @@ class Claim:
         return f"[{self.verdict}] {self.figure}: {self.claim} -- {self.numbers}"
 
 
-def _beta(approach: str) -> float:
-    """beta_i from a row's approach ('0.01', '0.01 [text]'); NaN for another approach ('P-EP')."""
-    try:
-        return float(str(approach).split()[0])
-    except ValueError:
-        return math.nan
-
-
-def _depth(arch: str) -> int:
-    return int(str(arch).split("HL")[0])
+def _coord(line: pd.Series, name: str) -> float:
+    """A summary line's coordinate (Row.coords: beta_i, depth); NaN where its row has none (P-EP)."""
+    value = line.get(name, math.nan)
+    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def epoch_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -48,8 +42,8 @@ def epoch_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     for _, s in lines.iterrows():
         ids = set(str(s.get("run_ids", "") or "").split())
         for _, r in runs[runs["run_id"].isin(ids)].iterrows():
-            base = {"row": s["row"], "arch": s["arch"], "beta": _beta(s["approach"]), "seed": int(r["seed"]),
-                    "status": r["status"]}
+            base = {"row": s["row"], "arch": s["arch"], "beta": _coord(s, "beta_i"), "depth": _coord(s, "depth"),
+                    "seed": int(r["seed"]), "status": r["status"]}
             before = json.loads(r["probe_before"]) if isinstance(r.get("probe_before"), str) and r["probe_before"] else {}
             out.append({**base, "epoch": 0, "ftmle": before.get("ftmle", math.nan), "mle": before.get("mle", math.nan),
                         "train_acc": math.nan, "test_acc": math.nan})
@@ -57,7 +51,7 @@ def epoch_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
                 p = h.get("probe", {})
                 out.append({**base, "epoch": h["epoch"], "ftmle": p.get("ftmle", math.nan),
                             "mle": p.get("mle", math.nan), "train_acc": h["train_acc"], "test_acc": h["test_acc"]})
-    cols = ["row", "arch", "beta", "seed", "status", "epoch", "ftmle", "mle", "train_acc", "test_acc"]
+    cols = ["row", "arch", "beta", "depth", "seed", "status", "epoch", "ftmle", "mle", "train_acc", "test_acc"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -145,7 +139,8 @@ def maxima(t: pd.DataFrame) -> pd.DataFrame:
     """Figure S3's points: per (arch, beta) the maximum over the trained epochs (1..) of FTMLE and of
     test accuracy (a diverged run's point is missing), mean over seeds."""
     ok = t[(t["status"] == "ok") & (t["epoch"] > 0)]
-    per_run = ok.groupby(["arch", "beta", "seed"]).agg(ftmle=("ftmle", "max"), test_acc=("test_acc", "max"))
+    per_run = ok.groupby(["arch", "beta", "seed"]).agg(ftmle=("ftmle", "max"), test_acc=("test_acc", "max"),
+                                                       depth=("depth", "first"))
     return per_run.groupby(["arch", "beta"]).mean().reset_index()
 
 
@@ -161,7 +156,7 @@ def figS3_claims(t: pd.DataFrame, paper_epochs: int = 50) -> list[Claim]:
         mc = m[m["arch"].str.endswith(f"-{conn}") & ~m["arch"].str.contains("Residual|AGT")]
         for arch, a in mc.groupby("arch", sort=False):
             a = a.set_index("beta").sort_index()
-            depth = _depth(arch)
+            depth = int(a["depth"].iloc[0])
             if a["test_acc"].isna().all():
                 continue
             best = float(a["test_acc"].idxmax())

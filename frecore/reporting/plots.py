@@ -96,7 +96,7 @@ def dynamics_vs_beta(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike
     """Figure 5: test error, spectral radius, FTMLE and convergence time vs beta_i, before
     (dashed) and after (solid) training; means over seeds from the summary."""
     s = pd.read_csv(summary_csv)
-    beta = s["approach"].astype(float)
+    beta = s["beta_i"]
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     axes[0].plot(beta, 100 - s["best_test_mean"], "o-", label="after training (best epoch)")
     axes[0].plot(beta, 100 - s["final_test_mean"], "s:", label="after training (final epoch)")
@@ -204,7 +204,7 @@ def accuracy_vs_trained_layers(runs_csv: str | os.PathLike, summary_csv: str | o
     runs = _runs(runs_csv, summary)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for k, (panel, g) in enumerate(summary.groupby("arch", sort=False)):
-        n = g["approach"].astype(int)
+        n = g["n_ll"].astype(int)
         lo = np.array([runs.loc[runs["row"] == r, "best_test_acc"].min() for r in g["row"]])
         hi = np.array([runs.loc[runs["row"] == r, "best_test_acc"].max() for r in g["row"]])
         mean = g["best_test_mean"].to_numpy()
@@ -253,12 +253,12 @@ def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
     if "default_reading" in s:
         s = s[s["default_reading"].astype(bool)]
     archs = list(dict.fromkeys(s["arch"]))
-    betas = sorted(set(s["approach"].astype(float)))
+    betas = sorted(set(s["beta_i"]))
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(archs) + 2))
     for ax, col, title in ((axes[0], "best_test_mean", "ours (best epoch)"), (axes[1], "paper_test", "paper")):
         grid = np.full((len(archs), len(betas)), np.nan)
         for _, r in s.iterrows():
-            grid[archs.index(r["arch"]), betas.index(float(r["approach"]))] = r[col]
+            grid[archs.index(r["arch"]), betas.index(r["beta_i"])] = r[col]
         im = ax.imshow(grid, vmin=10, vmax=100, cmap="viridis", aspect="auto")
         for i in range(len(archs)):
             for j in range(len(betas)):
@@ -288,7 +288,7 @@ def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, o
         summary["reading"], summary["default_reading"] = "", True
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, (default, s) in enumerate(summary.groupby(summary["default_reading"].astype(bool), sort=False)):
-        p = s["row"].str.removeprefix("P=").astype(float)
+        p = s["P"]
         reading = s["reading"].iloc[0]
         color = f"C{2 * k}"
         ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3, color=color,
@@ -296,9 +296,10 @@ def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, o
         ax.plot(p, s["final_test_mean"], "s:", color=color, label=f"ours, final epoch ({reading} reading)")
         for _, line in s.iterrows():
             for acc in _line_runs(runs, line)["best_test_acc"]:
-                ax.plot(float(line["row"].removeprefix("P=")), acc, ".", color=color, alpha=0.4)
+                ax.plot(line["P"], acc, ".", color=color, alpha=0.4)
     epochs = int(summary["epochs"].max()) if len(summary) else 0
-    theirs = [(float(label.removeprefix("P=")), np.mean([max(c.test_acc[:epochs]) for c in curves]))
+    p_of = dict(zip(summary["row"], summary["P"]))
+    theirs = [(p_of[label], np.mean([max(c.test_acc[:epochs]) for c in curves]))
               for label in dict.fromkeys(summary["row"]) if (curves := curves_for(experiment, label)) and epochs]
     if theirs:
         ax.plot(*zip(*theirs), "x--", color="k", label=f"authors' code, best of their first {epochs} epochs")

@@ -57,6 +57,7 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
         full_epoch_s = epoch_s / fraction  # a partial epoch's time scaled to the whole epoch
         paper = row.paper
         out.append({
+            **row.coords,
             "row": row.label, "arch": row.arch, "approach": row.approach if default else f"{row.approach} [{reading}]",
             "reading": reading, "default_reading": default, "profile": profile,
             "n": len(ok), "n_diverged": int((r["status"] == "diverged").sum()),
