@@ -1,7 +1,7 @@
 """The layered FRE-RNN: state layout, one synchronous update step, and its feedforward twin.
 
-State: one tensor per hidden layer, `(B, n_j)` (members side by side: `(M, B, n_j)`). One step updates every layer at once,
-`s_j <- rho(sum of scaled inputs into j)`, with
+State: one tensor per hidden layer, `(B, n_j)` (members side by side: `(M, B, n_j)`). One step
+updates every layer at once, `s_j <- rho(sum of scaled inputs into j)`, with
 
 * the input drive `W_0 x` into layer 0 (constant in a phase, not scaled by alpha),
 * forward blocks `alpha_b * W_b s_src` into `dst`,
