@@ -75,7 +75,7 @@ def study(argv: list[str]) -> None:
 
     from frecore.config import override
     from frecore.analysis.probes import conv_cycle_probe
-    from frecore.training.train import fit
+    from frecore.training.loop import fit
 
     p = argparse.ArgumentParser(prog="conv_nudged_cycle.py study")
     p.add_argument("--epochs", type=int, default=2)

@@ -29,8 +29,9 @@ from frecore.config import ConfigError, RunConfig
 from frecore.experiments import PlannedRun, get_rows, plan
 from frecore.model.init import TORCH_DTYPES
 from frecore.training.data import Dataset, load_dataset
-from frecore.training.members import fit_members, groupable
-from frecore.training.train import fit, resolve_device
+from frecore.training.members import groupable
+from frecore.training.loop import fit, fit_members
+from frecore.training.train import resolve_device
 
 def beta_sweep_rows() -> list[str]:
     return [r.label for r in get_rows("tableS1") if r.label.startswith("2HL-symm beta=")]

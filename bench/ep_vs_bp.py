@@ -24,7 +24,8 @@ from frecore.training.data import Split, load_dataset
 from frecore.model.build import build_fre_net
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule
-from frecore.training.train import build_optimizer, resolve_device, train_epoch
+from frecore.training.train import build_optimizer, resolve_device
+from frecore.training.loop import train_epoch
 
 
 def _sync(device: torch.device) -> None:

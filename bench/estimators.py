@@ -31,7 +31,7 @@ from frecore.config import DataConfig, RunConfig, override
 from frecore.experiments.registry import get_rows
 from frecore.model.build import build_fre_net
 from frecore.training.data import load_dataset
-from frecore.training.train import fit
+from frecore.training.loop import fit
 
 NETS = {  # name -> (experiment, row label)
     "2hl": ("table1", "2HL Ours (tanh, Adam)"),

@@ -24,7 +24,8 @@ from frecore.config import ConfigError, override
 from frecore.training.data import MissingDataError
 from frecore.experiments import plan
 from frecore.reporting.store import device_name
-from frecore.training.train import EpochRecord, fit, resolve_device
+from frecore.training.train import EpochRecord, resolve_device
+from frecore.training.loop import fit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import torch
 
 from frecore.config import override
 from frecore.experiments import get_experiment
-from frecore.training.train import fit
+from frecore.training.loop import fit
 
 ROWS = {"2hl": ("table1", "2HL Ours (tanh, Adam)"), "10res": ("table2", "MNIST 10-symm Ours-Residual")}
 FIELDS = ["row", "mode", "settle", "seed", "epoch", "epochs", "epoch_fraction", "train_acc", "test_acc", "test_loss",

@@ -23,7 +23,8 @@ from frecore.experiments import get_rows
 from frecore.model.init import TORCH_DTYPES
 from frecore.reporting.store import device_name
 from frecore.rules import build_rule
-from frecore.training.train import build_optimizer, resolve_device, train_epoch
+from frecore.training.train import build_optimizer, resolve_device
+from frecore.training.loop import train_epoch
 
 # (numerator row, denominator row, the share of an epoch each trains at --scale 1 on a 2-core CPU)
 PAIRS = [

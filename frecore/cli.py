@@ -74,7 +74,7 @@ def check_layer_lists(cfg: RunConfig, shape: tuple[int, ...], n_classes: int) ->
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from frecore.training.train import fit
+    from frecore.training.loop import fit
 
     cfg = config_from_args(a)
     check_trainable(cfg)

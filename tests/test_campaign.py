@@ -12,7 +12,8 @@ from frecore.experiments import get_rows, plan
 from frecore.reporting.store import load_runs
 from frecore.sweeps import campaign
 from frecore.training.data import load_dataset
-from frecore.training.train import RunPaused, fit
+from frecore.training.train import RunPaused
+from frecore.training.loop import fit
 
 TINY = RunConfig(net=NetConfig(hidden=(16,), beta=0.01), rule=RuleConfig(name="ep", free_steps=4, nudge_steps=2),
                  optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=3), data=DataConfig(dataset="mnist"))

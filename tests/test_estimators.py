@@ -11,8 +11,8 @@ from frecore.analysis.estimators import loglog_slope, normalized_update, seed_fo
 from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig, non_default_fields
 from frecore.rules import build_rule
 from frecore.training.data import load_dataset
-from frecore.training.members import fit_members, groupable
-from frecore.training.train import fit
+from frecore.training.members import groupable
+from frecore.training.loop import fit, fit_members
 from tests.conftest import make_batch, make_net
 from tests.test_conv import SHAPE, _batch as conv_batch
 from tests.test_ep import _cos, _path_products
@@ -262,7 +262,7 @@ def test_an_estimator_reading_plans_ep_rows_only_and_is_summarised_beside_the_de
     for estimator in (None, "centered"):
         out = run_experiment("table1", "smoke", rows=[row], seeds=[0], device="cpu", data_root=mnist_root,
                              out_dir=str(tmp_path), progress=False, executor="inprocess", estimator=estimator)
-    lines = out.summary.set_index("reading")
+    lines = out.summary[out.summary["row"] == row].set_index("reading")
     reading = default[row].reading
     assert set(lines.index) == {reading, f"{reading}+centered"}
     assert lines.loc[f"{reading}+centered", "approach"].endswith(f"[{reading}+centered]")

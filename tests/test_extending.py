@@ -61,7 +61,7 @@ def test_add_a_rule_worked_example_registers_and_trains(tmp_path, monkeypatch, m
 
     from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
     from frecore.rules import RULES, build_rule
-    from frecore.training.train import fit
+    from frecore.training.loop import fit
 
     code = next(b for b in python_blocks(section("Add a learning rule")) if "class ReadoutOnly" in b)
     path = tmp_path / "readout_rule.py"

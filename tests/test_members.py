@@ -13,8 +13,8 @@ from frecore.model import layered as member_nets  # member_matmul's home
 from frecore.model.layered import member_matmul
 from frecore.model.members import stack_members
 from frecore.training.data import load_dataset
-from frecore.training.members import fit_members, groupable
-from frecore.training.train import fit
+from frecore.training.members import groupable
+from frecore.training.loop import fit, fit_members
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_beta_f_differs_between_members_of_layered_ep_only():
 def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, monkeypatch, kind):
     """Member 1's weights are made non-finite (a fault no setting we allow produces in float64):
     it ends 'diverged' in epoch 1 as its own run would, and members 0 and 2 are exactly their runs."""
-    from frecore.training import members
+    from frecore.training import loop
 
     def faulty(nets):
         net = stack_members(nets)
@@ -241,7 +241,7 @@ def test_a_diverging_member_is_recorded_and_frozen_while_the_others_go_on(data, 
             net.member_weights(1)[0].view(-1)[0] = math.inf
         return net
 
-    monkeypatch.setattr(members, "stack_members", faulty)
+    monkeypatch.setattr(loop, "stack_members", faulty)
     cfgs = _cfgs("ep") if kind == "layered" else _conv_cfgs("ep")
     side_by_side = fit_members(cfgs, data)
     assert side_by_side[1].status == "diverged" and side_by_side[1].history == []

@@ -6,7 +6,7 @@ import torch
 from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.training.data import load_dataset
 from frecore.analysis.probes import PROBES, dynamics_probe
-from frecore.training.train import fit
+from frecore.training.loop import fit
 
 
 def test_dynamics_probe_is_measured_before_training_and_after_each_epoch(mnist_root):

@@ -11,7 +11,7 @@ import frecore
 from frecore.cli import main
 from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.training.saved import ModelFileError, load_model, save_model
-from frecore.training.train import fit
+from frecore.training.loop import fit
 
 
 def _data(root, n=300):
@@ -111,8 +111,9 @@ def test_the_best_net_is_the_one_of_the_best_epoch_not_the_last(mnist_root, side
     """A run whose accuracy falls after its peak (a large learning rate): the kept best net scores
     the best epoch's accuracy, the final net the last epoch's; also side by side, per member."""
     from frecore.config import DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig
-    from frecore.training.members import fit_members
-    from frecore.training.train import evaluate, fit, prepare
+    from frecore.training.loop import fit_members
+    from frecore.training.train import evaluate, prepare
+    from frecore.training.loop import fit
 
     cfg = RunConfig(net=NetConfig(hidden=(16,)), rule=RuleConfig(name="bp"),
                     optim=OptimConfig(lr=0.2, epochs=4, batch_size=50),

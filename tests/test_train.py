@@ -7,7 +7,8 @@ import torch
 from frecore.config import ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig
 from frecore.training.data import load_dataset
 from frecore.model.build import build_fre_net
-from frecore.training.train import build_optimizer, fit
+from frecore.training.train import build_optimizer
+from frecore.training.loop import fit
 
 
 def _cfg(root, **optim) -> RunConfig:
@@ -231,7 +232,30 @@ def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_pat
     with pytest.raises(_Cut):
         fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
     state = torch.load(ckpt, weights_only=True)
-    assert state["epoch"] == 1 and len(state["history"]) == 1 and state["status"] == "ok"
+    assert state["epoch"] == 1 and len(state["members"][0]["history"]) == 1 and state["members"][0]["status"] == "ok"
+
+
+def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, small_mnist, tmp_path):
+    """fit's checkpoints before fit and fit_members were one loop held the history at the top, were
+    keyed by the bare config, and listed the init generator first: a campaign banked in that format
+    continues to the uncut numbers."""
+    import json
+
+    from frecore.training.train import config_key
+
+    cfg = _resume_cfg(mnist_root, "ep")
+    uncut = fit(cfg, small_mnist, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    assert json.loads(state["config"]) == {"members": [config_key(cfg)], "stacked": False}
+    member = state.pop("members")[0]
+    init = torch.Generator().manual_seed(cfg.seed).get_state()
+    torch.save({**state, **member, "config": config_key(cfg), "generators": [init, *state["generators"]]}, ckpt)
+    resumed = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
+    assert [h.test_acc for h in resumed.history] == [h.test_acc for h in uncut.history]
+    assert [h.train_loss for h in resumed.history] == [h.train_loss for h in uncut.history]
 
 
 # -- divergence ---------------------------------------------------------------------------------------

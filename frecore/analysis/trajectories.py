@@ -9,7 +9,8 @@ import torch
 from frecore.config import ConfigError, DataConfig
 from frecore.training.data import load_dataset
 from frecore.experiments import PROFILES, layered64
-from frecore.training.train import fit, resolve_device
+from frecore.training.train import resolve_device
+from frecore.training.loop import fit
 
 FIG2_STEPS = 60  # recorded free-phase steps: three times the T = 20 the nets are trained with
 

@@ -1,7 +1,7 @@
 """What a learning rule is: something that turns (net, batch) into gradients.
 
 A rule fills `.grad` of every learnable weight (a torch.optim optimizer then applies them) and
-says how the net predicts. `train.fit` never branches on a rule's name.
+says how the net predicts. `loop.fit` never branches on a rule's name.
 """
 from __future__ import annotations
 

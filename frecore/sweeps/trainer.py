@@ -16,9 +16,9 @@ from frecore.experiments import PlannedRun
 from frecore.model.init import TORCH_DTYPES
 from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
-from frecore.training.members import fit_members
+from frecore.training.loop import fit, fit_members
 from frecore.training.saved import save_model
-from frecore.training.train import RunPaused, RunResult, fit, resolve_device
+from frecore.training.train import RunPaused, RunResult, resolve_device
 
 
 def checkpoint_file(folder: Path, runs: Sequence[PlannedRun]) -> Path:
@@ -40,7 +40,7 @@ class RunTrainer:
     probes: dict[str, str | None] = field(default_factory=dict)  # per owning experiment, where a sweep shares runs
     commit: str | None = None
     progress: bool = False
-    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (train.fit)
+    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (loop.fit)
     save_dir: Path | None = None  # keep each run's final and best nets, <run_id>.pt and <run_id>.best.pt, here
     until: float | None = None  # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)

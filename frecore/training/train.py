@@ -1,5 +1,6 @@
-"""fit(run_config) -> per-epoch metrics: optimiser, timing, divergence guard, progress bar,
-per-epoch checkpoints that let a cut run continue."""
+"""The pieces of a run that frecore.training.loop's one loop (fit, fit_members) is made of: its
+results (EpochRecord, RunResult), device, optimiser and schedule, evaluation, the divergence guard,
+the generators it draws from, and per-epoch checkpoints that let a cut run continue."""
 from __future__ import annotations
 
 import io
@@ -9,18 +10,16 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from frecore.config import DEVICES, ConfigError, RunConfig
-from frecore.training.data import Dataset, Split, batch_indices, load_dataset
+from frecore.training.data import Dataset, Split, load_dataset
 from frecore.training.resources import check_fits
 from frecore.model.init import TORCH_DTYPES
-from frecore.model.noise import GaussianNoise, state_noise
+from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import Net
 from frecore.rules import LearningRule, build_rule
 
@@ -147,65 +146,30 @@ def build_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer) -> Any:
 def evaluate(rule: LearningRule, net: Net, split: Split, batch_size: int = 1000,
              noise: GaussianNoise | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy %) of the rule's prediction on a whole split."""
-    loss = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    return evaluate_members(rule, net, split, [True], noise, stacked=False, batch_size=batch_size)[0]
+
+
+@torch.no_grad()
+def evaluate_members(rule: LearningRule, net: Net, split: Split, active: list[bool], noise: Any = None,
+                     stacked: bool = True, batch_size: int = 1000) -> list[tuple[float, float]]:
+    """evaluate per member of a stack (inputs repeated along the member dimension; an inactive
+    member's numbers are not computed: (nan, nan)); `stacked` False: one net, `active` == [True]."""
+    m = len(active)
+    loss = [torch.zeros((), dtype=torch.float64, device=split.x.device) for _ in range(m)]
+    correct = [torch.zeros((), dtype=torch.int64, device=split.x.device) for _ in range(m)]
     for start in range(0, len(split), batch_size):
         x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
         if noise is not None:
             noise.new_batch()
-        logits = rule.predict(net, x, noise)
-        loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
+        logits = rule.predict(net, x.unsqueeze(0).expand(m, *x.shape) if stacked else x, noise)
+        logits = logits if stacked else logits.unsqueeze(0)
+        for j in range(m):
+            if active[j]:
+                loss[j] += torch.nn.functional.cross_entropy(logits[j], y, reduction="sum")
+                correct[j] += (logits[j].argmax(1) == y).sum()
     n = len(split)
-    return float(loss) / n, 100.0 * float(correct) / n
-
-
-def _weights_finite(net: Net) -> bool:
-    return all(bool(torch.isfinite(w).all()) for w in net.weights())
-
-
-def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Split,
-                batch_size: int, generator: torch.Generator, bar: tqdm | None = None,
-                weight_noise: GaussianNoise | None = None, fraction: float = 1.0,
-                state_noise: GaussianNoise | None = None) -> tuple[float, float]:
-    """One pass over a random permutation of `train`; (mean loss, running accuracy %).
-
-    Stops early, returning a non-finite loss, as soon as a finiteness check fails. With
-    `weight_noise`, every weight gets fresh Gaussian noise after each update. `fraction` < 1
-    trains only the first that share of the epoch's (shuffled) batches.
-    """
-    device = train.x.device
-    batches = batch_indices(len(train), batch_size, generator)
-    if fraction < 1.0:
-        batches = batches[:max(1, round(fraction * len(batches)))]
-    if bar is not None:
-        bar.reset(total=len(batches))
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = 0
-    for i, idx in enumerate(batches):
-        idx = idx.to(device)
-        x, y = train.x[idx], train.y[idx]
-        optimizer.zero_grad(set_to_none=True)
-        if state_noise is not None:
-            state_noise.new_batch()  # a per-batch draw (state_noise_model 'batch') is redrawn here
-        stats = rule.compute_gradients(net, x, y, state_noise)
-        optimizer.step()
-        if weight_noise is not None:
-            with torch.no_grad():
-                for w in net.weights():
-                    w.add_(weight_noise.like(w))
-        loss_sum += stats.loss_sum
-        correct += stats.correct
-        seen += y.shape[0]
-        if (i + 1) % CHECK_EVERY == 0 or i + 1 == len(batches):
-            if not math.isfinite(float(loss_sum)):
-                break
-            if bar is not None:
-                bar.set_postfix(acc=f"{100.0 * float(correct) / seen:.2f}%", refresh=False)
-        if bar is not None:
-            bar.update()
-    return float(loss_sum) / seen, 100.0 * float(correct) / seen
+    return [(float(loss[j]) / n, 100.0 * float(correct[j]) / n) if active[j] else (math.nan, math.nan)
+            for j in range(m)]
 
 
 def divergence_bound(n_classes: int) -> float:
@@ -264,11 +228,11 @@ def save_checkpoint(path: Path, state: dict) -> None:
             tmp.unlink()
 
 
-def load_checkpoint(path: Path, key: str, net: torch.nn.Module | None = None,
+def load_checkpoint(path: Path, key: str | tuple[str, ...], net: torch.nn.Module | None = None,
                     optimizer: torch.optim.Optimizer | None = None,
                     generators: Sequence[torch.Generator] | None = None) -> dict | None:
     """The checkpoint at `path` if it is a readable one written under `key` (config_key: this very
-    config) whose tensors fit `net`, `optimizer` and `generators` (where given); otherwise None,
+    config; or any of several keys, a format read for compatibility) whose tensors fit `net`, `optimizer` and `generators` (where given); otherwise None,
     and the run starts afresh: a damaged or foreign file is set aside (renamed, named in a
     warning on stderr), never deleted and never the run's failure."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a save cut mid-write (one process per run)
@@ -282,7 +246,7 @@ def load_checkpoint(path: Path, key: str, net: torch.nn.Module | None = None,
     except Exception as exc:  # truncated, corrupted or not ours: never worth losing the run over
         set_aside_checkpoint(path, f"damaged: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
         return None
-    if state.get("config") != key:
+    if state.get("config") not in ((key,) if isinstance(key, str) else key):
         set_aside_checkpoint(path, "it holds another config's run")
         return None
     why = checkpoint_mismatch(state, net, optimizer, generators)
@@ -358,112 +322,3 @@ def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, 
         data = data.to(device, dtype)
     check_fits(cfg, data.input_shape, data.n_classes, device)  # before the net is allocated
     return device, rule, data
-
-
-def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
-        on_epoch: Callable[[EpochRecord], None] | None = None,
-        probe: Callable[..., dict[str, Any]] | None = None,
-        checkpoint: Path | None = None, until: float | None = None, keep_best: bool = False) -> RunResult:
-    """Train one net with one rule; a run that diverges stops with status 'diverged'.
-
-    Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
-    or test cross-entropy exceeds DIVERGED_LOSS_FACTOR x ln(n_classes) (2303 for 10 classes). The
-    message names which. `probe(net, data, cfg)`, when given, is measured before training and after
-    every epoch (its time is not counted in the epoch's seconds). A probe with `reads_last_batch`
-    set is also handed the rule (`rule=`), which keeps its last training batch's phases for it
-    (`rule.keep_last`, `rule.last`: the per-neuron error of Figures S5-S7).
-
-    `checkpoint`: a file written atomically after every epoch (weights, optimiser and scheduler
-    state, every generator's state, history, status). If it exists when fit starts and holds this
-    same config, training continues after its last epoch and ends with exactly the numbers of an
-    uncut run; a damaged file or another config's is ignored (warning on stderr). The file is
-    deleted when the run ends, ok or diverged: the result is then the record.
-
-    `until` (time.time() seconds; needs `checkpoint`): stop with RunPaused before an epoch that
-    would end after it, judged by the last epoch's measured time (a campaign's budget).
-
-    `keep_best`: RunResult.best_state holds the net's weights at its best test accuracy (the first
-    epoch reaching it), as the paper reports that epoch; checkpoints carry it.
-    """
-    if until is not None and checkpoint is None:
-        raise ConfigError("a deadline (until) needs a checkpoint to continue from")
-    t_start = time.perf_counter()
-    device, rule, data = prepare(cfg, data)
-    if hasattr(rule, "seed_streams"):
-        rule.seed_streams([cfg.seed])  # the rule's own random streams (EP random-sign), from the run's seed
-    init_gen = torch.Generator().manual_seed(cfg.seed)
-    order_gen = torch.Generator().manual_seed(cfg.seed + 7919)  # a separate stream for batch order
-    net = rule.build_net(cfg.net, data.input_shape, data.n_classes, init_gen, device)
-    optimizer = build_optimizer(cfg, net)
-    scheduler = build_scheduler(cfg, optimizer)
-    result = RunResult(cfg, device=str(device), net=net)
-    if probe is not None and getattr(probe, "reads_last_batch", False):
-        rule.keep_last = True  # a rule that has no last batch to keep ignores it
-        probe = partial(probe, rule=rule)
-    saved = load_checkpoint(Path(checkpoint), config_key(cfg), net, optimizer) if checkpoint is not None else None
-    if probe is not None and saved is None:
-        result.probe_before = probe(net, data, cfg)
-    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104729)  # a third stream, for noise
-    n = cfg.noise
-    weight_noise = GaussianNoise(n.weight_std, noise_gen) if n.weight_std > 0 else None
-    test_state_noise = state_noise(n.state_std, noise_gen, n.state_noise_model)
-    train_state_noise = test_state_noise if n.state_noise_in_training else None
-    generators = _generators(rule, net, (init_gen, order_gen, noise_gen), (test_state_noise,))  # (nothing draws from torch's global one)
-    first_epoch, wall_before = 1, 0.0
-    if saved is not None:
-        first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
-        result.history = [EpochRecord(**h) for h in saved["history"]]
-        result.status, result.message = saved["status"], saved["message"]
-        result.probe_before = dict(saved["probe_before"])
-        result.best_state = saved.get("best_state")
-        if progress:
-            tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
-    take_step_counts = getattr(rule, "take_step_counts", None)
-    last_epoch_s = None
-    for epoch in range(first_epoch, cfg.optim.epochs + 1):
-        pause_before_epoch(until, last_epoch_s, epoch, checkpoint)
-        t_epoch = time.perf_counter()
-        bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
-                   leave=False, unit="batch")
-        if take_step_counts is not None:
-            take_step_counts()  # count this epoch's training batches only
-        train_loss, train_acc = train_epoch(rule, net, optimizer, data.train, cfg.optim.batch_size, order_gen, bar,
-                                            weight_noise, cfg.optim.epoch_fraction, train_state_noise)
-        steps = take_step_counts() if take_step_counts is not None else {}
-        bar.close()
-        if scheduler is not None:
-            scheduler.step()
-        seconds = time.perf_counter() - t_epoch
-        if not (math.isfinite(train_loss) and _weights_finite(net)):
-            result.status = "diverged"
-            result.message = f"non-finite loss or weights in epoch {epoch}"
-            break
-        test_loss, test_acc = evaluate(rule, net, data.test, noise=test_state_noise)  # probes: noiseless
-        record = EpochRecord(epoch, train_loss, train_acc, test_loss, test_acc, seconds,
-                             probe(net, data, cfg) if probe is not None else {}, steps)
-        if keep_best and test_acc > max((h.test_acc for h in result.history), default=-math.inf):
-            result.best_state = state_copy(net)
-        result.history.append(record)
-        if progress:
-            tqdm.write(f"epoch {epoch}: train {record.train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")
-        why = _diverged(train_loss, test_loss, data.n_classes, epoch)
-        if why:
-            result.status, result.message = "diverged", why
-        elif checkpoint is not None:
-            save_checkpoint(Path(checkpoint), {
-                "version": CHECKPOINT_VERSION, "config": config_key(cfg), "epoch": epoch,
-                "net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "generators": [g.get_state() for g in generators],
-                "history": [asdict(h) for h in result.history], "status": result.status,
-                "message": result.message, "probe_before": result.probe_before, "best_state": result.best_state,
-                "wall_s": wall_before + time.perf_counter() - t_start})
-        if on_epoch is not None:
-            on_epoch(record)
-        if why:
-            break
-        last_epoch_s = time.perf_counter() - t_epoch  # training, evaluation, probe and save
-    if checkpoint is not None:
-        Path(checkpoint).unlink(missing_ok=True)
-    result.wall_s = wall_before + time.perf_counter() - t_start
-    return result
