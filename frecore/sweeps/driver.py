@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from frecore.config import ESTIMATORS, override
-from frecore.experiments import PlannedRun, get_experiment, plan, selection
+from frecore.experiments import PROFILES, PlannedRun, get_experiment, plan, selection
 from frecore.reporting import plots, store
 from frecore.reporting.authors import curves_for
 from frecore.reporting.summary import summarise
@@ -184,8 +184,10 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         bar.close()
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
-    out = summarise_experiment(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
-                               out_dir=out_dir)
+    # the summary is the profile's, every row: a run of some rows or seeds adds to it, never shrinks it
+    # (seeds outside the profile's are counted too)
+    every_seed = None if seeds is None else sorted(set(PROFILES[profile].seeds) | set(seeds))
+    out = summarise_experiment(name, profile, seeds=every_seed, device=device, data_root=data_root, out_dir=out_dir)
     out.paused = paused
     return out
 
