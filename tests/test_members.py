@@ -450,3 +450,21 @@ def test_a_side_by_side_sweep_of_table_s1_groups_its_lyapunov_cells_and_probes_e
         keys = {"ftmle", "mle"} | ({"neuron_error"} if r["row"] == "2HL-symm beta=0.1" else set())
         assert set(json.loads(r["probe_before"])) == {"ftmle", "mle"}
         assert all(set(h["probe"]) == keys for h in json.loads(r["history"]))
+
+
+def test_a_group_checkpoint_of_the_format_before_one_loop_still_continues(data, tmp_path):
+    """Groups banked before fit and fit_members were one loop were keyed by their configs and
+    streams; such a checkpoint continues to the uncut numbers."""
+    import json
+
+    from frecore.training.train import config_key
+
+    cfgs = [replace(c, optim=replace(c.optim, epochs=2)) for c in _cfgs("bp")]
+    uncut = fit_members(cfgs, data)
+    ckpt = tmp_path / "group.pt"
+    with pytest.raises(_Cut):
+        fit_members(cfgs, data, checkpoint=ckpt, on_epoch=_cut_after(1))
+    state = torch.load(ckpt, weights_only=True)
+    state["config"] = json.dumps({"members": [config_key(c) for c in cfgs], "streams": ["order", "noise"]})
+    torch.save(state, ckpt)
+    assert _numbers(fit_members(cfgs, data, checkpoint=ckpt)) == _numbers(uncut)
