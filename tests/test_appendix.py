@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from frecore.reporting.appendix import (dynamics_claims, epoch_table, error_claims, figS3_claims, layer_means,
                                         maxima, neuron_errors, steadiness_claim)
@@ -74,3 +75,17 @@ def test_error_claims_compare_layers_of_the_last_epoch():
     assert falls.verdict == "does not hold"  # layer 1 (0.1) above layer 2 (0.01)
     none = error_claims("figS5", t, {}, [2, 2, 1])
     assert {c.verdict for c in none if "error" in c.claim} == {"not measured"}
+
+
+def test_figure_claims_read_only_the_runs_the_summary_counts():
+    """The results page reads the owner's whole CSV: a foreign run (another net's, other layer sizes)
+    in it changes no claim line."""
+    from frecore.reporting.appendix import figure_claims
+
+    runs, summary = _runs_and_summary()
+    lines = [c.line() for c in figure_claims("figS5", runs, summary)]
+    foreign = runs.iloc[:1].assign(run_id="other", config=json.dumps({"net": {"hidden": [9] * 10}}))
+    assert [c.line() for c in figure_claims("figS5", pd.concat([foreign, runs]), summary)] == lines
+    assert len(lines) == 4
+    with pytest.raises(ValueError, match="no claims"):
+        figure_claims("table1", runs, summary)

@@ -212,7 +212,8 @@ def _layer_claim(figure: str, label: str, error: np.ndarray | None, sizes: list[
     if error is None or np.isnan(error).all():
         return Claim(figure, what, "not measured", f"no per-neuron error recorded for {label} (rerun it)")
     means = layer_means(error[-1:], sizes)[0]
-    ok, numbers = test(means)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an error that is exactly 0 makes a ratio inf: still a verdict
+        ok, numbers = test(means)
     return Claim(figure, what, "holds" if ok else "does not hold",
                  f"{label}, last epoch, mean |error| per layer (input -> output): "
                  + ", ".join(f"{v:.2e}" for v in means) + (f"; {numbers}" if numbers else ""))
@@ -253,6 +254,27 @@ def error_claims(figure: str, t: pd.DataFrame, errors: dict[str, np.ndarray], si
                                 "residual links restore the error flow: at beta_i = 0.1 layer 1's error within "
                                 "2 orders of magnitude of layer 10's"))
     return out
+
+
+CLAIMED = ("figS1", "figS2", "figS3", "figS4", "figS5", "figS6", "figS7")  # the figures whose claims are checked here
+
+
+def figure_claims(figure: str, runs: pd.DataFrame, summary: pd.DataFrame) -> list[Claim]:
+    """Every claim of an appendix figure, checked on the runs behind its summary (its notebook and
+    its results page print these lines). `runs` may hold other runs too (an owner's whole CSV):
+    only those the summary counts are read."""
+    ids = {i for v in summary.get("run_ids", pd.Series(dtype=str)).fillna("") for i in str(v).split()}
+    runs = runs[runs["run_id"].isin(ids)]
+    t = epoch_table(runs, summary)
+    if figure in ("figS1", "figS2"):
+        return dynamics_claims(figure, t)
+    if figure == "figS3":
+        return figS3_claims(t)
+    if figure == "figS4":
+        return figS4_claims(t)
+    if figure in ("figS5", "figS6", "figS7"):
+        return error_claims(figure, t, neuron_errors(runs, summary), layer_sizes(runs))
+    raise ValueError(f"{figure} has no claims checked here; these do: {', '.join(CLAIMED)}")
 
 
 def print_claims(claims: list[Claim]) -> None:
