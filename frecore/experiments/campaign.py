@@ -24,6 +24,7 @@ class CampaignEntry:
     variant: str | None = None  # None: each row's default reading
     side_by_side: bool = False  # a row's seeds train as one pass (where bench/ensemble.py measured a gain here)
     long: bool = False  # longer than any session: started whenever reached, paused by the budget, continued next time
+    estimator: str | None = None  # None: the paper's one-sided EP update; 'centered', 'random-sign' (registry.plan)
 
 
 def _s1_cells(arch: str) -> tuple[str, ...]:
@@ -40,6 +41,11 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
                   _s1_cells("conv-symm"), profile="quick"),
     CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
                   tuple(f"P={p:g}" for p in FIG_S8_PS), profile="quick", variant="code"),
+    # (issue 22: the conv rows with the centered estimator, beside the default, quick profile, seed 0)
+    CampaignEntry("0: quick Table 1 Conv Ours, centered estimator", "table1", ("Conv Ours (hard-sigmoid)",),
+                  profile="quick", seeds=(0,), estimator="centered"),
+    CampaignEntry("0: quick Table 2 MNIST Conv Ours, centered estimator", "table2", ("MNIST Conv Ours",),
+                  profile="quick", seeds=(0,), estimator="centered"),
     CampaignEntry("a: Table 1 2HL Ours", "table1", ("2HL Ours (tanh, Adam)",)),
     CampaignEntry("a: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",)),
     CampaignEntry("a: Table 1 3HL Ours (Adam)", "table1", ("3HL Ours (tanh, Adam)",)),

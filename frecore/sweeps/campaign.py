@@ -170,7 +170,7 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
     units, planned_n, done_n = [], 0, 0
     for entry in queue:
         runs = plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
-                    data_root=data_root, variant=entry.variant)
+                    data_root=data_root, variant=entry.variant, estimator=entry.estimator)
         done = {r["run_id"] for r in recorded[entry.experiment] if r["status"] in ("ok", "diverged")}
         planned_n += len(runs)
         done_n += sum(p.run_id in done for p in runs)
@@ -248,6 +248,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         t0 = clock()
         out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device, data_root=data_root,
                              out_dir=out_dir, progress=progress, variant=unit.entry.variant, seeds=unit.entry.seeds,
+                             estimator=unit.entry.estimator,
                              executor=InProcess(side_by_side=len(unit.runs) > 1),
                              only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
                              until=time.time() + (deadline - clock()))  # the deadline on the wall clock fit reads
