@@ -101,3 +101,15 @@ def test_concurrent_writers_lose_no_row_and_the_mode_is_kept(tmp_path):
     _append_many(str(path), 9, 1)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_a_summarys_labels_read_back_as_written(tmp_path):
+    """A figure whose approaches are all numbers ('1', '0.25') keeps them as written: pages printed
+    '1.0' for beta_i = 1 when pandas parsed the column as floats."""
+    import pandas as pd
+
+    from frecore.reporting.summary import SUMMARY_COLUMNS, load_summary
+
+    line = {c: 1 for c in SUMMARY_COLUMNS} | {"row": "2HL beta=1", "arch": "2HL", "approach": "1"}
+    pd.DataFrame([line, {**line, "row": "2HL beta=0.25", "approach": "0.25"}]).to_csv(tmp_path / "s.csv", index=False)
+    assert list(load_summary(tmp_path / "s.csv")["approach"]) == ["1", "0.25"]

@@ -95,7 +95,7 @@ def load_summary(path: str | os.PathLike) -> pd.DataFrame | None:
             records = [r for r in csv.reader(f) if r]
         if not records or any(len(r) != len(records[0]) for r in records):
             return None
-        summary = pd.read_csv(path)
+        summary = pd.read_csv(path, dtype={"row": str, "arch": str, "approach": str})  # "1", not 1.0
     except (OSError, UnicodeDecodeError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
     if summary.empty or any(c not in summary for c in SUMMARY_COLUMNS):
