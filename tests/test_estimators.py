@@ -267,3 +267,5 @@ def test_an_estimator_reading_plans_ep_rows_only_and_is_summarised_beside_the_de
     assert set(lines.index) == {reading, f"{reading}+centered"}
     assert lines.loc[f"{reading}+centered", "approach"].endswith(f"[{reading}+centered]")
     assert lines.loc[reading, "n"] == 1 == lines.loc[f"{reading}+centered", "n"]
+    # the call returns the runs it planned (a campaign unit's log line reads their best accuracy)
+    assert list(out.runs["reading"]) == [f"{reading}+centered"]

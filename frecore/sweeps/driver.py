@@ -188,10 +188,12 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     # (seeds outside the profile's are counted too)
     every_seed = None if seeds is None else sorted(set(PROFILES[profile].seeds) | set(seeds))
     out = summarise_experiment(name, profile, seeds=every_seed, device=device, data_root=data_root, out_dir=out_dir)
-    if rows is not None or seeds is not None:  # what is returned (a notebook's table, its checks) is the selection
-        chosen = {p.run_id for p in planned}
+    # what is returned is this call's: the runs it planned (its rows, seeds, reading and estimator) and,
+    # for a selection of rows or seeds, their summary lines (a notebook's table and checks)
+    recorded = load_recorded(list(csvs.values()))
+    out.runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})].reset_index(drop=True)
+    if rows is not None or seeds is not None:
         out.summary = out.summary[out.summary["row"].isin({p.row.label for p in planned})].reset_index(drop=True)
-        out.runs = out.runs[out.runs["run_id"].isin(chosen)].reset_index(drop=True)
     out.paused = paused
     return out
 
