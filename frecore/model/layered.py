@@ -348,7 +348,7 @@ class LayeredFRENet(nn.Module):
         """The VJP of `local_inputs` with (ds_1 .. ds_L, e_p), summed over the batch, aligned with
         weights(): dW_0 = ds_1 x^T, dW_b = ds_dst (s_src^0)^T per forward block (zero for a
         feedback-only one), dW_f = e_p (s_L^0)^T, db_f = e_p. Written out, not through autograd,
-        which would recompute every forward product (10% of a 2HL-512 EP batch here)."""
+        which would recompute every forward product (W_0 x included) on every batch."""
         s0 = free.state
 
         def outer(post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:  # post^T pre, per member if stacked
