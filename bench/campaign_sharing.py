@@ -56,13 +56,15 @@ def rate(proc: subprocess.Popen) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="threads of each process (default: 1)")
+    p.add_argument("--campaign-threads", type=int, help="threads of the campaign process (default: --threads)")
     p.add_argument("--seconds", type=float, default=30.0, help="timed seconds per measurement (default: 30)")
     a = p.parse_args()
-    alone_bg = rate(start("campaign", a.threads, a.seconds, 19))
+    bg_threads = a.campaign_threads or a.threads
+    alone_bg = rate(start("campaign", bg_threads, a.seconds, 19))
     alone_fg = rate(start("foreground", a.threads, a.seconds, 0))
-    bg, fg = start("campaign", a.threads, a.seconds, 19), start("foreground", a.threads, a.seconds, 0)
+    bg, fg = start("campaign", bg_threads, a.seconds, 19), start("foreground", a.threads, a.seconds, 0)
     together_fg, together_bg = rate(fg), rate(bg)
-    print(f"cpu cores: {os.cpu_count()}; {a.threads} thread(s) per process; {a.seconds:.0f} s per measurement; "
+    print(f"cpu cores: {os.cpu_count()}; campaign {bg_threads} thread(s), foreground {a.threads}; {a.seconds:.0f} s per measurement; "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     print(f"campaign (2HL-512 EP, nice 19): alone {alone_bg:.2f} batch/s, beside foreground {together_bg:.2f} "
           f"-> slowdown {alone_bg / together_bg:.2f}x")
