@@ -5,11 +5,12 @@
 #    included (bench/ensemble.py, with the projected paper-profile times).
 # 2. Paper-profile learning curves of the rows the CPU quick profile cannot finish, trained side
 #    by side (each is launch-bound, the GPU mostly idle): their accuracies are the check, their
-#    times are not clean timings. Every epoch is appended to $OUT/<name>.jsonl as it ends, so
-#    rows cut off by TRAIN_S still show how far they got. Rows run their default reading (the authors'
-#    code where its saved output is the paper's number): Table 1 Conv Ours (CNN_EP_MNIST) and Table 2's
-#    10- and 20-layer residual nets (the graph model), beside the plain 10-layer chain. TF32 is off
-#    unless TF32=1 (then every row passes --tf32).
+#    times are not clean timings. Each is `python -m frecore run ... --budget`: a run that ends is
+#    recorded in $OUT/store (the results store, paper profile); one cut by TRAIN_S is not, its
+#    epochs are in $OUT/<name>.log as they end and its checkpoint in $OUT/store/.checkpoints
+#    continues it. Rows run their default reading (the authors' code where its saved output is the
+#    paper's number): Table 1 Conv Ours (CNN_EP_MNIST) and Table 2's 10- and 20-layer residual nets
+#    (the graph model), beside the plain 10-layer chain. TF32 is off (frecore turns it off on CUDA).
 set -u
 OUT=${OUT:?set OUT to the folder for the results}
 TRAIN_S=${TRAIN_S:-420}
@@ -28,14 +29,13 @@ done
 echo "== bench/ensemble.py --device cuda --tables" | tee -a "$OUT/bench.txt"
 timeout 150 python3 bench/ensemble.py --device cuda --fraction 0.02 --repeats 2 --tables 2>&1 | tee -a "$OUT/bench.txt"
 
-TF32_FLAG=""
-[ "${TF32:-0}" = 1 ] && TF32_FLAG="--tf32"
 run_row() {  # name experiment row
-  timeout "$TRAIN_S" python3 bench/paper_row.py "$2" "$3" --device cuda $TF32_FLAG --out "$OUT/$1.jsonl" > "$OUT/$1.log" 2>&1
+  python3 -m frecore run "$2" --profile paper --rows "$3" --seeds 0 --device cuda --budget "${TRAIN_S}s" \
+    --out-dir "$OUT/store" > "$OUT/$1.log" 2>&1
 }
 run_row conv_ours table1 "Conv Ours (hard-sigmoid)" &
 run_row res10 table2 "MNIST 10-symm Ours-Residual" &
 run_row res20 table2 "MNIST 20-symm Ours-Residual" &
 run_row plain10 table2 "MNIST 10-symm Ours" &
 wait
-for f in "$OUT"/*.jsonl; do echo "== $f"; tail -n 3 "$f" | cut -c1-300; done
+for f in "$OUT"/*.log; do echo "== $f"; grep -a "^epoch" "$f" | tail -n 3; tail -n 2 "$f" | cut -c1-300; done

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -113,6 +114,12 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     if a.save_models:
         check_writable_dir(a.save_models, what="--save-models")  # before any training
+    if a.budget is not None:
+        from frecore.sweeps.campaign import parse_budget
+
+        until = time.time() + parse_budget(a.budget)
+    else:
+        until = None
     if a.no_download:  # before anything else: no download is tried, nothing is created under the root
         from frecore.experiments import plan
         from frecore.training.data import require_data
@@ -125,13 +132,15 @@ def cmd_run(a: argparse.Namespace) -> int:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
                              variant=a.variant, executor=executor, save_models=a.save_models,
-                             estimator=a.estimator)
+                             estimator=a.estimator, until=until)
     except KeyboardInterrupt:  # every finished run is already recorded: say so, not a traceback
         print(f"\ninterrupted: the finished runs are recorded in {a.out_dir}; the same command resumes",
               file=sys.stderr)
         return 130
     print(markdown_table(out.summary))
     print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
+    if out.paused:
+        print(f"{len(out.paused)} run(s) paused by --budget; the same command continues them from their checkpoints")
     return 0
 
 
@@ -181,11 +190,11 @@ def cmd_plan(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    from frecore.experiments import get_rows
+    from frecore.experiments import get_experiment, get_rows
     from frecore.reporting.markdown import format_mean_std
 
     for name in list_experiments():
-        print(name)
+        print(name + (" (a study beyond the paper: no notebook)" if get_experiment(name).study else ""))
         for row in get_rows(name):
             paper = f"paper {format_mean_std(row.paper.test_acc, row.paper.test_std)} ({row.paper.protocol})" \
                 if row.paper else "no paper value (a figure point)"
@@ -334,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--save-models", metavar="DIR", default=None,
                    help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt and "
                         "DIR/<run_id>.best.pt (frecore.load_model)")
+    r.add_argument("--budget", default=None,
+                   help="wall-clock limit (150m, 2.5h, 90s): no epoch starts that would end after it; a run cut so "
+                        "is not recorded, its per-epoch checkpoint (OUT_DIR/.checkpoints) continues it when the same "
+                        "command runs again (a GPU lent for minutes; its epochs are printed as they end)")
     r.add_argument("--side-by-side", action="store_true",
                    help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on layered "
                         "ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT graph, layered EP's "

@@ -1,5 +1,6 @@
 """The campaign: budgets, deadlines that pause at an epoch boundary, and a cut campaign continued on
 a fresh copy of the committed files ending with exactly the rows of an uncut one."""
+import json
 import shutil
 
 import pytest
@@ -173,3 +174,28 @@ def test_a_unit_measured_this_session_updates_the_estimate_of_the_next(tiny_expe
     assert any(line.startswith("[1/2] done") for line in lines)
     assert any(line.startswith("[2/2] skip") for line in lines), lines  # re-estimated from the 1000 s measured
     assert len(left) == 1
+
+
+def test_run_with_a_budget_pauses_and_the_same_command_continues_exactly(tiny_experiment, tmp_path, mnist_root,
+                                                                         capsys):
+    """`run --budget` (a GPU lent for minutes): a cut run is not recorded, its checkpoint continues it."""
+    from frecore.cli import main
+
+    args = ["run", tiny_experiment, "--profile", "quick", "--rows", "tiny EP", "--seeds", "0", "--device", "cpu",
+            "--data-root", mnist_root, "--no-progress"]
+    assert main([*args, "--out-dir", str(tmp_path / "uncut")]) == 0
+    cut = tmp_path / "cut"
+    assert main([*args, "--out-dir", str(cut), "--budget", "0.001s"]) == 0  # the first epoch always runs
+    assert "1 run(s) paused by --budget" in capsys.readouterr().out
+    assert not (cut / f"{tiny_experiment}.csv").exists() or load_runs(cut / f"{tiny_experiment}.csv").empty
+    assert list((cut / ".checkpoints").glob("*.pt"))
+    assert main([*args, "--out-dir", str(cut)]) == 0
+    a, b = load_runs(tmp_path / "uncut" / f"{tiny_experiment}.csv"), load_runs(cut / f"{tiny_experiment}.csv")
+    assert len(b) == 1 and int(b["epochs_run"].iloc[0]) == 3
+    for col in ("run_id", "best_test_acc", "final_test_acc", "best_train_acc"):
+        assert list(a[col]) == list(b[col]), col
+    def curve(runs):  # every epoch's losses and accuracies (its seconds differ)
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in json.loads(runs["history"].iloc[0])]
+    assert curve(a) == curve(b)
+    assert main([*args, "--out-dir", str(cut), "--budget", "soon"]) == 2
+    assert "budget must be a duration" in capsys.readouterr().err

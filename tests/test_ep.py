@@ -239,7 +239,7 @@ def test_settling_conv_phases_stop_early_with_the_fixed_step_update():
     assert counts["free"] < 40 and counts["nudged"] < 30
     for w, r in zip(frozen.weights(), ref):
         torch.testing.assert_close(w.grad, r, rtol=1e-4, atol=1e-4 * float(r.abs().max()))
-    # at the current argmax the nudged phase cycles (bench/conv_nudged_cycle.py) and runs its K steps
+    # at the current argmax the nudged phase cycles (conv_cycle_probe, tests/test_probes.py) and runs its K steps
     rule.compute_gradients(net("current"), x, y)
     assert rule.take_step_counts()["nudged"] == 30
 

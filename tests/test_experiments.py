@@ -262,8 +262,8 @@ def test_every_experiment_has_a_notebook_and_every_sweep_notebook_an_experiment(
     notebooks = {p.stem: p for p in (REPO / "notebooks").glob("*.ipynb")}
     figures = _makefile_figures()
     assert figures and figures <= set(notebooks)
-    assert set(notebooks) - figures == set(list_experiments())
-    for name in list_experiments():  # each notebook sweeps its own experiment, not a copied one's
+    assert set(notebooks) - figures == set(list_experiments(studies=False))
+    for name in list_experiments(studies=False):  # each notebook sweeps its own experiment, not a copied one's
         cells = json.loads(notebooks[name].read_text())["cells"]
         code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert f'run_experiment("{name}"' in code, name

@@ -165,3 +165,26 @@ def test_the_tanh_tangent_step_equals_forward_mode_ad():
                                         state, delta)
     for a, b in zip(new + tuple(tangent), ad_new + ad_tangent):
         torch.testing.assert_close(a, b)
+
+
+def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
+    """Pins the measured oddity in docs/reproduction.md (Not yet here), for the text reading of Table 1's
+    conv net: with the nudge placed through the current pooling indices, the top layer flips between two
+    states instead of settling (conv_cycle_probe, K = 12 nudged steps, at init); should a change make it
+    settle, this fails and that note must go. Frozen free-phase indices settle (the study's control)."""
+    from dataclasses import replace
+
+    from frecore.analysis.probes import conv_cycle_probe
+    from frecore.experiments import get_rows
+    from frecore.model.build import build_fre_net
+
+    cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]  # Table S3
+    cfg = replace(cfg, rule=replace(cfg.rule, nudge_steps=12))
+    data = load_dataset(DataConfig(dataset="mnist", root=mnist_root, train_subset=8, test_subset=8))
+    net = build_fre_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    m = conv_cycle_probe(net, data, cfg)
+    assert m["period2_residual"] < 1e-6  # s[K] == s[K-2]
+    assert m["mean_step_change"] > 0.1 * m["mean_delta"] and m["share_changing"] > 0.05  # ... while s[K] != s[K-1]
+    frozen = replace(cfg, net=replace(cfg.net, pool_indices="free"))
+    net = build_fre_net(frozen.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert conv_cycle_probe(net, data, frozen)["share_changing"] == 0.0

@@ -141,13 +141,14 @@ class Experiment:
     rows: Callable[[], list[Row]]
     plot: str = "accuracy_curves"  # a figure function in frecore.reporting.plots.PLOTS
     probe: str | None = None  # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch (a Row.probe overrides it)
+    study: bool = False  # a study beyond the paper (experiments/studies.py): no figure of the paper, no notebook
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register_experiment(fn: Callable[[], list[Row]] | None = None, *, plot: str = "accuracy_curves",
-                        probe: str | None = None):
+                        probe: str | None = None, study: bool = False):
     """Register a function returning an experiment's rows, under the function's name.
 
     Two different functions under one name are refused: with modules found rather than listed,
@@ -158,7 +159,7 @@ def register_experiment(fn: Callable[[], list[Row]] | None = None, *, plot: str 
         if known is not None and (known.rows.__module__, known.rows.__qualname__) != (f.__module__, f.__qualname__):
             raise ConfigError(f"experiment {f.__name__!r} is registered twice: by {known.rows.__module__} "
                               f"and by {f.__module__}")
-        EXPERIMENTS[f.__name__] = Experiment(f.__name__, f, plot, probe)
+        EXPERIMENTS[f.__name__] = Experiment(f.__name__, f, plot, probe, study)
         return f
     return register(fn) if fn is not None else register
 
@@ -185,8 +186,9 @@ def discover(package: str = "frecore.experiments") -> list[str]:
     return sorted(name for name, e in EXPERIMENTS.items() if e.rows.__module__.startswith(package + "."))
 
 
-def list_experiments() -> list[str]:
-    return sorted(EXPERIMENTS)
+def list_experiments(studies: bool = True) -> list[str]:
+    """Every registered name; without the studies (the paper's tables and figures only) if not `studies`."""
+    return sorted(name for name, e in EXPERIMENTS.items() if studies or not e.study)
 
 
 def get_experiment(name: str) -> Experiment:

@@ -60,7 +60,7 @@ def _protocol_cell(s: pd.Series) -> str:
 
 def markdown_table(summary: pd.DataFrame) -> str:
     """The README table: ours (best and final) beside the paper, with times and any probe values."""
-    probes = [c for c in summary.columns if c.startswith(("before_", "after_"))]
+    probes = [c for c in summary.columns if c.startswith(("before_", "after_")) or c.endswith("_steps_mean")]
     authors = "authors_same_epochs" in summary and summary["authors_same_epochs"].notna().any()
     protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
     lines = [

@@ -33,6 +33,14 @@ def _probe_means(ok: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _step_means(ok: pd.DataFrame) -> dict[str, float]:
+    """Mean free and nudged steps per batch over every epoch of every run, where a tolerance stopped
+    the phases (EpochRecord.steps); nothing for fixed-step runs, whose steps are their T and K."""
+    epochs = [e.get("steps", {}) for h in (json.loads(x) for x in ok["history"]) for e in h]
+    return {f"{phase}_steps_mean": _mean(pd.Series([e[phase] for e in epochs if phase in e], dtype=float))
+            for phase in ("free", "nudged") if any(phase in e for e in epochs)}
+
+
 def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
               variants: Sequence[tuple[Row, str, set[str]]] = (), recorded: pd.DataFrame | None = None
               ) -> pd.DataFrame:
@@ -76,7 +84,7 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
             "paper_wct_s": paper.wct_s if paper and paper.wct_s is not None else nan, "paper_protocol": paper.protocol if paper else "",
             "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
             "run_ids": " ".join(ok["run_id"]),
-            **_probe_means(ok),
+            **_probe_means(ok), **_step_means(ok),
         })
     return pd.DataFrame(out)
 

@@ -107,12 +107,16 @@ def _record_dict(h: EpochRecord) -> dict:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The device to train on. On CUDA, TF32 matmuls and convolutions are turned off for this process
+    (cuDNN allows them by default): full float32 on every device, so a GPU's numbers compare with the CPU's."""
     if name not in DEVICES:  # torch's own message for "tpu" is a RuntimeError traceback
         raise ConfigError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' asked for but torch sees no CUDA device; use --device cpu or auto")
+    if name == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     return torch.device(name)
 
 
