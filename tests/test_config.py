@@ -61,3 +61,21 @@ def test_configs_recorded_before_the_chain_was_named_still_read():
     d = RunConfig().to_dict()
     d["net"]["topology"] = "layered"
     assert run_config_from_dict(d).net.topology == "chain"
+
+
+def test_every_field_with_choices_refuses_a_value_outside_them():
+    """The choices a flag offers are the values its config accepts: one declaration (setting(choices=...))."""
+    from frecore.config import NoiseConfig
+    from frecore.config.flags import config_fields
+
+    sections = {"net": NetConfig, "rule": RuleConfig, "optim": OptimConfig, "data": DataConfig,
+                "noise": NoiseConfig, "": RunConfig}
+    checked = 0
+    for section, f in config_fields():
+        if "choices" not in f.metadata:
+            continue
+        assert f.default in f.metadata["choices"], f.name
+        with pytest.raises(ConfigError, match="choose one of"):
+            sections[section](**{f.name: "no-such-choice"})
+        checked += 1
+    assert checked >= 15

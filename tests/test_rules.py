@@ -41,3 +41,23 @@ def test_bp_gradient_is_autograd_of_cross_entropy():
 def test_fa_needs_random_feedback():
     with pytest.raises(ConfigError, match="needs fixed random feedback"):
         build_rule(RuleConfig(name="fa")).check(NetConfig(feedback="symmetric"))
+
+
+def test_each_rule_reads_only_the_settings_groups_it_names():
+    """A rule's own settings live in its group (frecore.config.rules); a field another rule's group
+    declares is never read by it (its source is searched for `cfg.<field>` and `rule.<field>`)."""
+    import inspect
+    import re
+    from dataclasses import fields
+
+    from frecore.config import RULE_SETTINGS, RuleConfig
+    from frecore.rules import RULES
+
+    every = {f.name for f in fields(RuleConfig)}
+    assert every == {f.name for g in RULE_SETTINGS for f in fields(g)}  # RuleConfig is the union, nothing more
+    for name, rule in RULES.items():
+        source = inspect.getsource(inspect.getmodule(rule))
+        read = set(re.findall(r"\b(?:cfg|rule)\.(\w+)", source)) & every
+        allowed = {f.name for g in rule.settings for f in fields(g)}
+        assert read <= allowed, f"rule {name} reads {sorted(read - allowed)} outside its settings groups"
+        assert rule.settings == () or read, name  # a rule that names groups reads from them

@@ -7,103 +7,20 @@ into exit code 2.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
-ACTIVATIONS = ("tanh", "sigmoid-s", "hard-sigmoid", "hard-sigmoid-ste")  # -ste: straight-through derivative
-ARCHS = ("layered", "conv")
-TOPOLOGIES = ("chain", "residual", "agt", "custom")  # hidden-layer graphs; the arch "layered" is the family
-FEEDBACK = ("symmetric", "random")
-DATASETS = ("mnist", "cifar10")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-INITS = ("glorot", "torch")  # Glorot uniform (the paper's text) or torch's default U(+-1/sqrt(fan_in))
-POOL_INDICES = ("current", "previous", "free")  # conv unpooling: this step's, the step before's, the free phase's
-AGT_DRAWS = ("unordered", "ordered")  # agt: one draw per pair, both directions; or one per direction
-NUDGES = ("constant", "accumulating")  # beta_f B_f e each nudged step; or k beta_f B_f e_p^0 after k steps
-ESTIMATORS = ("one-sided", "centered", "random-sign")  # ep: s^beta - s^0; (s^+beta - s^-beta) / 2; sign-drawn nudge
-READOUT_ERRORS = ("free", "nudged")  # which e_p W_f's update uses: the free phase's or the nudged phase's end
-STATE_NOISE_MODELS = ("fresh", "batch")  # a new draw at every step; or one draw per batch, kept through both phases
-DTYPES = ("float32", "float64")
-SCHEDULERS = ("none", "cosine")  # cosine: annealing over the epochs to 1e-6 (the CIFAR-10 conv nets)
-DEVICES = ("auto", "cpu", "cuda")
+from frecore.config.base import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, ESTIMATORS, FEEDBACK,
+                                 FLOAT_MAX, INITS, NUDGES, OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, SCHEDULERS,
+                                 SEED_MAX, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, _check_bool, _check_choices,
+                                 _check_in_dtype, _check_scale, _check_seed, _is_int, _per_block, _sequence, setting)
+from frecore.config.rules import RULE_SETTINGS, EPSettings, PEPSettings, RelaxationSettings, RuleConfig
 
-
-def setting(default: Any, help: str, **flag: Any) -> Any:
-    """A config field declared once: its default, and the help its command-line flag shows
-    (frecore.config.flags generates `train`'s flags from these). `flag` may set the flag's name
-    (`name="--rule"`), a short form (`short="-T"`), the allowed values (`choices=ACTIVATIONS`), a
-    negating flag for a boolean that defaults to True (`negate="--no-download"`), or a metavar."""
-    return field(default=default, metadata={"help": help, **flag})
-
-
-class ConfigError(ValueError):
-    """A setting is out of range or unknown; the message says which and what is allowed."""
-
-
-FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # torch.finfo(dtype).max
-SEED_MAX = 2**63 - 1 - 10**6  # torch seeds are 64-bit; fit derives streams as seed + a few primes below 10^6
-
-
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
-
-
-def _check_scale(name: str, value: float, *, positive: bool = False) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        kind = "> 0" if positive else ">= 0"
-        raise ConfigError(f"{name} must be {kind}, got {value!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-
-def _sequence(name: str, value: Any) -> tuple:
-    """A list or tuple as a tuple; anything else (None, a string, a number) is refused."""
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{name} must be a list, got {value!r}")
-    return tuple(value)
-
-
-def _check_seed(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SEED_MAX:
-        raise ConfigError(f"{name} must be an integer in [0, {SEED_MAX}] (64-bit generators), got {value!r}")
-
-
-def _check_in_dtype(name: str, value: Any, dtype: str) -> None:
-    """The numbers in `value` (one, or a list) must fit in `dtype` (1e39 is not a float32)."""
-    for v in (value if isinstance(value, (list, tuple)) else (value,)):
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) > FLOAT_MAX[dtype]:
-            raise ConfigError(f"{name} = {v!r} is not representable in {dtype} (largest {FLOAT_MAX[dtype]:.3g}); "
-                              f"use a smaller value or dtype float64")
-
-
-def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: bool = False
-               ) -> tuple[float, ...]:
-    """Broadcast a scalar to one value per block, or check a list has one per block."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        _check_scale(name, value, positive=positive)  # checked even where the net has no block to scale
-        values = (value,) * n
-    else:
-        values = _sequence(name, value)
-    if len(values) != n:
-        raise ConfigError(f"{name} needs one value, or one per hidden->hidden block ({n}, chain first, "
-                          f"then skips), got {len(values)}")
-    for i, v in enumerate(values):
-        _check_scale(f"{name}[{i}]", v, positive=positive)
-    return tuple(float(v) for v in values)
-
+__all__ = ["ACTIVATIONS", "AGT_DRAWS", "ARCHS", "DATASETS", "DEVICES", "DTYPES", "ESTIMATORS", "FEEDBACK", "FLOAT_MAX",
+           "INITS", "NUDGES", "OPTIMIZERS", "POOL_INDICES", "READOUT_ERRORS", "RULE_SETTINGS", "SCHEDULERS", "SEED_MAX",
+           "STATE_NOISE_MODELS", "TOPOLOGIES", "ConfigError", "DataConfig", "EPSettings", "NetConfig", "NoiseConfig",
+           "OptimConfig", "PEPSettings", "RelaxationSettings", "RuleConfig", "RunConfig", "non_default_fields",
+           "override", "run_config_from_dict", "setting"]
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -156,7 +73,7 @@ class NetConfig:
     damping: float = setting(1.0, "conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's update")
 
     def __post_init__(self) -> None:
-        _check_choice("arch", self.arch, ARCHS)
+        _check_choices(self)
         for name in ("hidden", "channels"):
             sizes = getattr(self, name)
             if not isinstance(sizes, (list, tuple)) or not sizes or any(not _is_int(h) or h < 1 for h in sizes):
@@ -166,13 +83,6 @@ class NetConfig:
             raise ConfigError(f"kernel must be a positive integer, got {self.kernel!r}")
         if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
             raise ConfigError(f"padding must be a non-negative integer, got {self.padding!r}")
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("feedback", self.feedback, FEEDBACK)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("topology", self.topology, TOPOLOGIES)
-        _check_choice("agt_draw", self.agt_draw, AGT_DRAWS)
-        _check_choice("init", self.init, INITS)
-        _check_choice("pool_indices", self.pool_indices, POOL_INDICES)
         _check_bool("readout_bias", self.readout_bias)
         if not _is_int(self.readout_lag) or self.readout_lag not in (0, 1):
             raise ConfigError(f"readout_lag must be 0 or 1 (steps), got {self.readout_lag!r}")
@@ -225,73 +135,6 @@ class NetConfig:
         return self.hidden if self.arch == "layered" else self.channels
 
 
-@dataclass(frozen=True)
-class RuleConfig:
-    """The learning rule and its own settings; rules ignore fields that are not theirs."""
-
-    name: str = setting(
-        "ep", "the learning rule, a name in frecore.rules.RULES (ep, bp, fa, lra, pep)", name="--rule")
-    free_steps: int = setting(10, "T, free-phase steps", short="-T")
-    nudge_steps: int = setting(10, "K, nudged-phase steps", short="-K")
-    beta_f: float = setting(
-        0.1, "nudging strength: of the output error (ep: 0.1 layered, 0.25 conv), of the cost (pep: beta)")
-    hold_error: bool = setting(
-        False,
-        "hold e_p at its free-phase value in the nudged phase (authors' code); default: recompute it each step (Algorithm 1)")
-    pep_nudge: str = setting(
-        "activation",
-        "pep: beta (y - o) added after sigma (Ernoult et al.) or inside it",
-        choices=("activation", "preactivation"))
-    nudge: str = setting(
-        "constant",
-        "ep: beta_f B_f e each step (Algorithm 1); accumulating: k beta_f B_f e_p^0 after k steps (graph code)",
-        choices=NUDGES)
-    readout_error: str = setting(
-        "free",
-        "ep: W_f learns from e_p^0 (Algorithm 1) or from e_p at the end of the nudged phase (graph code)",
-        choices=READOUT_ERRORS)
-    settle_tol: float | None = setting(
-        None,
-        "ep: end the free phase once max |s[t+1] - s[t]| < this, T a cap (default: always T steps, as the paper)")
-    settle_tol_nudged: float | None = setting(
-        None, "ep: the same for the nudged phase, K a cap (default: always K steps)")
-    settle_relative: bool = setting(False, "ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|")
-    estimator: str = setting(
-        "one-sided",
-        "ep update: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 from two nudged phases, or one phase at a seeded random sign",
-        choices=ESTIMATORS)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"rule must be a rule's name, got {self.name!r}")  # known names: frecore.rules.build_rule
-        for name in ("free_steps", "nudge_steps"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                symbol = "T" if name == "free_steps" else "K"
-                raise ConfigError(f"{name} ({symbol}) must be an integer >= 1, got {v!r}")
-        _check_scale("beta_f", self.beta_f)
-        _check_bool("hold_error", self.hold_error)
-        _check_choice("pep_nudge", self.pep_nudge, ("activation", "preactivation"))
-        _check_choice("nudge", self.nudge, NUDGES)
-        _check_choice("readout_error", self.readout_error, READOUT_ERRORS)
-        if self.nudge == "accumulating" and self.hold_error:
-            raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop hold_error")
-        for name in ("settle_tol", "settle_tol_nudged"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
-                                  or not math.isfinite(v) or v <= 0):
-                raise ConfigError(f"{name} must be a finite number > 0 (or None: fixed steps), got {v!r}")
-        if (self.settle_tol is not None or self.settle_tol_nudged is not None) and self.name != "ep":
-            raise ConfigError(f"settle_tol/settle_tol_nudged stop EP's phases early; rule {self.name!r} "
-                              f"runs its fixed steps (P-EP's relaxation has no tolerance stop)")
-        if self.settle_relative and self.settle_tol_nudged is None:
-            raise ConfigError("settle_relative qualifies settle_tol_nudged; set settle_tol_nudged too")
-        _check_choice("estimator", self.estimator, ESTIMATORS)
-        if self.estimator != "one-sided" and self.name != "ep":
-            raise ConfigError(f"estimator {self.estimator!r} is EP's (rule 'ep'); rule {self.name!r} has its own "
-                              f"update and takes estimator='one-sided'")
-
-
 def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
     values = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else _sequence(name, value)
     if not values:
@@ -333,7 +176,7 @@ class OptimConfig:
         choices=SCHEDULERS)
 
     def __post_init__(self) -> None:
-        _check_choice("optimizer", self.name, OPTIMIZERS)
+        _check_choices(self)
         if self.train_last is not None and (not _is_int(self.train_last) or self.train_last < 1):
             raise ConfigError(f"train_last must be a positive integer or None, got {self.train_last!r}")
         object.__setattr__(self, "lr", _scalar_or_per_weight("lr", self.lr, positive=True))
@@ -343,7 +186,6 @@ class OptimConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
-        _check_choice("scheduler", self.scheduler, SCHEDULERS)
         f = self.epoch_fraction
         if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0.0 < f <= 1.0:
             raise ConfigError(f"epoch_fraction must be in (0, 1], got {f!r}")
@@ -365,7 +207,7 @@ class DataConfig:
     download: bool = setting(True, "never try torchvision's download when files are missing", negate="--no-download")
 
     def __post_init__(self) -> None:
-        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choices(self)
         for name in ("train_subset", "test_subset"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 1):
@@ -393,10 +235,10 @@ class NoiseConfig:
         choices=STATE_NOISE_MODELS)
 
     def __post_init__(self) -> None:
+        _check_choices(self)
         _check_scale("weight_std", self.weight_std)
         _check_scale("state_std", self.state_std)
         _check_bool("state_noise_in_training", self.state_noise_in_training)
-        _check_choice("state_noise_model", self.state_noise_model, STATE_NOISE_MODELS)
 
 
 @dataclass(frozen=True)
@@ -410,7 +252,7 @@ class RunConfig:
     device: str = setting("auto", "auto: CUDA when available, else CPU", choices=DEVICES)
 
     def __post_init__(self) -> None:
-        _check_choice("device", self.device, DEVICES)
+        _check_choices(self)
         _check_seed("seed", self.seed)
         self._check_representable()
 

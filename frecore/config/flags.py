@@ -14,11 +14,13 @@ import argparse
 from dataclasses import Field, fields
 from typing import Any, Callable
 
-from frecore.config import ConfigError, RunConfig
+from frecore.config import RULE_SETTINGS, ConfigError, RunConfig
 
 SECTIONS = ("net", "rule", "optim", "data", "noise")  # RunConfig's dataclass fields, one flag group each
 GROUP_TITLES = {"net": "network", "rule": "learning rule", "optim": "optimiser", "data": "data",
                 "noise": "noise (Figures S12-S13)", "": "run"}
+RULE_TITLES = {"RelaxationSettings": "learning rule", "EPSettings": "learning rule: ep's own",
+               "PEPSettings": "learning rule: pep's own"}  # frecore.config.rules' groups
 
 
 def config_fields() -> list[tuple[str, Field]]:
@@ -67,12 +69,22 @@ def _owner(section: str) -> type:
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field, in groups per section."""
+    """One flag per config field, in groups per section (the rule's: per rule, frecore.config.rules)."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for section in (*SECTIONS, ""):
-        group = parser.add_argument_group(GROUP_TITLES[section])
         for s, f in config_fields():
             if s == section:
-                _add(group, section, f, _kind(f))
+                title = _title(section, f)
+                if title not in groups:
+                    groups[title] = parser.add_argument_group(title)
+                _add(groups[title], section, f, _kind(f))
+
+
+def _title(section: str, f: Field) -> str:
+    if section != "rule":
+        return GROUP_TITLES[section]
+    group = next(g for g in RULE_SETTINGS if f.name in {h.name for h in fields(g)})
+    return RULE_TITLES[group.__name__]
 
 
 def _add(group: argparse._ArgumentGroup, section: str, f: Field, kind: str) -> None:

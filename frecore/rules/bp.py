@@ -12,6 +12,7 @@ from frecore.rules.base import BatchStats, batch_stats, mean_cross_entropy
 
 class Backprop:
     name = "bp"
+    settings = ()  # none of its own: backprop through the feedforward twin
     build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
     feedback_alignment = False
 

@@ -39,6 +39,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
+from frecore.config.rules import RelaxationSettings, EPSettings
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet, Nudge
@@ -60,6 +61,7 @@ class Phases(NamedTuple):
 
 class EquilibriumPropagation:
     name = "ep"
+    settings = (RelaxationSettings, EPSettings)
     build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
 
     def __init__(self, cfg: RuleConfig) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from frecore.config.rules import RelaxationSettings
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet, State
 from frecore.model.build import build_fre_net
@@ -26,6 +27,7 @@ from frecore.rules.base import BatchStats, batch_stats
 
 class LocalRepresentationAlignment:
     name = "lra"
+    settings = (RelaxationSettings,)
     build_net = staticmethod(build_fre_net)  # trains the FRE-RNN (layered or conv)
 
     def __init__(self, cfg: RuleConfig) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from frecore.config.rules import RelaxationSettings, PEPSettings
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.build import build_prototypical_net
 from frecore.model.noise import GaussianNoise
@@ -19,6 +20,7 @@ from frecore.rules.base import BatchStats, batch_stats
 
 class PrototypicalEP:
     name = "pep"
+    settings = (RelaxationSettings, PEPSettings)
     build_net = staticmethod(build_prototypical_net)  # P-EP trains its own energy-based nets, not the FRE-RNN
 
     def __init__(self, cfg: RuleConfig) -> None:
