@@ -25,9 +25,11 @@ threads, kind, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 torch.set_num_threads(threads)
 g = torch.Generator().manual_seed(0)
 if kind == "campaign":
-    net_cfg, rule_cfg, batch = NetConfig(hidden=(512, 512)), RuleConfig(name="ep", free_steps=10, nudge_steps=10), 500
+    net_cfg, batch = NetConfig(hidden=(512, 512)), 500
+    rule_cfg = RuleConfig(name="ep", free_steps=10, nudge_steps=10)
 else:
-    net_cfg, rule_cfg, batch = NetConfig(hidden=(64,) * 10, beta=0.1), RuleConfig(name="ep", free_steps=100, nudge_steps=50), 500
+    net_cfg, batch = NetConfig(hidden=(64,) * 10, beta=0.1), 500
+    rule_cfg = RuleConfig(name="ep", free_steps=100, nudge_steps=50)
 rule = build_rule(rule_cfg)
 net = rule.build_net(net_cfg, (784,), 10, g, torch.device("cpu"))
 x, y = torch.rand(batch, 784, generator=g), torch.randint(0, 10, (batch,), generator=g)
@@ -56,7 +58,8 @@ def rate(proc: subprocess.Popen) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="threads of each process (default: 1)")
-    p.add_argument("--campaign-threads", type=int, help="threads of the campaign process (default: --threads)")
+    p.add_argument("--campaign-threads", type=int,
+                   help="threads of the campaign process (default: --threads)")
     p.add_argument("--seconds", type=float, default=30.0, help="timed seconds per measurement (default: 30)")
     a = p.parse_args()
     bg_threads = a.campaign_threads or a.threads
@@ -64,12 +67,12 @@ def main() -> None:
     alone_fg = rate(start("foreground", a.threads, a.seconds, 0))
     bg, fg = start("campaign", bg_threads, a.seconds, 19), start("foreground", a.threads, a.seconds, 0)
     together_fg, together_bg = rate(fg), rate(bg)
-    print(f"cpu cores: {os.cpu_count()}; campaign {bg_threads} thread(s), foreground {a.threads}; {a.seconds:.0f} s per measurement; "
-          f"{time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"campaign (2HL-512 EP, nice 19): alone {alone_bg:.2f} batch/s, beside foreground {together_bg:.2f} "
-          f"-> slowdown {alone_bg / together_bg:.2f}x")
-    print(f"foreground (10HL-64 EP):        alone {alone_fg:.2f} batch/s, beside campaign   {together_fg:.2f} "
-          f"-> slowdown {alone_fg / together_fg:.2f}x")
+    print(f"cpu cores: {os.cpu_count()}; campaign {bg_threads} thread(s), foreground {a.threads}; "
+          f"{a.seconds:.0f} s per measurement; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"campaign (2HL-512 EP, nice 19): alone {alone_bg:.2f} batch/s, beside foreground "
+          f"{together_bg:.2f} -> slowdown {alone_bg / together_bg:.2f}x")
+    print(f"foreground (10HL-64 EP):        alone {alone_fg:.2f} batch/s, beside campaign   "
+          f"{together_fg:.2f} -> slowdown {alone_fg / together_fg:.2f}x")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ CASES = (  # (label, experiment, rows (or a function giving them), seeds, rule s
     ("Table S1 2HL-symm beta sweep, M = 7", "tableS1", beta_sweep_rows, [0], {}),
     ("MNIST conv EP, M = 2 seeds", "table1", ["Conv Ours (hard-sigmoid)"], [0, 1], {}),
     ("Figure S8 AGT P sweep (a graph per P), M = 7", "figS8", agt_sweep_rows, [0], {}),
-    ("2HL-512 EP stopped when settled, M = 5 seeds", "table1", ["2HL Ours (tanh, Adam)"], [0, 1, 2, 3, 4], SETTLED),
+    ("2HL-512 EP stopped when settled, M = 5 seeds", "table1", ["2HL Ours (tanh, Adam)"], [0, 1, 2, 3, 4],
+     SETTLED),
 )
 TABLES: dict[str, Callable[[PlannedRun], bool]] = {  # what of each table's paper profile is projected
     "table1": lambda p: p.config.rule.name != "pep",
@@ -86,10 +87,11 @@ def timed(cfgs: list[RunConfig], data: Dataset, side_by_side: bool) -> float:
     return time.perf_counter() - t
 
 
-def compare_cases(cases: list[int], device: torch.device, fraction: float, data_root: str | None, data: DataCache,
-                  repeats: int) -> None:
+def compare_cases(cases: list[int], device: torch.device, fraction: float, data_root: str | None,
+                  data: DataCache, repeats: int) -> None:
     print(f"(best of {repeats} alternating repeats of each)")
-    print("| case | one after another (s) | side by side (s) | members/s after / side | ratio | paper protocol, side by side |")
+    print("| case | one after another (s) | side by side (s) | members/s after / side | ratio | paper "
+          "protocol, side by side |")
     print("|---|---|---|---|---|---|")
     for i in cases:
         label, experiment, rows, seeds, rule = CASES[i]
@@ -100,7 +102,8 @@ def compare_cases(cases: list[int], device: torch.device, fraction: float, data_
         if not groupable(cfgs):
             print(f"| {label} | - | - | - | not groupable | - |")
             continue
-        apart, together = math.inf, math.inf  # the least disturbed of alternating repeats: other work shares the cores
+        # the least disturbed of alternating repeats: other work shares the cores
+        apart, together = math.inf, math.inf
         for _ in range(repeats):
             apart = min(apart, timed(cfgs, data(cfgs[0]), side_by_side=False))
             together = min(together, timed(cfgs, data(cfgs[0]), side_by_side=True))
@@ -108,8 +111,9 @@ def compare_cases(cases: list[int], device: torch.device, fraction: float, data_
         paper = plan(experiment, "paper", rows=rows)  # every seed of these rows
         epochs = paper[0].config.optim.epochs
         projected = together / fraction * epochs * len(paper) / m  # every planned run, side by side
-        print(f"| {label} | {apart:.1f} | {together:.1f} | {m / apart:.3f} / {m / together:.3f} | {apart / together:.2f} "
-              f"| {projected / 3600:.1f} h ({len(paper)} runs x {epochs} epochs) |", flush=True)
+        print(f"| {label} | {apart:.1f} | {together:.1f} | {m / apart:.3f} / {m / together:.3f} | "
+              f"{apart / together:.2f} | {projected / 3600:.1f} h ({len(paper)} runs x {epochs} epochs) |",
+              flush=True)
 
 
 def project_tables(device: torch.device, fraction: float, data_root: str | None, data: DataCache) -> None:
@@ -118,7 +122,8 @@ def project_tables(device: torch.device, fraction: float, data_root: str | None,
     from frecore.training.members import shared_settings
 
     side_by_side = device.type == "cuda"  # what `run` does by default on this device
-    print(f"\nPaper profile projected from measured passes ({'side by side' if side_by_side else 'one run at a time'}, "
+    print(f"\nPaper profile projected from measured passes "
+          f"({'side by side' if side_by_side else 'one run at a time'}, "
           f"{fraction:g} of an epoch each, scaled to every run's epochs; 100-image test passes included)")
     print("| table | runs | distinct passes timed | projected |")
     print("|---|---|---|---|")
@@ -128,7 +133,8 @@ def project_tables(device: torch.device, fraction: float, data_root: str | None,
         seconds, cost = 0.0, {}
         for g in batches:
             cfgs = [shortened(p.config, fraction, data_root, test_subset=100) for p in g]
-            key = (repr(shared_settings(cfgs[0])), len(cfgs))  # members differing only in seed, alpha_i, beta_i cost the same
+            # members differing only in seed, alpha_i, beta_i cost the same
+            key = (repr(shared_settings(cfgs[0])), len(cfgs))
             if key not in cost:
                 cost[key] = timed(cfgs, data(cfgs[0]), side_by_side=len(cfgs) > 1)
             seconds += cost[key] / fraction * g[0].config.optim.epochs
@@ -142,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", default=os.environ.get("FRECORE_DATA"))
     ap.add_argument("--cases", default=",".join(str(i + 1) for i in range(len(CASES))),
                     help=f"comma-separated case numbers, 1-{len(CASES)} (none: '')")
-    ap.add_argument("--repeats", type=int, default=3, help="alternating repeats per case; the best of each is shown")
-    ap.add_argument("--tables", action="store_true", help="also project the paper profile of Tables 1, 2 and S1")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="alternating repeats per case; the best of each is shown")
+    ap.add_argument("--tables", action="store_true",
+                    help="also project the paper profile of Tables 1, 2 and S1")
     a = ap.parse_args(argv)
     try:
         if not 0 < a.fraction <= 1:
@@ -157,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{threads} threads"
     print(f"device: {name}; each run trains {a.fraction:g} of an epoch (+ a test pass)")
     data = DataCache(device)
     if cases:

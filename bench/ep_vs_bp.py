@@ -40,7 +40,8 @@ def time_epoch(cfg: RunConfig, train: Split, device: torch.device, warmup_batche
     rule = build_rule(cfg.rule)
     net = build_fre_net(cfg.net, train.x.shape[1], 10, torch.Generator().manual_seed(cfg.seed), device)
     optimizer = build_optimizer(cfg, net)
-    warm = Split(train.x[: warmup_batches * cfg.optim.batch_size], train.y[: warmup_batches * cfg.optim.batch_size])
+    warm = Split(train.x[: warmup_batches * cfg.optim.batch_size],
+                 train.y[: warmup_batches * cfg.optim.batch_size])
     train_epoch(rule, net, optimizer, warm, cfg.optim.batch_size, torch.Generator().manual_seed(1))
     counts = getattr(rule, "take_step_counts", lambda: {})
     counts()  # the warm-up's steps do not count
@@ -57,10 +58,12 @@ def main() -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     p.add_argument("-T", type=int, default=10)
     p.add_argument("-K", type=int, default=10)
-    p.add_argument("--settle-tol", type=float, default=1e-3, help="free phase: stop once max |s[t+1] - s[t]| < this")
+    p.add_argument("--settle-tol", type=float, default=1e-3,
+                   help="free phase: stop once max |s[t+1] - s[t]| < this")
     p.add_argument("--settle-tol-nudged", type=float, default=1e-2,
                    help="nudged phase: stop once max |s[t+1] - s[t]| < this x max |s[t+1] - s^0|")
-    p.add_argument("--absolute", action="store_true", help="the nudged tolerance is absolute, not relative to max |ds|")
+    p.add_argument("--absolute", action="store_true",
+                   help="the nudged tolerance is absolute, not relative to max |ds|")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -71,7 +74,8 @@ def main() -> None:
         torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
     data = load_dataset(DataConfig(root=a.data_root), device=device)
-    base = RunConfig(net=NetConfig(hidden=tuple(a.hidden)), optim=OptimConfig(batch_size=a.batch_size, epochs=1))
+    base = RunConfig(net=NetConfig(hidden=tuple(a.hidden)),
+                     optim=OptimConfig(batch_size=a.batch_size, epochs=1))
     ep = RuleConfig(name="ep", free_steps=a.T, nudge_steps=a.K)
     settled = RuleConfig(name="ep", free_steps=a.T, nudge_steps=a.K, settle_tol=a.settle_tol,
                          settle_tol_nudged=a.settle_tol_nudged, settle_relative=not a.absolute)
@@ -92,13 +96,15 @@ def main() -> None:
     hidden = "x".join(map(str, a.hidden))
     nudged = f"{a.settle_tol_nudged:g}" + ("" if a.absolute else " x max|ds|")
     print(f"device: {device_name(str(device))}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"net {hidden}, batch {a.batch_size}, {len(data.train)} samples, EP T={a.T} K={a.K}, best of {a.repeats}")
+    print(f"net {hidden}, batch {a.batch_size}, {len(data.train)} samples, EP T={a.T} K={a.K}, best of "
+          f"{a.repeats}")
     print(f"BP epoch: {best['BP']:.2f} s (CPU {cpu['BP']:.2f} s)")
     print(f"EP epoch (fixed T={a.T}, K={a.K}): {best['EP']:.2f} s (CPU {cpu['EP']:.2f} s)")
     print(f"EP epoch (settled: free {a.settle_tol:g}, nudged {nudged}; mean steps free "
           f"{steps.get('free', float('nan')):.2f}, nudged {steps.get('nudged', float('nan')):.2f}): "
           f"{best['EP settled']:.2f} s (CPU {cpu['EP settled']:.2f} s)")
-    print(f"EP/BP epoch-time ratio, fixed T/K: {best['EP'] / best['BP']:.2f} (CPU time: {cpu['EP'] / cpu['BP']:.2f})")
+    print(f"EP/BP epoch-time ratio, fixed T/K: {best['EP'] / best['BP']:.2f} (CPU time: "
+          f"{cpu['EP'] / cpu['BP']:.2f})")
     print(f"EP/BP epoch-time ratio, settled: {best['EP settled'] / best['BP']:.2f} "
           f"(CPU time: {cpu['EP settled'] / cpu['BP']:.2f})")
 

@@ -1,6 +1,7 @@
 """EP's estimators against beta_f: how each update approaches its beta_f -> 0 limit and BP's gradient.
 
-    OMP_NUM_THREADS=1 python bench/estimators.py                       # 2HL-512, 10-layer residual, MNIST conv
+    OMP_NUM_THREADS=1 python bench/estimators.py                       # 2HL-512, 10-layer residual, MNIST
+    conv
     OMP_NUM_THREADS=1 python bench/estimators.py --nets 2hl --batch 64   # one net
 
 For each net (the settings of Table 1's "2HL Ours (tanh, Adam)", Table 2's "MNIST 10-symm
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             net = build_fre_net(replace(cfg.net, dtype="float64"), data.input_shape, 10,
                                 torch.Generator().manual_seed(cfg.seed))
             if stage == "epoch1":
-                net.load_state_dict(trained_state(name, cfg, a.data_root, Path(a.cache)))  # copied into float64
+                # copied into float64
+                net.load_state_dict(trained_state(name, cfg, a.data_root, Path(a.cache)))
             t = time.perf_counter()
             rows = estimator_rows(net, x, y, cfg.rule, a.betas)
             print(f"{name} {stage}: measured in {time.perf_counter() - t:.0f} s", file=sys.stderr)
@@ -119,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "err_limit_max_beta": g.rel_err_limit.iloc[0],
                                 "err_limit_min_beta": g.rel_err_limit.iloc[-1],
                                 "cos_bp_max_beta": g.cos_bp.iloc[0], "cos_bp_min_beta": g.cos_bp.iloc[-1],
-                                "err_bp_max_beta": g.rel_err_bp.iloc[0], "err_bp_min_beta": g.rel_err_bp.iloc[-1]})
+                                "err_bp_max_beta": g.rel_err_bp.iloc[0],
+                                "err_bp_min_beta": g.rel_err_bp.iloc[-1]})
             for _, r in df[df.beta_f == 0].iterrows():
                 summary.append({"net": name, "stage": stage, "estimator": r.estimator, "weight": r.weight,
-                                "hidden": bool(r.hidden), "cos_bp_min_beta": r.cos_bp, "err_bp_min_beta": r.rel_err_bp})
+                                "hidden": bool(r.hidden), "cos_bp_min_beta": r.cos_bp,
+                                "err_bp_min_beta": r.rel_err_bp})
         # cost: float32, the row's batch size, its T and K
         net32 = build_fre_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(cfg.seed))
         train = load_dataset(DataConfig(root=a.data_root, train_subset=cfg.optim.batch_size, test_subset=1,
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     summ.to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_rows", 500):
         print(digest(summ).to_string(index=False, float_format="%.3g"))
-        print(summ[summ.stage == "cost"].dropna(axis=1, how="all").to_string(index=False, float_format="%.3g"))
+        print(
+            summ[summ.stage == "cost"].dropna(axis=1, how="all").to_string(index=False, float_format="%.3g"))
     print(f"wrote {out} and {out.with_name(out.stem + '_summary.csv')}", file=sys.stderr)
     return 0
 

@@ -55,7 +55,8 @@ def epoch_seconds(label: str, train: Split, input_shape: tuple[int, ...], device
     timed = max(1, round(fraction * n_batches))
     _sync(device)
     t0 = time.perf_counter()
-    loss, _ = train_epoch(rule, net, optimizer, train, bs, torch.Generator().manual_seed(2), fraction=timed / n_batches)
+    loss, _ = train_epoch(rule, net, optimizer, train, bs, torch.Generator().manual_seed(2),
+                          fraction=timed / n_batches)
     _sync(device)
     assert loss == loss, f"non-finite loss while timing {label}"
     return (time.perf_counter() - t0) * n_batches / timed
@@ -65,25 +66,30 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--scale", type=float, default=1.0, help="multiply every timed share of an epoch (<= 1 each)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply every timed share of an epoch (<= 1 each)")
     a = p.parse_args()
     device = resolve_device(a.device)
     rows = {r.label: r for r in get_rows("table1")}
-    data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=device, dtype=TORCH_DTYPES["float32"])
-    print(f"device: {device_name(str(device))}, torch {torch.__version__}; {len(data.train)} training samples")
+    data = load_dataset(DataConfig(dataset="mnist", root=a.data_root), device=device,
+                        dtype=TORCH_DTYPES["float32"])
+    print(f"device: {device_name(str(device))}, torch {torch.__version__}; "
+          f"{len(data.train)} training samples")
     seconds: dict[str, float] = {}
     for num, den, f_num, f_den in PAIRS:
         for label, f in ((num, f_num), (den, f_den)):
             if label not in seconds:
-                seconds[label] = epoch_seconds(label, data.train, data.input_shape, device, min(1.0, f * a.scale))
+                seconds[label] = epoch_seconds(label, data.train, data.input_shape, device,
+                                               min(1.0, f * a.scale))
         e_num, e_den = rows[num].config.optim.epochs, rows[den].config.optim.epochs
         print(f"\n{num}: {seconds[num]:.1f} s/epoch ({rows[num].config.optim.batch_size}/batch, "
               f"T={rows[num].config.rule.free_steps}, K={rows[num].config.rule.nudge_steps})")
         print(f"{den}: {seconds[den]:.1f} s/epoch ({rows[den].config.optim.batch_size}/batch, "
               f"T={rows[den].config.rule.free_steps}, K={rows[den].config.rule.nudge_steps})")
         paper = rows[num].paper.wct_s / rows[den].paper.wct_s
-        print(f"ratio per epoch: {seconds[num] / seconds[den]:.1f}x; per whole run ({e_num} vs {e_den} epochs): "
-              f"{seconds[num] * e_num / (seconds[den] * e_den):.1f}x (paper's WCT ratio: {paper:.1f}x)")
+        print(f"ratio per epoch: {seconds[num] / seconds[den]:.1f}x; per whole run ({e_num} vs {e_den} "
+              f"epochs): {seconds[num] * e_num / (seconds[den] * e_den):.1f}x (paper's WCT ratio: "
+              f"{paper:.1f}x)")
 
 
 if __name__ == "__main__":

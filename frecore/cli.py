@@ -27,12 +27,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     """Every config field as a flag (frecore.config.flags), then what a single run does with its result."""
     add_config_flags(p)
     g = p.add_argument_group("output")
-    g.add_argument("--out", default=None, help="write the run's result (config, history, status) as JSON here")
+    g.add_argument("--out", default=None,
+                   help="write the run's result (config, history, status) as JSON here")
     g.add_argument("--save-model", metavar="PATH", default=None,
                    help="save the trained net here (its config, weights, test accuracy); "
                         "`python -m frecore evaluate PATH` or frecore.load_model(PATH) reloads it")
     g.add_argument("--save-best-model", metavar="PATH", default=None,
-                   help="save the net of the run's best epoch (the paper's protocol reports it) here, as --save-model")
+                   help="save the net of the run's best epoch (the paper's protocol reports it) here, as "
+                        "--save-model")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--dry-run", action="store_true", help="check every setting, print the config and stop")
 
@@ -124,10 +126,11 @@ def cmd_run(a: argparse.Namespace) -> int:
         from frecore.experiments import plan
         from frecore.training.data import require_data
 
-        require_data({p.config.data for p in plan(a.experiment, a.profile, rows=a.rows, seeds=a.seeds,
-                                                   device=a.device, data_root=a.data_root, variant=a.variant)})
-    executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run, gpus_per_run=a.gpus_per_run,
-                            side_by_side=a.side_by_side, device=a.device)
+        planned = plan(a.experiment, a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
+                       data_root=a.data_root, variant=a.variant)
+        require_data({p.config.data for p in planned})
+    executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run,
+                            gpus_per_run=a.gpus_per_run, side_by_side=a.side_by_side, device=a.device)
     try:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
@@ -140,7 +143,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     print(markdown_table(out.summary))
     print(f"\nwrote {out.runs_csv}, {out.summary_csv}, {out.plot_png}")
     if out.paused:
-        print(f"{len(out.paused)} run(s) paused by --budget; the same command continues them from their checkpoints")
+        print(f"{len(out.paused)} run(s) paused by --budget; the same command continues them from their "
+              f"checkpoints")
     return 0
 
 
@@ -196,10 +200,10 @@ def cmd_list(a: argparse.Namespace) -> int:
     for name in list_experiments():
         print(name + (" (a study beyond the paper: no notebook)" if get_experiment(name).study else ""))
         for row in get_rows(name):
-            paper = f"paper {format_mean_std(row.paper.test_acc, row.paper.test_std)} ({row.paper.protocol})" \
-                if row.paper else "no paper value (a figure point)"
-            readings = f"; reading {row.reading}" + (f" (variants: {', '.join(sorted(row.variants))})"
-                                                     if row.variants else "")
+            paper = (f"paper {format_mean_std(row.paper.test_acc, row.paper.test_std)} ({row.paper.protocol})"
+                     if row.paper else "no paper value")
+            readings = f"; reading {row.reading}" + (
+                f" (variants: {', '.join(sorted(row.variants))})" if row.variants else "")
             print(f"  {row.label!r}: {paper}{readings}")
     return 0
 
@@ -230,7 +234,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     if a.profile not in PROFILES:
         raise ConfigError(f"unknown profile {a.profile!r}; choose one of: {', '.join(PROFILES)}")
     runs_csv, path, _ = output_paths(a.out_dir, a.experiment, a.profile)
-    owners = sorted({r.owner for r in experiment.rows() if r.owner})  # a figure of shared runs reads their CSVs
+    # a figure of shared runs reads their CSVs
+    owners = sorted({r.owner for r in experiment.rows() if r.owner})
     if owners:
         runs_csv = next((c for c in (output_paths(a.out_dir, e, a.profile)[0] for e in owners) if c.exists()),
                         output_paths(a.out_dir, owners[0], a.profile)[0])
@@ -274,7 +279,8 @@ def check_readme_block(readme: str, name: str) -> None:
     path = check_writable_file(readme, what="--update-readme")
     text = path.read_text(errors="replace")
     if f"<!-- {name}:start -->" not in text or f"<!-- {name}:end -->" not in text:
-        raise ConfigError(f"--update-readme: {readme} has no <!-- {name}:start --> ... <!-- {name}:end --> block")
+        raise ConfigError(f"--update-readme: {readme} has no <!-- {name}:start --> ... <!-- {name}:end --> "
+                          f"block")
 
 
 def cmd_provenance(a: argparse.Namespace) -> int:
@@ -318,11 +324,13 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m frecore", description="FRE-RNN trained by equilibrium propagation.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train one net with one rule", description="Train one net with one rule.")
+    t = sub.add_parser("train", help="train one net with one rule",
+                       description="Train one net with one rule.")
     _add_train_args(t)
     t.set_defaults(func=cmd_train)
-    r = sub.add_parser("run", help="run a paper experiment (resumes)", description="Run a registered experiment; "
-                       "finished runs in the results CSV are skipped.")
+    r = sub.add_parser(
+        "run", help="run a paper experiment (resumes)",
+        description="Run a registered experiment; finished runs in the results CSV are skipped.")
     r.add_argument("experiment", help=f"one of {', '.join(list_experiments())}")
     r.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
     r.add_argument("--rows", nargs="+", default=None, help="only these row labels")
@@ -337,94 +345,114 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="results")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--estimator", default=None,
-                   help="run the EP rows with this estimator of EP's update (centered, random-sign) instead of the "
-                        "paper's one-sided one, as the reading '<reading>+<estimator>' beside the default "
-                        "(docs/readings.md); other rows run as registered")
+                   help="run the EP rows with this estimator of EP's update (centered, random-sign) instead "
+                        "of the paper's one-sided one, as the reading '<reading>+<estimator>' beside the "
+                        "default (docs/readings.md); other rows run as registered")
     r.add_argument("--save-models", metavar="DIR", default=None,
-                   help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt and "
-                        "DIR/<run_id>.best.pt (frecore.load_model)")
+                   help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt "
+                        "and DIR/<run_id>.best.pt (frecore.load_model)")
     r.add_argument("--budget", default=None,
-                   help="wall-clock limit (150m, 2.5h, 90s): no epoch starts that would end after it; a run cut so "
-                        "is not recorded, its per-epoch checkpoint (OUT_DIR/.checkpoints) continues it when the same "
-                        "command runs again (a GPU lent for minutes; its epochs are printed as they end)")
+                   help="wall-clock limit (150m, 2.5h, 90s): no epoch starts that would end after it; a run "
+                        "cut so is not recorded, its per-epoch checkpoint (OUT_DIR/.checkpoints) continues "
+                        "it when the same command runs again (a GPU lent for minutes; its epochs are printed "
+                        "as they end)")
     r.add_argument("--side-by-side", action="store_true",
-                   help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on layered "
-                        "ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT graph, layered EP's "
-                        "beta_f) side by side, one row each; the same as --executor side-by-side "
-                        "(bench/ensemble.py measures the gain)")
+                   help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on "
+                        "layered ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT "
+                        "graph, layered EP's beta_f) side by side, one row each; the same as --executor "
+                        "side-by-side (bench/ensemble.py measures the gain)")
     r.add_argument("--executor", default="auto",
-                   help="where runs train: auto (side-by-side on CUDA, else inprocess), inprocess (one after another here), side-by-side "
-                        "(groups of runs as one pass here) or ray (one Ray task per run; "
-                        "pip install -e '.[ray]'; docs/scale-out.md) (default: %(default)s)")
+                   help="where runs train: auto (side-by-side on CUDA, else inprocess), inprocess (one after "
+                        "another here), side-by-side (groups of runs as one pass here) or ray (one Ray task "
+                        "per run; pip install -e '.[ray]'; docs/scale-out.md) (default: %(default)s)")
     r.add_argument("--address", default=None,
-                   help="ray: the cluster to join, e.g. auto or HEAD_IP:6379 (default: $RAY_ADDRESS, else a local Ray)")
-    r.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs each run's task declares (default: 1)")
+                   help="ray: the cluster to join, e.g. auto or HEAD_IP:6379 (default: $RAY_ADDRESS, else a "
+                        "local Ray)")
+    r.add_argument("--cpus-per-run", type=float, default=1.0,
+                   help="ray: CPUs each run's task declares (default: 1)")
     r.add_argument("--gpus-per-run", type=float, default=None,
-                   help="ray: GPU share each run's task declares (default: 0.25 on a cluster with GPUs, else 0)")
+                   help="ray: GPU share each run's task declares (default: 0.25 on a cluster with GPUs, else "
+                        "0)")
     r.set_defaults(func=cmd_run)
-    c = sub.add_parser("campaign", help="train the paper-profile queue under a time budget (banked across sessions)",
-                       description="Train the campaign's queue (frecore/experiments/campaign.py) in the paper's "
-                                   "protocol: a unit starts only when its estimated time fits the budget left; every "
-                                   "epoch is checkpointed in OUT_DIR/campaign/checkpoints (commit it), so the next "
-                                   "campaign continues exactly.")
-    c.add_argument("--budget", default="150m", help="wall-clock budget: 150m, 2.5h, 90s (default: %(default)s)")
+    c = sub.add_parser("campaign", help="train the paper-profile queue under a time budget (banked across "
+                                        "sessions)",
+                       description="Train the campaign's queue (frecore/experiments/campaign.py) in the "
+                                   "paper's protocol: a unit starts only when its estimated time fits the "
+                                   "budget left; every epoch is checkpointed in OUT_DIR/campaign/checkpoints "
+                                   "(commit it), so the next campaign continues exactly.")
+    c.add_argument("--budget", default="150m",
+                   help="wall-clock budget: 150m, 2.5h, 90s (default: %(default)s)")
     c.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default: 1, so foreground work keeps the other core; docs/campaign.md)")
+                   help="torch threads (default: 1, so foreground work keeps the other core; "
+                        "docs/campaign.md)")
     c.add_argument("--queue", default="paper", help="paper (the campaign) or smoke (a small demo queue)")
-    c.add_argument("--entries", default=None, metavar="REGEX", help="only the entries whose key matches REGEX")
-    c.add_argument("--dry-run", action="store_true", help="print the queue, what is done and the ETA; train nothing")
+    c.add_argument("--entries", default=None, metavar="REGEX",
+                   help="only the entries whose key matches REGEX")
+    c.add_argument("--dry-run", action="store_true",
+                   help="print the queue, what is done and the ETA; train nothing")
     c.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     c.add_argument("--data-root", default=None, help="dataset folder (default: $FRECORE_DATA, else ./data)")
     c.add_argument("--out-dir", default="results")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=cmd_campaign)
     pl = sub.add_parser("plan", help="what `run` would train and reuse, and its estimated time",
-                        description="Print an experiment's plan before training it: the runs to train, the runs "
-                                    "already recorded in --out-dir (reused), and the time estimated from recorded "
-                                    "runs (--out-dir's, then this checkout's results/).")
+                        description="Print an experiment's plan before training it: the runs to train, the "
+                                    "runs already recorded in --out-dir (reused), and the time estimated "
+                                    "from recorded runs (--out-dir's, then this checkout's results/).")
     pl.add_argument("experiment", help=f"one of {', '.join(list_experiments())}")
     pl.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: %(default)s)")
     pl.add_argument("--out-dir", default="results")
     pl.add_argument("--rows", nargs="+", default=None, help="only these row labels")
     pl.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
-    pl.add_argument("--variant", default=None, help=f"which reading of each row (default, {', '.join(READINGS)})")
+    pl.add_argument("--variant", default=None,
+                    help=f"which reading of each row (default, {', '.join(READINGS)})")
     pl.add_argument("--estimator", default=None, help="the EP rows with this estimator (as run --estimator)")
     pl.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
-    pl.add_argument("--data-root", default=None, help="as given to run (part of a run's identity; default: none)")
+    pl.add_argument("--data-root", default=None,
+                    help="as given to run (part of a run's identity; default: none)")
     pl.add_argument("--reference", default=None, metavar="DIR",
-                    help="recorded runs to estimate from, after --out-dir's (default: this checkout's results/)")
+                    help="recorded runs to estimate from, after --out-dir's (default: this checkout's "
+                         "results/)")
     pl.add_argument("--fresh", action="store_true",
-                    help="refuse (exit 2) when --out-dir already holds any of the planned runs: a from-scratch run")
+                    help="refuse (exit 2) when --out-dir already holds any of the planned runs: a "
+                         "from-scratch run")
     pl.set_defaults(func=cmd_plan)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)
     rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")
     rep.add_argument("experiment")
     rep.add_argument("--out-dir", default="results")
-    rep.add_argument("--profile", default="quick", help=f"whose summary, one of {', '.join(PROFILES)} (default: %(default)s)")
+    rep.add_argument("--profile", default="quick",
+                     help=f"whose summary, one of {', '.join(PROFILES)} (default: %(default)s)")
     rep.add_argument("--update-readme", metavar="README", default=None,
                      help="also replace the <!-- EXPERIMENT:start/end --> block of this file")
     rep.add_argument("--page", metavar="MD", default=None,
-                     help="also write the experiment's results page (docs/results/EXPERIMENT.md): every reading and the plot")
+                     help="also write the experiment's results page (docs/results/EXPERIMENT.md): every "
+                          "reading and the plot")
     rep.add_argument("--resummarise", action="store_true",
                      help="first recompute the summary and plot from the recorded runs (after a code update)")
     rep.set_defaults(func=cmd_report)
-    pv = sub.add_parser("provenance", help="the settings-provenance page (paper text vs the authors' code per row)")
+    pv = sub.add_parser("provenance", help="the settings-provenance page (paper text vs the authors' code "
+                                           "per row)")
     pv.add_argument("--out", default=None, help="write it here (default: print it)")
     pv.set_defaults(func=cmd_provenance)
     ev = sub.add_parser("evaluate", help="test accuracy of a saved model (train --save-model)",
                         description="Rebuild a saved net from its stored config and print its test accuracy "
                                     "beside the one recorded when it was saved.")
     ev.add_argument("model", metavar="PATH")
-    ev.add_argument("--data-root", default=None, help="dataset folder (default: the recorded one, else $FRECORE_DATA)")
+    ev.add_argument("--data-root", default=None,
+                    help="dataset folder (default: the recorded one, else $FRECORE_DATA)")
     ev.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     ev.set_defaults(func=cmd_evaluate)
-    sn = sub.add_parser("strip-notebook", help="drop an executed notebook's timings, counts and progress lines",
-                        description="Rewrite executed notebooks without what changes between two runs that change "
-                                    "no number (papermill timings, execution counts, progress lines; the checkout's "
-                                    "absolute path made relative): make's copy under results/ stays unchanged.")
+    sn = sub.add_parser("strip-notebook", help="drop an executed notebook's timings, counts and progress "
+                                               "lines",
+                        description="Rewrite executed notebooks without what changes between two runs that "
+                                    "change no number (papermill timings, execution counts, progress lines; "
+                                    "the checkout's absolute path made relative): make's copy under results/ "
+                                    "stays unchanged.")
     sn.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
-    sn.add_argument("--root", default=None, help="the checkout whose absolute path is made relative (default: the cwd)")
+    sn.add_argument("--root", default=None, help="the checkout whose absolute path is made relative "
+                                                 "(default: the cwd)")
     sn.set_defaults(func=cmd_strip_notebook)
     return p
 

@@ -24,7 +24,8 @@ def mnist_root() -> str:
 
 
 def make_net(hidden=(12, 10), n_in=8, n_out=4, seed=0, **kw) -> LayeredFRENet:
-    return build_fre_net(NetConfig(hidden=tuple(hidden), **kw), n_in, n_out, torch.Generator().manual_seed(seed))
+    return build_fre_net(NetConfig(hidden=tuple(hidden), **kw), n_in, n_out,
+                         torch.Generator().manual_seed(seed))
 
 
 def make_batch(n=6, n_in=8, n_out=4, seed=1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

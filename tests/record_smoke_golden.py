@@ -21,7 +21,8 @@ PATH = Path(__file__).resolve().parent / "data" / "smoke_golden.json"
 EXTRA_ROWS = {
     "table1": ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)", "2HL P-EP (sigmoid-s)", "3HL Ours-DLR (tanh)",
                "Conv Ours (hard-sigmoid)", "Conv BP (hard-sigmoid)"],
-    "table2": ["MNIST 5-asymm FA", "MNIST 10-symm Ours-Residual", "MNIST 10-asymm Ours-AGT", "MNIST Conv Ours"],
+    "table2": ["MNIST 5-asymm FA", "MNIST 10-symm Ours-Residual", "MNIST 10-asymm Ours-AGT",
+               "MNIST Conv Ours"],
     "figS12": ["2HL weight=0.1 state=0.1 noise=batch"],
     "figS11": ["beta=0.1 n_ll=1"],
 }
@@ -43,7 +44,8 @@ def smoke_numbers(out_dir: str, data_root: str | None = None) -> dict[str, dict[
 
     out: dict[str, dict[str, dict]] = {}
     for name, rows in golden_rows().items():
-        run_experiment(name, "smoke", rows=rows, device="cpu", data_root=data_root, out_dir=out_dir, progress=False)
+        run_experiment(name, "smoke", rows=rows, device="cpu", data_root=data_root, out_dir=out_dir,
+                       progress=False)
         runs = load_runs(Path(out_dir) / f"{name}.csv")
         out[name] = {}
         for r in runs.itertuples():

@@ -18,7 +18,8 @@ def test_fast_tanh_is_tanh_with_tanh_gradient():
 def test_paper_definitions():
     x = torch.tensor([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0])
     torch.testing.assert_close(ACTIVATION_FUNCTIONS["sigmoid-s"].fn(x), 1 / (1 + torch.exp(-4 * (x - 0.5))))
-    torch.testing.assert_close(ACTIVATION_FUNCTIONS["hard-sigmoid"].fn(x), torch.tensor([0.0, 0.0, 0.25, 0.5, 1.0, 1.0]))
+    torch.testing.assert_close(ACTIVATION_FUNCTIONS["hard-sigmoid"].fn(x),
+                               torch.tensor([0.0, 0.0, 0.25, 0.5, 1.0, 1.0]))
 
 
 @pytest.mark.parametrize("name", list(ACTIVATION_FUNCTIONS))

@@ -20,8 +20,8 @@ def _runs_and_summary():
         runs.append({"run_id": f"id{k}", "seed": 0, "status": "ok", "history": json.dumps(history),
                      "probe_before": json.dumps({"ftmle": ftmle - 1, "mle": ftmle - 1}),
                      "config": json.dumps({"net": {"hidden": [1, 1]}})})
-        lines.append({"row": f"{arch} beta={beta:g}", "arch": arch, "approach": f"{beta:g}", "beta_i": beta, "depth": 2, "run_ids": f"id{k}",
-                      "default_reading": True})
+        lines.append({"row": f"{arch} beta={beta:g}", "arch": arch, "approach": f"{beta:g}", "beta_i": beta,
+                      "depth": 2, "run_ids": f"id{k}", "default_reading": True})
     return pd.DataFrame(runs), pd.DataFrame(lines)
 
 
@@ -58,7 +58,8 @@ def test_short_runs_read_not_enough_epochs_and_long_ones_are_judged():
     assert claim.verdict == "not enough epochs" and "beta_i=1" in claim.numbers
     assert next(c for c in figS3_claims(t, paper_epochs=2) if "suits" in c.claim).verdict == "does not hold"
     assert steadiness_claim("figS5", t, 0.01, [1.0], "steadier").verdict == "not enough epochs"
-    long = pd.concat([t, t[t["epoch"] == 2].assign(epoch=3, test_acc=lambda d: d["test_acc"] - 5 * d["beta"])])
+    long = pd.concat([t, t[t["epoch"] == 2].assign(epoch=3,
+                                                   test_acc=lambda d: d["test_acc"] - 5 * d["beta"])])
     assert steadiness_claim("figS5", long, 0.01, [1.0], "steadier").verdict == "holds"
 
 
@@ -67,7 +68,8 @@ def test_error_claims_compare_layers_of_the_last_epoch():
                       "epoch": [1, 2, 1, 2], "test_acc": [97.0, 97.5, 60.0, 61.0]})
     errors = {"2HL-symm beta=0.001": np.array([[1.0, 1.0, 1.0, 1.0, 1.0], [1e-7, -1e-7, 1e-4, 1e-4, 0.1]]),
               "2HL-symm beta=2": np.array([[0.1, 0.1, 0.01, 0.01, 0.2]] * 2)}
-    claims = {c.claim.split(" -- ")[0]: c for c in error_claims("figS5", t, errors, [2, 2, 1], paper_epochs=2)}
+    claims = {c.claim.split(" -- ")[0]: c
+              for c in error_claims("figS5", t, errors, [2, 2, 1], paper_epochs=2)}
     assert claims["2HL: the best accuracy is at beta_i = 0.001"].verdict == "holds"
     first = next(c for k, c in claims.items() if "two orders" in k or "2 orders" in k)
     assert first.verdict == "holds" and "layer 2 / layer 1 = 1000" in first.numbers

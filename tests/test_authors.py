@@ -17,7 +17,8 @@ from frecore.experiments import get_rows, list_experiments
 from frecore.reporting import authors
 from tools import authors_curves as extractor
 
-DATA = json.loads(resources.files("frecore.reporting").joinpath(authors.DATA_FILE).read_text(encoding="utf-8"))
+DATA = json.loads(
+    resources.files("frecore.reporting").joinpath(authors.DATA_FILE).read_text(encoding="utf-8"))
 
 
 def _registered(experiment: str) -> set[str]:
@@ -77,7 +78,8 @@ def test_the_loader_returns_what_the_reports_read():
     assert authors.curves_for("tableS1", "conv-symm beta=0.01") == conv
     dlr = authors.curves_for("table1", "3HL Ours-DLR (tanh)")
     assert dlr[0].test_acc[:3] == (88.71, 90.04, 90.46) and len(dlr[0].test_acc) == 100
-    assert authors.curves_for("table1", "Conv BP (tanh, Adam)") == authors.curves_for("table1", "3HL BP (tanh, Adam)")
+    assert authors.curves_for("table1", "Conv BP (tanh, Adam)") == authors.curves_for(
+        "table1", "3HL BP (tanh, Adam)")
     assert authors.summary_for("table1", "Conv BP (tanh, Adam)").startswith("BP-3: train: 100.00%")
     assert authors.curves_for("table1", "no such row") == () and authors.summary_for("nope", "x") is None
     assert authors.not_printed("figS8", "P=0.3") == "not in M_range"
@@ -111,7 +113,7 @@ First_symm_N-HL_Res-EP_L10--MNIST_EP_b_sc0.1- Time: 20250917-163958, Epochs: 50,
 Files already downloaded and verified
 First_symm_N-HL_Res-EP_L20--CIFAR10_EP_b_sc0.1-
 \t Loss: 20.0,\tTrain : 30.50%(30.50%),\tTest : 33.00%(33.00%),\tCurrent Time: 20250917-172201
-"""
+"""  # noqa: E501 (the authors' printed lines, verbatim)
 
 
 def test_parser_reads_the_cnn_format_a_run_per_restart_at_epoch_1():
@@ -125,8 +127,10 @@ def test_parser_reads_the_layered_format_a_run_per_task_line():
 
 
 def test_parser_keeps_summaries_verbatim_less_the_time_stamp():
-    lines = ["EP-s-2 Time: 20250721-113326: train: 100.00%+-0.00% (100.00% 100.00%)\t test: 98.30%+-0.07% (98.21% 98.41%)",
-             "\t_train: 99.41%+-0.18% (99.11% 99.54%)\t test: 98.94%+-0.20% (98.69% 99.10%)", "Current Time: 1"]
+    lines = ["EP-s-2 Time: 20250721-113326: train: 100.00%+-0.00% (100.00% 100.00%)\t test: 98.30%+-0.07% "
+             "(98.21% 98.41%)",
+             "\t_train: 99.41%+-0.18% (99.11% 99.54%)\t test: 98.94%+-0.20% (98.69% 99.10%)",
+             "Current Time: 1"]
     assert extractor.parse_summaries(lines) == [
         "EP-s-2: train: 100.00%+-0.00% (100.00% 100.00%)\t test: 98.30%+-0.07% (98.21% 98.41%)", lines[1]]
     assert extractor.parse_summaries(lines, keep_label=False)[1] == lines[1].removeprefix("\t_")
@@ -143,7 +147,9 @@ def test_script_refuses_a_folder_without_the_notebooks(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
-@pytest.mark.skipif(not os.environ.get("AUTHORS_REPO"), reason="set AUTHORS_REPO to a clone of Zero0Hero/FRE-RNN-EP")
+@pytest.mark.skipif(not os.environ.get("AUTHORS_REPO"),
+                    reason="set AUTHORS_REPO to a clone of Zero0Hero/FRE-RNN-EP")
 def test_regenerating_from_the_authors_notebooks_gives_the_committed_file():
     text = extractor.dumps(extractor.extract(Path(os.environ["AUTHORS_REPO"])))
-    assert text == resources.files("frecore.reporting").joinpath(authors.DATA_FILE).read_text(encoding="utf-8")
+    assert text == resources.files("frecore.reporting").joinpath(authors.DATA_FILE).read_text(
+        encoding="utf-8")

@@ -16,8 +16,10 @@ from frecore.training.data import load_dataset
 from frecore.training.train import RunPaused
 from frecore.training.loop import fit
 
-TINY = RunConfig(net=NetConfig(hidden=(16,), beta=0.01), rule=RuleConfig(name="ep", free_steps=4, nudge_steps=2),
-                 optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=3), data=DataConfig(dataset="mnist"))
+TINY = RunConfig(net=NetConfig(hidden=(16,), beta=0.01),
+                 rule=RuleConfig(name="ep", free_steps=4, nudge_steps=2),
+                 optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=3),
+                 data=DataConfig(dataset="mnist"))
 
 
 def campaign_test_table() -> list[Row]:
@@ -35,8 +37,8 @@ def tiny_experiment():
 
 
 QUEUE = (CampaignEntry("x: tiny EP", "campaign_test_table", ("tiny EP",), profile="quick", seeds=(0,)),
-         CampaignEntry("x: tiny BP side by side", "campaign_test_table", ("tiny BP",), profile="quick", seeds=(0, 1),
-                       side_by_side=True))
+         CampaignEntry("x: tiny BP side by side", "campaign_test_table", ("tiny BP",), profile="quick",
+                       seeds=(0, 1), side_by_side=True))
 
 
 def test_budgets_parse_and_bad_ones_are_refused():
@@ -51,13 +53,15 @@ def test_the_queue_names_registered_rows_only():
     for entry in CAMPAIGN:
         labels = {r.label for r in get_rows(entry.experiment)}
         assert set(entry.rows) <= labels, entry
-        assert plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds, variant=entry.variant)
+        assert plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
+                    variant=entry.variant)
     assert set(QUEUES) == {"paper", "smoke"}
     assert {e.profile for e in QUEUES["smoke"]} == {"smoke"}  # the demo queue trains in seconds, nothing else
 
 
 def test_a_deadline_pauses_at_an_epoch_boundary_and_the_run_continues_exactly(tmp_path, mnist_root):
-    cfg = RunConfig(net=TINY.net, rule=TINY.rule, optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=2),
+    cfg = RunConfig(net=TINY.net, rule=TINY.rule,
+                    optim=OptimConfig(name="adam", lr=1e-3, batch_size=100, epochs=2),
                     data=DataConfig(dataset="mnist", root=mnist_root, train_subset=300, test_subset=200))
     data = load_dataset(cfg.data, device=torch.device("cpu"))
     whole = fit(cfg, data, progress=False)
@@ -80,21 +84,21 @@ def _committed_copy(src, dst):
 def test_a_cut_campaign_continues_on_a_fresh_clone_with_the_same_rows(tiny_experiment, tmp_path, mnist_root):
     quiet = lambda line: None  # noqa: E731
     uncut = tmp_path / "uncut"
-    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(uncut), data_root=mnist_root, progress=False,
-                                 echo=quiet)
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(uncut), data_root=mnist_root,
+                                 progress=False, echo=quiet)
     assert left == []
     cut = tmp_path / "cut"
     lines: list[str] = []
-    left = campaign.run_campaign(QUEUE, budget_s=campaign.MARGIN_S + 1e-3, out_dir=str(cut), data_root=mnist_root,
-                                 progress=False, echo=lines.append)
+    left = campaign.run_campaign(QUEUE, budget_s=campaign.MARGIN_S + 1e-3, out_dir=str(cut),
+                                 data_root=mnist_root, progress=False, echo=lines.append)
     assert any("paused" in line for line in lines) and len(left) == 2  # cut mid-run, after its first epoch
     assert list((cut / "campaign" / "checkpoints").glob("*.pt"))  # the committed folder holds the run
     fresh = tmp_path / "fresh"
     _committed_copy(cut, fresh)
     planned = campaign.plan_units(QUEUE, str(fresh), threads=1, data_root=mnist_root)[0]
     assert planned[0].done_epochs == 1  # the plan knows where it stands
-    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(fresh), data_root=mnist_root, progress=False,
-                                 echo=quiet)
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(fresh), data_root=mnist_root,
+                                 progress=False, echo=quiet)
     assert left == [] and not list((fresh / "campaign" / "checkpoints").glob("*.pt"))
     a = load_runs(uncut / "campaign_test_table.csv").set_index("run_id").sort_index()
     b = load_runs(fresh / "campaign_test_table.csv").set_index("run_id").sort_index()
@@ -128,19 +132,23 @@ def test_pages_show_the_protocol_numbers_beside_the_quick_ones():
 
     base = {"arch": "2HL", "approach": "Ours", "reading": "text", "default_reading": True, "n_diverged": 0,
             "best_train_mean": 99.0, "paper_test": 98.39, "paper_std": 0.04, "paper_train": 100.0,
-            "diff_vs_paper": -0.2, "wall_s_mean": 10.0, "epoch_s_mean": 1.0, "extrapolated_paper_wall_s": 50.0,
-            "paper_wct_s": 76.0, "paper_epochs": 50, "device": "cpu", "epoch_fraction": 1.0}
+            "diff_vs_paper": -0.2, "wall_s_mean": 10.0, "epoch_s_mean": 1.0,
+            "extrapolated_paper_wall_s": 50.0, "paper_wct_s": 76.0, "paper_epochs": 50, "device": "cpu",
+            "epoch_fraction": 1.0}
     quick = pd.DataFrame([{**base, "row": "2HL Ours", "n": 5, "epochs": 20, "best_test_mean": 98.17,
                            "best_test_std": 0.09, "final_test_mean": 98.12, "final_test_std": 0.07},
                           {**base, "row": "2HL BP", "n": 5, "epochs": 20, "best_test_mean": 98.2,
                            "best_test_std": 0.02, "final_test_mean": 98.15, "final_test_std": 0.06}])
-    paper = quick.assign(n=[2, 0], epochs=[50, 0], best_test_mean=[98.31, math.nan], best_test_std=[0.01, math.nan],
-                         final_test_mean=[98.2, math.nan], final_test_std=[0.03, math.nan])
+    paper = quick.assign(n=[2, 0], epochs=[50, 0], best_test_mean=[98.31, math.nan],
+                         best_test_std=[0.01, math.nan], final_test_mean=[98.2, math.nan],
+                         final_test_std=[0.03, math.nan])
     merged = with_protocol(quick, paper)
     assert list(merged["row"]) == ["2HL Ours", "2HL BP"]
     table, head = markdown_table(merged), headline_table(merged)
-    assert "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in table and "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)" in head
-    assert table.splitlines()[3].count("|") == table.splitlines()[0].count("|")  # the BP line has its '-' cell
+    protocol = "98.31 ± 0.01 / 98.20 ± 0.03 (n=2, 50 ep)"
+    assert protocol in table and protocol in head
+    # the BP line has its '-' cell
+    assert table.splitlines()[3].count("|") == table.splitlines()[0].count("|")
     assert with_protocol(quick, None) is quick and "protocol" not in markdown_table(quick)
 
 
@@ -167,22 +175,23 @@ def test_a_unit_measured_this_session_updates_the_estimate_of_the_next(tiny_expe
     campaign._record_timing = slow_timing
     lines: list[str] = []
     try:
-        left = campaign.run_campaign(queue, budget_s=campaign.MARGIN_S + 1500, out_dir=str(out), data_root=mnist_root,
-                                     progress=False, echo=lines.append, clock=clock)
+        left = campaign.run_campaign(queue, budget_s=campaign.MARGIN_S + 1500, out_dir=str(out),
+                                     data_root=mnist_root, progress=False, echo=lines.append, clock=clock)
     finally:
         campaign._record_timing = real
     assert any(line.startswith("[1/2] done") for line in lines)
-    assert any(line.startswith("[2/2] skip") for line in lines), lines  # re-estimated from the 1000 s measured
+    # re-estimated from the 1000 s measured
+    assert any(line.startswith("[2/2] skip") for line in lines), lines
     assert len(left) == 1
 
 
-def test_run_with_a_budget_pauses_and_the_same_command_continues_exactly(tiny_experiment, tmp_path, mnist_root,
-                                                                         capsys):
+def test_run_with_a_budget_pauses_and_the_same_command_continues_exactly(
+        tiny_experiment, tmp_path, mnist_root, capsys):
     """`run --budget` (a GPU lent for minutes): a cut run is not recorded, its checkpoint continues it."""
     from frecore.cli import main
 
-    args = ["run", tiny_experiment, "--profile", "quick", "--rows", "tiny EP", "--seeds", "0", "--device", "cpu",
-            "--data-root", mnist_root, "--no-progress"]
+    args = ["run", tiny_experiment, "--profile", "quick", "--rows", "tiny EP", "--seeds", "0", "--device",
+            "cpu", "--data-root", mnist_root, "--no-progress"]
     assert main([*args, "--out-dir", str(tmp_path / "uncut")]) == 0
     cut = tmp_path / "cut"
     assert main([*args, "--out-dir", str(cut), "--budget", "0.001s"]) == 0  # the first epoch always runs

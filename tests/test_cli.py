@@ -51,8 +51,9 @@ def test_unknown_experiment_exits_2(capsys):
 
 
 def test_flags_map_onto_the_config():
-    a = build_parser().parse_args(["train", "--hidden", "7", "8", "9", "--beta", "0.1", "0.2", "--lr", "1", "2",
-                                   "3", "4", "--optimizer", "sgd", "-T", "18", "-K", "9", "--hold-error"])
+    a = build_parser().parse_args(["train", "--hidden", "7", "8", "9", "--beta", "0.1", "0.2", "--lr", "1",
+                                   "2", "3", "4", "--optimizer", "sgd", "-T", "18", "-K", "9",
+                                   "--hold-error"])
     cfg = config_from_args(a)
     assert cfg.net.hidden == (7, 8, 9) and cfg.net.beta == (0.1, 0.2)
     assert cfg.optim.lr == (1.0, 2.0, 3.0, 4.0) and cfg.optim.name == "sgd"

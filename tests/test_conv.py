@@ -15,7 +15,8 @@ SHAPE = (1, 12, 12)  # a small image: conv3 pad 1 -> 12x12 -> pool 6x6 -> conv3 
 
 
 def _net(activation="hard-sigmoid", beta=1e-3, seed=0, dtype="float64", channels=(4, 6)):
-    cfg = NetConfig(arch="conv", channels=channels, kernel=3, padding=1, activation=activation, beta=beta, dtype=dtype)
+    cfg = NetConfig(arch="conv", channels=channels, kernel=3, padding=1, activation=activation, beta=beta,
+                    dtype=dtype)
     return ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(seed))
 
 
@@ -54,7 +55,8 @@ def test_conv_ep_update_approaches_bp_gradient(activation):
     beta, beta_f = 1e-3, 1e-3
     net = _net(activation, beta=beta)
     x, y = _batch()
-    build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f)).compute_gradients(net, x, y)
+    build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f)).compute_gradients(
+        net, x, y)
     ep = [p.grad.clone() for p in net.weights()]
     build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
     bp = [p.grad.clone() for p in net.weights()]
@@ -129,7 +131,8 @@ def test_torch_init_and_readout_bias_follow_torch_nn_defaults():
     assert all(float(b.abs().max()) == 0 for b in glorot.biases) and glorot.b_out is None
     x, _ = _batch()
     logits = net.feedforward(x)[1]
-    torch.testing.assert_close(logits - net.b_out, F.max_pool2d(net.feedforward(x)[0][-1], 2).flatten(1) @ net.w_out.t())
+    torch.testing.assert_close(logits - net.b_out,
+                               F.max_pool2d(net.feedforward(x)[0][-1], 2).flatten(1) @ net.w_out.t())
 
 
 def test_readout_lag_reads_the_state_one_step_back_and_the_nudge_error_with_it():
@@ -139,7 +142,8 @@ def test_readout_lag_reads_the_state_one_step_back_and_the_nudge_error_with_it()
     r = net.relax(drive, 5)
     assert torch.equal(net.readout_state(r), r.previous[-1])
     seen = []
-    net.relax(drive, 3, start=r, nudge=Nudge(0.1, lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype)))
+    net.relax(drive, 3, start=r,
+              nudge=Nudge(0.1, lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype)))
     assert seen[0] is r.previous  # the first nudged step reads the state before the free phase's last
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from frecore.config import DataConfig
-from frecore.training.data import CIFAR10_MEAN, CIFAR10_STD, MissingDataError, batch_indices, data_root, load_dataset
+from frecore.training.data import (CIFAR10_MEAN, CIFAR10_STD, MissingDataError, batch_indices, data_root,
+                                   load_dataset)
 
 
 def test_mnist_whole_splits_as_tensors(mnist_root):
@@ -46,7 +47,8 @@ def _write_cifar10_fixture(root, n_per_batch=4, seed=0):
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     batches = {}
-    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]:
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch"]:
         data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n_per_batch).tolist()
         with open(folder / name, "wb") as f:

@@ -11,7 +11,8 @@ from tests.conftest import make_batch, make_net
 
 
 def _two_unit_net(w: float, alpha: float, beta: float, activation="hard-sigmoid"):
-    net = build_fre_net(NetConfig(hidden=(1, 1), alpha=alpha, beta=beta, activation=activation, dtype="float64"),
+    net = build_fre_net(NetConfig(hidden=(1, 1), alpha=alpha, beta=beta, activation=activation,
+                                  dtype="float64"),
                     1, 2, torch.Generator().manual_seed(0))
     with torch.no_grad():
         net.w_blocks[0].fill_(w)
@@ -43,7 +44,8 @@ def test_lyapunov_exponent_grows_with_feedback():
     mle = {}
     for beta in (0.01, 2.0):
         net = make_net(hidden=(20, 20, 20), beta=beta, dtype="float64", seed=2)
-        mle[beta] = float(lyapunov_growth(net, net.input_drive(x), 60, torch.Generator().manual_seed(0)).mean())
+        mle[beta] = float(lyapunov_growth(net, net.input_drive(x), 60,
+                                          torch.Generator().manual_seed(0)).mean())
     assert mle[0.01] < mle[2.0]
 
 

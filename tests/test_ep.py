@@ -33,7 +33,8 @@ def test_ep_update_approaches_bp_gradient(hidden, hold_error):
     beta, beta_f = 1e-3, 1e-3
     net = make_net(hidden=hidden, n_in=16, n_out=5, beta=beta, dtype="float64", seed=3)
     x, y = make_batch(n=32, n_in=16, n_out=5, dtype=torch.float64, seed=4)
-    ep = build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f, hold_error=hold_error))
+    ep = build_rule(RuleConfig(name="ep", free_steps=40, nudge_steps=40, beta_f=beta_f,
+                               hold_error=hold_error))
     ep.compute_gradients(net, x, y)
     ep_grads = [w.grad.clone() for w in net.weights()]
     build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
@@ -104,7 +105,8 @@ def test_ep_on_a_residual_net_approaches_bp_of_the_same_dag():
                     beta=(beta,) * 3 + (beta ** 2,) * 2)  # chain blocks first, then the skips
     net = build_fre_net(cfg, 10, 4, torch.Generator().manual_seed(5))
     x, y = make_batch(n=24, n_in=10, n_out=4, dtype=torch.float64, seed=6)
-    build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=beta_f)).compute_gradients(net, x, y)
+    build_rule(RuleConfig(name="ep", free_steps=60, nudge_steps=60, beta_f=beta_f)).compute_gradients(
+        net, x, y)
     ep = [w.grad.clone() for w in net.weights()]
     build_rule(RuleConfig(name="bp")).compute_gradients(net, x, y)
     bp = [w.grad.clone() for w in net.weights()]
@@ -224,8 +226,8 @@ def test_settling_conv_phases_stop_early_with_the_fixed_step_update():
     from tests.test_conv import SHAPE, _batch
 
     def net(pool_indices: str) -> ConvFRENet:
-        cfg = NetConfig(arch="conv", channels=(4, 6), kernel=3, padding=1, activation="hard-sigmoid", beta=1e-3,
-                        dtype="float64", pool_indices=pool_indices)
+        cfg = NetConfig(arch="conv", channels=(4, 6), kernel=3, padding=1, activation="hard-sigmoid",
+                        beta=1e-3, dtype="float64", pool_indices=pool_indices)
         return ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(0))
 
     x, y = _batch(n=8)
@@ -239,7 +241,8 @@ def test_settling_conv_phases_stop_early_with_the_fixed_step_update():
     assert counts["free"] < 40 and counts["nudged"] < 30
     for w, r in zip(frozen.weights(), ref):
         torch.testing.assert_close(w.grad, r, rtol=1e-4, atol=1e-4 * float(r.abs().max()))
-    # at the current argmax the nudged phase cycles (conv_cycle_probe, tests/test_probes.py) and runs its K steps
+    # at the current argmax the nudged phase cycles (conv_cycle_probe, tests/test_probes.py) and runs its K
+    # steps
     rule.compute_gradients(net("current"), x, y)
     assert rule.take_step_counts()["nudged"] == 30
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from frecore.analysis.estimators import loglog_slope, normalized_update, seed_for_sign, update_limit
-from frecore.config import ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig, non_default_fields
+from frecore.config import (ConfigError, DataConfig, NetConfig, OptimConfig, RuleConfig, RunConfig,
+                            non_default_fields)
 from frecore.rules import build_rule
 from frecore.training.data import load_dataset
 from frecore.training.members import groupable
@@ -32,7 +33,8 @@ def _hidden(u: list[torch.Tensor]) -> list[torch.Tensor]:
 def test_the_default_leaves_run_ids_alone_and_other_rules_refuse_it():
     assert RuleConfig().estimator == "one-sided"
     assert "rule" not in non_default_fields(RunConfig())
-    assert non_default_fields(RunConfig(rule=RuleConfig(estimator="centered"))) == {"rule": {"estimator": "centered"}}
+    assert non_default_fields(RunConfig(rule=RuleConfig(estimator="centered"))) == {
+        "rule": {"estimator": "centered"}}
     with pytest.raises(ConfigError, match="unknown estimator 'two-sided'"):
         RuleConfig(estimator="two-sided")
     for rule in ("pep", "lra", "bp", "fa"):
@@ -62,7 +64,8 @@ def test_fitted_error_slopes_are_one_for_one_sided_and_two_for_centered(nudge):
     rule = RuleConfig(free_steps=150, nudge_steps=8, **nudge)  # s^0 settled to 1e-12
     ref = update_limit(net, x, y, rule)
     betas = [0.04, 0.02, 0.01, 0.005, 0.0025]
-    errors = {est: [_rel(_hidden(normalized_update(net, x, y, replace(rule, beta_f=b, estimator=est))), _hidden(ref))
+    errors = {est: [_rel(_hidden(normalized_update(net, x, y, replace(rule, beta_f=b, estimator=est))),
+                         _hidden(ref))
                     for b in betas] for est in ("one-sided", "centered")}
     assert loglog_slope(betas, errors["one-sided"]) == pytest.approx(1.0, abs=0.1)
     assert loglog_slope(betas, errors["centered"]) == pytest.approx(2.0, abs=0.15)
@@ -75,7 +78,8 @@ def test_centered_and_one_sided_agree_as_beta_f_goes_to_zero():
     rule = RuleConfig(free_steps=150, nudge_steps=10)
     gaps = []
     for b in (1e-2, 1e-3, 1e-4):
-        one, cen = (normalized_update(net, x, y, replace(rule, beta_f=b, estimator=e)) for e in ("one-sided", "centered"))
+        one, cen = (normalized_update(net, x, y, replace(rule, beta_f=b, estimator=e))
+                    for e in ("one-sided", "centered"))
         gaps.append(_rel(one, cen))
     assert gaps[-1] < 1e-4 and gaps[0] / gaps[1] > 8 and gaps[1] / gaps[2] > 8
 
@@ -87,7 +91,8 @@ def test_centered_cancels_what_an_unsettled_free_phase_leaves_in_the_one_sided_u
     x, y = make_batch(n=16, dtype=torch.float64, seed=3)
     rule = RuleConfig(free_steps=3, nudge_steps=8)
     ref = update_limit(net, x, y, rule)
-    err = {(e, b): _rel(_hidden(normalized_update(net, x, y, replace(rule, beta_f=b, estimator=e))), _hidden(ref))
+    err = {(e, b): _rel(_hidden(normalized_update(net, x, y, replace(rule, beta_f=b, estimator=e))),
+                        _hidden(ref))
            for e in ("one-sided", "centered") for b in (1e-2, 1e-3)}
     assert err["one-sided", 1e-3] > 5 * err["one-sided", 1e-2] > 0.5
     assert err["centered", 1e-3] < 1e-5
@@ -117,11 +122,13 @@ def test_random_sign_averaged_over_both_signs_is_the_centered_estimate():
     net = make_net(hidden=(12, 10), beta=0.5, dtype="float64")
     x, y = make_batch(dtype=torch.float64)
     rule = RuleConfig(free_steps=6, nudge_steps=5, beta_f=0.3, readout_error="nudged")
-    plus, minus = (normalized_update(net, x, y, replace(rule, estimator="random-sign"), s) for s in (1.0, -1.0))
+    plus, minus = (normalized_update(net, x, y, replace(rule, estimator="random-sign"), s)
+                   for s in (1.0, -1.0))
     centered = normalized_update(net, x, y, replace(rule, estimator="centered"))
     for p, m, c in zip(plus, minus, centered):
         torch.testing.assert_close((p + m) / 2, c, rtol=1e-10, atol=1e-13)
-    torch.testing.assert_close(plus[:-1], normalized_update(net, x, y, rule)[:-1], rtol=0, atol=0)  # sigma = +1: one-sided
+    # sigma = +1: one-sided
+    torch.testing.assert_close(plus[:-1], normalized_update(net, x, y, rule)[:-1], rtol=0, atol=0)
 
 
 def test_random_sign_draws_a_reproducible_sign_sequence_from_the_seed():
@@ -222,7 +229,8 @@ def test_conv_random_sign_over_both_signs_is_the_centered_estimate(net_kw):
     net = ConvFRENet(cfg, SHAPE, 3, torch.Generator().manual_seed(0))
     x, y = conv_batch(n=8)
     rule = RuleConfig(free_steps=12, nudge_steps=5, beta_f=0.25, readout_error="nudged")
-    plus, minus = (normalized_update(net, x, y, replace(rule, estimator="random-sign"), s) for s in (1.0, -1.0))
+    plus, minus = (normalized_update(net, x, y, replace(rule, estimator="random-sign"), s)
+                   for s in (1.0, -1.0))
     centered = normalized_update(net, x, y, replace(rule, estimator="centered"))
     for p, m, c in zip(plus, minus, centered):
         torch.testing.assert_close((p + m) / 2, c, rtol=1e-10, atol=1e-13)

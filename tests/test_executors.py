@@ -38,7 +38,8 @@ def one_thread():
 
 def curves(history: str) -> list[tuple]:
     """A run's per-epoch numbers without its timings."""
-    return [(e["epoch"], e["train_loss"], e["train_acc"], e["test_loss"], e["test_acc"]) for e in json.loads(history)]
+    return [(e["epoch"], e["train_loss"], e["train_acc"], e["test_loss"], e["test_acc"])
+            for e in json.loads(history)]
 
 
 def test_executor_names_resolve_and_bad_ones_are_one_line_errors(capsys):
@@ -46,7 +47,8 @@ def test_executor_names_resolve_and_bad_ones_are_one_line_errors(capsys):
     assert get_executor("side-by-side").side_by_side and not get_executor("inprocess").side_by_side
     mine = InProcess()
     assert get_executor(mine) is mine
-    with pytest.raises(ConfigError, match="unknown executor 'dask'; choose one of: auto, inprocess, side-by-side, ray"):
+    with pytest.raises(ConfigError, match="unknown executor 'dask'; choose one of: auto, inprocess, "
+                                          "side-by-side, ray"):
         get_executor("dask")
     with pytest.raises(ConfigError, match="need --executor ray"):
         get_executor("inprocess", address="auto")
@@ -117,7 +119,8 @@ def local_ray():
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(Path(__file__).parent), path]))
     try:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a running one
+        # never a running one
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     except Exception as exc:  # e.g. no shared memory or no free ports in a sandbox
         pytest.skip(f"a local Ray cannot start here: {type(exc).__name__}: {exc}")
     finally:
@@ -129,11 +132,12 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_records_the_same_rows_as_in_process_and_resumes_across_them(tmp_path, mnist_root, local_ray,
-                                                                         one_thread):
+def test_ray_records_the_same_rows_as_in_process_and_resumes_across_them(
+        tmp_path, mnist_root, local_ray, one_thread):
     kw = dict(device="cpu", data_root=mnist_root, progress=False)
     here = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(tmp_path / "inprocess"), **kw)
-    there = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(tmp_path / "ray"), executor="ray", **kw)
+    there = sweep.run_experiment("table1", "smoke", rows=ROWS, out_dir=str(tmp_path / "ray"), executor="ray",
+                                 **kw)
     a, b = (o.runs.sort_values("run_id").reset_index(drop=True) for o in (here, there))
     assert len(a) == 2 and (a["status"] == "ok").all()
     assert a[SAME].equals(b[SAME])
@@ -169,11 +173,13 @@ def test_ctrl_c_keeps_the_finished_rows_and_the_next_sweep_resumes(tmp_path, mni
     rows = ROWS + ["3HL Ours (tanh, Adam)"]
     kw = dict(device="cpu", data_root=mnist_root, out_dir=str(tmp_path), progress=False)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_experiment("table1", "smoke", rows=rows, executor=InterruptedAfterFirstRow(RayExecutor()), **kw)
+        sweep.run_experiment("table1", "smoke", rows=rows, executor=InterruptedAfterFirstRow(RayExecutor()),
+                             **kw)
     kept = store.load_runs(tmp_path / "table1.csv")
     assert len(kept) == 1 and list(kept["status"]) == ["ok"]
     claims = store.RunClaims(tmp_path / ".claims")  # nothing is left claimed by the interrupted sweep
-    assert all(claims.take(p.run_id) for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root))
+    assert all(claims.take(p.run_id)
+               for p in plan("table1", "smoke", rows=rows, device="cpu", data_root=mnist_root))
     claims.release_all()
     out = sweep.run_experiment("table1", "smoke", rows=rows, executor="ray", **kw)
     assert len(out.runs) == 3 and out.runs["run_id"].is_unique and (out.runs["status"] == "ok").all()
@@ -208,7 +214,8 @@ def test_a_killed_worker_is_retried_and_its_run_recorded_once(tmp_path, mnist_ro
 
     appended = []
     real_append = store.append_run
-    monkeypatch.setattr(store, "append_run", lambda path, rec: appended.append(rec["run_id"]) or real_append(path, rec))
+    monkeypatch.setattr(store, "append_run", lambda path,
+                        rec: appended.append(rec["run_id"]) or real_append(path, rec))
     markers = tmp_path / "attempts"
     markers.mkdir()
     killer = WithTrainer(RayExecutor(max_retries=2),

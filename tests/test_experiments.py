@@ -31,8 +31,8 @@ def test_rows_are_complete_and_unique(name):
 def test_profiles_change_scale_not_settings(profile):
     rows = get_rows("table1")
     runs = plan("table1", profile)
-    seeds = {r.label: (r.quick_seeds or PROFILES[profile].seeds) if profile == "quick" else PROFILES[profile].seeds
-             for r in rows}
+    seeds = {r.label: (r.quick_seeds or PROFILES[profile].seeds) if profile == "quick"
+             else PROFILES[profile].seeds for r in rows}
     assert len(runs) == sum(len(v) for v in seeds.values())
     for run in runs:
         assert run.seed in seeds[run.row.label]
@@ -55,12 +55,15 @@ def test_table1_conv_ours_runs_cnn_ep_mnist_and_keeps_table_s3_as_the_text_varia
     code, text = row.config, row.variants["text"]
     assert row.reading == "code" and row.reading_config("text") == ("text", text)
     for conv in (code, text):
-        assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == ("conv", (32, 64), 5, "hard-sigmoid")
+        assert (conv.net.arch, conv.net.channels, conv.net.kernel, conv.net.activation) == (
+            "conv", (32, 64), 5, "hard-sigmoid")
         assert (conv.rule.free_steps, conv.rule.nudge_steps, conv.net.beta) == (20, 10, (0.01,))
-        assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == ("sgd", 128, 40, 1e-5)
+        assert (conv.optim.name, conv.optim.batch_size, conv.optim.epochs, conv.optim.weight_decay) == (
+            "sgd", 128, 40, 1e-5)
     # CNN_EP_MNIST cells 1 and 3: rates input -> readout, nudge 0.1, torch init, fc bias, lagged readout
     assert code.optim.lr == (0.15, 0.35, 0.9) and code.rule.beta_f == 0.1
-    assert (code.net.init, code.net.readout_bias, code.net.readout_lag, code.net.pool_indices) == ("torch", True, 1, "current")
+    assert (code.net.init, code.net.readout_bias, code.net.readout_lag, code.net.pool_indices) == (
+        "torch", True, 1, "current")
     # Table S3: [0.15, 0.35, 0.9] read output -> input (W_f 0.15), beta_f 0.25, Glorot, no fc bias
     assert text.optim.lr == (0.9, 0.35, 0.15) and text.rule.beta_f == 0.25
     assert (text.net.init, text.net.readout_bias, text.net.readout_lag) == ("glorot", False, 0)
@@ -70,11 +73,13 @@ def test_table1_conv_ours_runs_cnn_ep_mnist_and_keeps_table_s3_as_the_text_varia
 def test_table1_pep_rows_follow_table_s3():
     rows = {r.label: r.config for r in get_rows("table1")}
     pep2 = rows["2HL P-EP (sigmoid-s)"]
-    assert (pep2.rule.name, pep2.net.activation, pep2.optim.batch_size, pep2.optim.epochs) == ("pep", "sigmoid-s", 20, 50)
+    assert (pep2.rule.name, pep2.net.activation, pep2.optim.batch_size, pep2.optim.epochs) == (
+        "pep", "sigmoid-s", 20, 50)
     assert pep2.optim.lr == (0.2, 0.05, 0.005)  # Table S3's [0.005, 0.05, 0.2] is output -> input
     assert (pep2.rule.free_steps, pep2.rule.nudge_steps) == (100, 20)
     pepc = rows["Conv P-EP (hard-sigmoid)"]
-    assert (pepc.net.arch, pepc.net.activation, pepc.rule.free_steps, pepc.rule.nudge_steps) == ("conv", "hard-sigmoid", 200, 10)
+    assert (pepc.net.arch, pepc.net.activation, pepc.rule.free_steps, pepc.rule.nudge_steps) == (
+        "conv", "hard-sigmoid", 200, 10)
     assert rows["3HL P-EP (sigmoid-s)"].optim.lr == (0.2, 0.05, 0.01, 0.002)
 
 
@@ -84,16 +89,21 @@ def test_table1_settings_follow_table_s3():
     assert ours2.net.hidden == (512, 512) and ours2.net.beta == (0.01,) and ours2.rule.beta_f == 0.1
     assert (ours2.rule.free_steps, ours2.rule.nudge_steps, ours2.optim.batch_size) == (10, 10, 500)
     ours3 = rows["3HL Ours (tanh)"].config
-    assert (ours3.optim.name, ours3.optim.lr, ours3.optim.batch_size, ours3.optim.epochs) == ("sgd", 0.1, 20, 100)
+    assert (ours3.optim.name, ours3.optim.lr, ours3.optim.batch_size, ours3.optim.epochs) == (
+        "sgd", 0.1, 20, 100)
     assert (ours3.rule.free_steps, ours3.rule.nudge_steps) == (18, 10)
     dlr = rows["3HL Ours-DLR (tanh)"]
     assert dlr.reading == "code" and dlr.config.optim.lr == (0.002, 0.2, 0.05, 0.01)  # models_LN lr[-iL]
     assert dlr.variants["text"].optim.lr == (0.2, 0.05, 0.01, 0.002)  # Table S3's list read output -> input
     assert rows["2HL BP (tanh, Adam)"].config.rule.name == "bp"
-    two = rows["2HL Ours (tanh, Adam)"]  # the code's K = 5 prints 98.30, not the paper's 98.39: the text stays
-    assert two.reading == "text" and two.config.rule.nudge_steps == 10 and two.variants["code"].rule.nudge_steps == 5
-    conv_bp = rows["Conv BP (tanh, Adam)"]  # the value is the 3HL-512 layered BP of Layered_BP_EP_com_MNIST_512
-    assert (conv_bp.config.net.arch, conv_bp.config.net.hidden, conv_bp.config.rule.name) == ("layered", (512,) * 3, "bp")
+    # the code's K = 5 prints 98.30, not the paper's 98.39: the text stays
+    two = rows["2HL Ours (tanh, Adam)"]
+    assert two.reading == "text" and two.config.rule.nudge_steps == 10
+    assert two.variants["code"].rule.nudge_steps == 5
+    # the value is the 3HL-512 layered BP of Layered_BP_EP_com_MNIST_512
+    conv_bp = rows["Conv BP (tanh, Adam)"]
+    assert (conv_bp.config.net.arch, conv_bp.config.net.hidden, conv_bp.config.rule.name) == (
+        "layered", (512,) * 3, "bp")
     assert (conv_bp.variants["text"].net.arch, conv_bp.variants["text"].net.activation) == ("conv", "tanh")
 
 
@@ -125,7 +135,8 @@ def test_run_ids_do_not_depend_on_the_data_folder_or_device():
 
 
 def test_unknown_names_fail_loudly():
-    with pytest.raises(ConfigError, match=f"unknown experiment 'table9'; known: {', '.join(list_experiments())}$"):
+    with pytest.raises(ConfigError, match=f"unknown experiment 'table9'; known: "
+                                          f"{', '.join(list_experiments())}$"):
         get_rows("table9")
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         plan("table1", "huge")
@@ -146,34 +157,46 @@ def test_fig5_sweeps_beta_on_the_64_unit_3hl_net():
 def test_table2_s1_s8_rows_follow_the_paper():
     rows = {r.label: r for r in get_rows("table2")}
     res = rows["MNIST 10-symm Ours-Residual"].config
-    assert (res.net.topology, res.net.hidden, res.rule.free_steps, res.rule.nudge_steps) == ("residual", (64,) * 10, 100, 50)
+    assert (res.net.topology, res.net.hidden, res.rule.free_steps, res.rule.nudge_steps) == (
+        "residual", (64,) * 10, 100, 50)
     # Layered_LN+_res / models_LN_G: no halving, the accumulating nudge, W_f from the nudged error
     assert res.optim.lr == 1e-3 and set(res.net.beta) == {0.1}
     assert (res.rule.nudge, res.rule.readout_error) == ("accumulating", "nudged")
     res_text = rows["MNIST 10-symm Ours-Residual"].variants["text"]
-    assert res_text.optim.lr == 5e-4 and (res_text.rule.nudge, res_text.rule.readout_error) == ("constant", "free")
+    assert res_text.optim.lr == 5e-4 and (res_text.rule.nudge, res_text.rule.readout_error) == (
+        "constant", "free")
     assert rows["MNIST 20-symm Ours-Residual"].config.optim.lr == 1e-3
-    assert rows["MNIST 20-symm Ours-Residual"].variants["text"].optim.lr == 2.5e-4  # halved twice in the text reading
+    # halved twice in the text reading
+    assert rows["MNIST 20-symm Ours-Residual"].variants["text"].optim.lr == 2.5e-4
     assert rows["CIFAR-10 10-symm Ours-Residual"].config.optim.lr == 2e-4
     agt = rows["MNIST 10-asymm Ours-AGT"].config
-    assert (agt.net.topology, agt.net.feedback, agt.net.agt_p, agt.net.agt_draw) == ("agt", "random", 0.2, "ordered")
+    assert (agt.net.topology, agt.net.feedback, agt.net.agt_p, agt.net.agt_draw) == (
+        "agt", "random", 0.2, "ordered")
     assert rows["MNIST 10-asymm Ours-AGT"].variants["text"].net.agt_draw == "unordered"
-    assert rows["MNIST 10-symm Ours"].reading == "paper" and rows["MNIST 10-symm Ours"].config.optim.lr == 5e-4
+    plain = rows["MNIST 10-symm Ours"]
+    assert plain.reading == "paper" and plain.config.optim.lr == 5e-4
     conv = rows["MNIST Conv Ours"].config  # CNN_MNIST_comBP_c2fc1benchmark cells 4 and 9
-    assert (conv.optim.name, conv.optim.lr, conv.optim.weight_decay, conv.rule.beta_f) == ("adamw", 2e-4, 1e-6, 0.25)
-    assert (conv.net.pool_indices, conv.net.readout_lag, conv.net.init, conv.net.readout_bias) == ("previous", 1, "torch", True)
+    assert (conv.optim.name, conv.optim.lr, conv.optim.weight_decay, conv.rule.beta_f) == (
+        "adamw", 2e-4, 1e-6, 0.25)
+    assert (conv.net.pool_indices, conv.net.readout_lag, conv.net.init, conv.net.readout_bias) == (
+        "previous", 1, "torch", True)
     conv_text = rows["MNIST Conv Ours"].variants["text"]
-    assert (conv_text.optim.name, conv_text.net.pool_indices, conv_text.net.init) == ("adam", "current", "glorot")
-    assert rows["MNIST Conv BP"].config.optim.name == "adamw" and rows["MNIST Conv BP"].config.net.readout_lag == 0
+    assert (conv_text.optim.name, conv_text.net.pool_indices, conv_text.net.init) == (
+        "adam", "current", "glorot")
+    conv_bp = rows["MNIST Conv BP"].config
+    assert conv_bp.optim.name == "adamw" and conv_bp.net.readout_lag == 0
     s8 = {r.label: r for r in get_rows("figS8")}["P=0.2"]  # Layered_LN+_AGT_P halves the rate
     code8 = s8.variants["code"]
     assert (code8.optim.lr, code8.rule.nudge, code8.net.agt_draw) == (5e-4, "accumulating", "ordered")
-    assert s8.reading == "text" and (s8.config.rule.nudge, s8.config.net.agt_draw) == ("constant", "unordered")
+    assert s8.reading == "text" and (s8.config.rule.nudge, s8.config.net.agt_draw) == (
+        "constant", "unordered")
     assert rows["CIFAR-10 5-symm BP"].config.data.dataset == "cifar10"
     assert rows["CIFAR-10 5-symm BP"].config.optim.lr == 2e-4
     cifar_conv = rows["CIFAR-10 Conv Ours"].config
-    assert (cifar_conv.net.channels, cifar_conv.net.kernel, cifar_conv.optim.scheduler) == ((32, 64, 128), 3, "cosine")
-    graphs = {p.config.net.topology_seed: p.config.net.graph() for p in plan("table2", "paper", rows=["MNIST 10-asymm Ours-AGT"], seeds=[0, 1])}
+    assert (cifar_conv.net.channels, cifar_conv.net.kernel, cifar_conv.optim.scheduler) == (
+        (32, 64, 128), 3, "cosine")
+    graphs = {p.config.net.topology_seed: p.config.net.graph()
+              for p in plan("table2", "paper", rows=["MNIST 10-asymm Ours-AGT"], seeds=[0, 1])}
     assert set(graphs) == {0, 1} and graphs[0] != graphs[1]  # each seed its own graph
     s1 = {r.label: r for r in get_rows("tableS1")}
     assert len(s1) == 65 and s1["2HL-symm beta=4"].paper.test_acc == 40.92
@@ -189,7 +212,8 @@ def test_provenance_page_is_generated_from_the_registry_and_current():
     page = provenance_markdown()
     committed = Path(__file__).resolve().parents[1] / "docs" / "provenance.md"
     assert committed.read_text() == page, "docs/provenance.md is stale: run `make docs`"
-    for label in ("3HL Ours-DLR (tanh)", "Conv Ours (hard-sigmoid)", "MNIST 10-symm Ours-Residual", "MNIST Conv Ours"):
+    for label in ("3HL Ours-DLR (tanh)", "Conv Ours (hard-sigmoid)", "MNIST 10-symm Ours-Residual",
+                  "MNIST Conv Ours"):
         assert label in page
     assert "lr[-iL]: W_0 0.002, W_1 0.2, W_2 0.05, W_f 0.01" in page
 
@@ -214,7 +238,8 @@ def test_selection_coerces_what_papermill_passes(rows, seeds, expected):
     assert selection(rows, seeds) == expected
 
 
-@pytest.mark.parametrize("rows, seeds", [(5, None), ([], None), (None, "one"), (None, 1.5), (None, [True]), (None, [])])
+@pytest.mark.parametrize("rows, seeds", [(5, None), ([], None), (None, "one"), (None, 1.5), (None, [True]),
+                                         (None, [])])
 def test_selection_refuses_the_rest_with_one_message(rows, seeds):
     with pytest.raises(ConfigError, match="rows must|seeds must"):
         selection(rows, seeds)
@@ -230,7 +255,8 @@ def test_notebook_takes_a_row_label_and_an_int_seed_from_papermill(tmp_path, mni
     papermill.execute_notebook(str(REPO / "notebooks" / "table1.ipynb"), str(tmp_path / "out.ipynb"),
                                cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3",
                                parameters={"profile": "smoke", "rows": "2HL BP (tanh, Adam)", "seeds": 5,
-                                           "device": "cpu", "data_root": mnist_root, "out_dir": str(tmp_path)})
+                                           "device": "cpu", "data_root": mnist_root,
+                                           "out_dir": str(tmp_path)})
     runs = load_runs(tmp_path / "table1.csv")
     assert list(runs["row"]) == ["2HL BP (tanh, Adam)"] and list(runs["seed"]) == [5]
 
@@ -244,7 +270,8 @@ def test_run_ids_match_the_recorded_ones():
 
     recorded = json.loads(PATH.read_text())
     current = run_ids()
-    assert sorted(current) == sorted(recorded), "experiments added or removed: regenerate tests/data/run_ids.json"
+    assert sorted(current) == sorted(recorded), \
+        "experiments added or removed: regenerate tests/data/run_ids.json"
     for name in recorded:
         for profile, variants in recorded[name].items():
             for variant, ids in variants.items():
@@ -263,7 +290,8 @@ def test_every_experiment_has_a_notebook_and_every_sweep_notebook_an_experiment(
     figures = _makefile_figures()
     assert figures and figures <= set(notebooks)
     assert set(notebooks) - figures == set(list_experiments(studies=False))
-    for name in list_experiments(studies=False):  # each notebook sweeps its own experiment, not a copied one's
+    # each notebook sweeps its own experiment, not a copied one's
+    for name in list_experiments(studies=False):
         cells = json.loads(notebooks[name].read_text())["cells"]
         code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert f'run_experiment("{name}"' in code, name
@@ -307,7 +335,8 @@ def test_appendix_figures_plan_table_s1s_runs_and_train_no_config_twice(profile)
     ids_by_config: dict[str, set[str]] = {}
     for name in ("tableS1", "figS1", "figS2", "figS3"):
         for p in plan(name, profile):
-            ids_by_config.setdefault(json.dumps(p.config.to_dict(), sort_keys=True, default=str), set()).add(p.run_id)
+            ids_by_config.setdefault(json.dumps(p.config.to_dict(), sort_keys=True, default=str),
+                                     set()).add(p.run_id)
     assert all(len(ids) == 1 for ids in ids_by_config.values())
     s3 = {p.run_id for p in plan("figS3", profile)}
     assert s3 == {p.run_id for p in plan("figS1", profile)} | {p.run_id for p in plan("figS2", profile)}
@@ -336,8 +365,10 @@ def test_only_the_cells_of_figures_s5_s7_store_the_per_neuron_error():
 def test_appendix_figures_show_the_papers_panels():
     labels = {name: [r.label for r in get_rows(name)] for name in APPENDIX}
     assert len(labels["figS1"]) == len(labels["figS2"]) == 28 and len(labels["figS3"]) == 56
-    assert all("-symm" in label for label in labels["figS1"]) and all("-asymm" in label for label in labels["figS2"])
-    assert labels["figS4"] == ["Conv P-EP (hard-sigmoid)", "conv-symm beta=0.01", "conv-symm beta=0.1", "conv-symm beta=1"]
+    assert all("-symm" in label
+               for label in labels["figS1"]) and all("-asymm" in label for label in labels["figS2"])
+    assert labels["figS4"] == ["Conv P-EP (hard-sigmoid)", "conv-symm beta=0.01", "conv-symm beta=0.1",
+                               "conv-symm beta=1"]
     assert labels["figS5"] == [f"2HL-symm beta={b}" for b in ("0.001", "0.1", "1", "2")]
     assert labels["figS6"] == [f"10HL-symm beta={b}" for b in ("0.001", "0.1", "1", "2")]
     assert labels["figS7"] == [f"10HL-Residual-symm beta={b}" for b in ("0.01", "0.1", "1")]
@@ -375,9 +406,9 @@ def test_rows_carry_coordinates_that_agree_with_their_configs():
     from frecore.experiments import get_rows, list_experiments
 
     read = {"beta_i": lambda c: c.net.beta[0], "alpha_i": lambda c: c.net.alpha[0],
-            "depth": lambda c: len(c.net.hidden), "T": lambda c: c.rule.free_steps, "P": lambda c: c.net.agt_p,
-            "n_ll": lambda c: c.optim.train_last, "weight_std": lambda c: c.noise.weight_std,
-            "state_std": lambda c: c.noise.state_std}
+            "depth": lambda c: len(c.net.hidden), "T": lambda c: c.rule.free_steps,
+            "P": lambda c: c.net.agt_p, "n_ll": lambda c: c.optim.train_last,
+            "weight_std": lambda c: c.noise.weight_std, "state_std": lambda c: c.noise.state_std}
     needs = {"tableS1": {"beta_i", "depth"}, "fig4": {"alpha_i", "beta_i", "depth"}, "fig5": {"beta_i"},
              "fig6": {"beta_i", "depth", "T"}, "figS8": {"P"}, "figS11": {"beta_i", "n_ll"},
              "figS12": {"weight_std", "state_std", "depth"}}

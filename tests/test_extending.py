@@ -73,7 +73,8 @@ def test_add_a_rule_worked_example_registers_and_trains(tmp_path, monkeypatch, m
 
     cfg = RunConfig(net=NetConfig(hidden=(32,)), rule=RuleConfig(name="readout"),
                     optim=OptimConfig(lr=0.02, epochs=3, batch_size=50),
-                    data=DataConfig(root=mnist_root, train_subset=1000, test_subset=500, download=False), device="cpu")
+                    data=DataConfig(root=mnist_root, train_subset=1000, test_subset=500, download=False),
+                    device="cpu")
     assert build_rule(cfg.rule).name == "readout"
     result = fit(cfg, progress=False)
     before = build_rule(cfg.rule).build_net(cfg.net, (1, 28, 28), 10, torch.Generator().manual_seed(cfg.seed))

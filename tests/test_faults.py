@@ -54,7 +54,8 @@ def test_two_concurrent_sweeps_lose_duplicate_and_repeat_nothing(tmp_path, mnist
     seeds = ["0", "1", "2", "3"]
     cmd = [sys.executable, "-m", "frecore", "run", "table1", "--profile", "smoke", "--device", "cpu",
            "--rows", CHEAP_ROW, "--seeds", *seeds, "--data-root", mnist_root, "--out-dir", str(tmp_path)]
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
@@ -143,7 +144,8 @@ def test_report_on_a_truncated_summary_rebuilds_it(tmp_path, mnist_root):
               mnist_root, "--out-dir", str(tmp_path), "--no-progress")
     assert out.returncode == 0, out.stderr[-2000:]
     summary = tmp_path / "table1_smoke_summary.csv"
-    assert summary.exists() and not (tmp_path / "table1_summary.csv").exists()  # smoke never writes quick's files
+    # smoke never writes quick's files
+    assert summary.exists() and not (tmp_path / "table1_summary.csv").exists()
     summary.write_text(summary.read_text()[:-30])
     rep = cli("report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path))
     assert rep.returncode == 0 and "rebuilt" in rep.stderr and "nan" not in rep.stdout.lower(), rep.stderr
@@ -152,10 +154,12 @@ def test_report_on_a_truncated_summary_rebuilds_it(tmp_path, mnist_root):
 
 def test_a_header_that_is_not_a_runs_csv_is_one_error(tmp_path):
     (tmp_path / "table1.csv").write_text("a,b,c\n1,2,3\n")
-    one_error_line(in_process("run", "table1", "--profile", "smoke", "--out-dir", str(tmp_path)), "not a frecore runs CSV")
+    one_error_line(in_process("run", "table1", "--profile", "smoke", "--out-dir", str(tmp_path)),
+                   "not a frecore runs CSV")
 
 
-MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+               "t10k-labels-idx1-ubyte")
 
 
 def _mnist_copy(tmp_path: Path, src_root: str) -> Path:
@@ -199,8 +203,8 @@ def test_unwritable_out_dir_fails_before_training(tmp_path, mnist_root, where):
     target = tmp_path / "a-file" if where == "file" else Path("/proc/frecore-results")
     if where == "file":
         target.write_text("not a folder")
-    p = in_process("run", "table1", "--profile", "smoke", "--rows", CHEAP_ROW, "--device", "cpu", "--data-root",
-            mnist_root, "--out-dir", str(target), "--no-progress")
+    p = in_process("run", "table1", "--profile", "smoke", "--rows", CHEAP_ROW, "--device", "cpu",
+                   "--data-root", mnist_root, "--out-dir", str(target), "--no-progress")
     one_error_line(p, str(target))
     assert "seed 0" not in p.stdout  # nothing was trained
 
@@ -253,10 +257,11 @@ JSON_DAMAGE = {"empty": "", "list": "[1, 2]", "number": "7", "invalid": "{not js
                "string": '"text"'}
 NUMBER_DAMAGE = [("best_test_acc", "inf"), ("best_test_acc", "nan"), ("final_test_acc", "-inf"),
                  ("best_train_acc", "1e999"), ("final_train_acc", "101"), ("best_test_acc", "abc"),
-                 ("wall_s", "inf"), ("epoch_s", "-1"), ("seed", "-1"), ("epochs_run", "1.5"), ("epochs", str(2**63)),
-                 ("status", "done"), ("run_id", "not-an-id")]
+                 ("wall_s", "inf"), ("epoch_s", "-1"), ("seed", "-1"), ("epochs_run", "1.5"),
+                 ("epochs", str(2**63)), ("status", "done"), ("run_id", "not-an-id")]
 DAMAGE = [(c, v) for c in ("config", "history", "probe_before") for k, v in JSON_DAMAGE.items()
-          if not (c == "probe_before" and k == "empty")] + NUMBER_DAMAGE  # an empty probe_before: rows before it
+          # an empty probe_before: rows before it
+          if not (c == "probe_before" and k == "empty")] + NUMBER_DAMAGE
 
 
 @pytest.mark.parametrize("column, value", DAMAGE, ids=[f"{c}={v[:12]}" for c, v in DAMAGE])
@@ -271,16 +276,19 @@ def test_a_bad_cell_is_one_error_with_line_and_column_and_the_file_is_untouched(
     for read in (load_runs, finished_ids):
         with pytest.raises(ResultsFileError, match="line 3"):
             read(path)
-    with pytest.raises(ResultsFileError, match="line 3"):  # a writer stops too: nothing rewritten, nothing lost
+    # a writer stops too: nothing rewritten, nothing lost
+    with pytest.raises(ResultsFileError, match="line 3"):
         append_run(path, run_record(plan("table1", "smoke")[5], None, status="failed", commit="abc"))
-    assert path.read_bytes() == before and not list(tmp_path.glob("*.rejected")) and not list(tmp_path.glob(".*.tmp"))
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.rejected")) and not list(
+        tmp_path.glob(".*.tmp"))
 
 
 def test_a_cell_longer_than_a_csv_field_may_be_is_one_error_with_its_line(tmp_path):
     path = _good_runs(tmp_path)
     _damage(path, "history", "x" * 200_000)
     before = path.read_bytes()
-    one_error_line(in_process("report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path), "--resummarise"),
+    one_error_line(in_process("report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path),
+                              "--resummarise"),
                    str(path), "line 3")
     assert path.read_bytes() == before
 
@@ -333,9 +341,11 @@ def test_good_rows_summarise_once_each_and_report_prints_no_inf_or_nan(tmp_path)
     s.to_csv(summary, index=False)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code, err = _run_cli_keep_stdout(["report", "table1", "--profile", "smoke", "--out-dir", str(tmp_path)])
+        code, err = _run_cli_keep_stdout(["report", "table1", "--profile", "smoke", "--out-dir",
+                                          str(tmp_path)])
     text = out.getvalue()
-    assert code == 0 and "rebuilt" in err and "inf" not in text.lower() and "nan" not in text.lower(), (err, text)
+    assert code == 0 and "rebuilt" in err and "inf" not in text.lower() and "nan" not in text.lower(), (
+        err, text)
     assert "62.50" in text and path.read_bytes() == before  # report reads the runs, never rewrites them
 
 
@@ -354,7 +364,8 @@ def test_the_stores_own_paths_of_the_wrong_kind_are_one_error(tmp_path, mnist_ro
     path = _good_runs(tmp_path)
     before = path.read_bytes()
     bad = {"lock-is-a-folder": tmp_path / ".table1.csv.lock", "claims-is-a-file": tmp_path / ".claims",
-           "checkpoints-is-a-file": tmp_path / ".checkpoints", "claim-is-a-folder": tmp_path / ".claims"}[fault]
+           "checkpoints-is-a-file": tmp_path / ".checkpoints",
+           "claim-is-a-folder": tmp_path / ".claims"}[fault]
     if fault == "lock-is-a-folder":
         bad.unlink()
         bad.mkdir()
@@ -408,7 +419,8 @@ def test_a_really_full_disk_leaves_the_runs_whole_and_is_one_error(full_tmpfs):
 
     path = full_tmpfs / "table1.csv"
     path.write_bytes(_good_runs(full_tmpfs.parent).read_bytes())
-    with open(full_tmpfs / "filler", "wb", buffering=0) as f, contextlib.suppress(OSError):  # to its last byte
+    # to its last byte
+    with open(full_tmpfs / "filler", "wb", buffering=0) as f, contextlib.suppress(OSError):
         while f.write(b"\0" * 1024):
             pass
     before = path.read_bytes()
@@ -446,8 +458,10 @@ def test_unreadable_mnist_files_or_folders_are_one_error(tmp_path, mnist_root, m
 
 
 @pytest.mark.parametrize("args, words", [
-    (["train", "--hidden", "32", "--lr", "1e-3", "1e-3", "1e-3", "--dry-run"], ["lr lists 3 values", "2 weight matrices"]),
-    (["train", "--hidden", "32", "--weight-decay", "0", "0", "0", "0", "--dry-run"], ["weight_decay lists 4"]),
+    (["train", "--hidden", "32", "--lr", "1e-3", "1e-3", "1e-3", "--dry-run"],
+     ["lr lists 3 values", "2 weight matrices"]),
+    (["train", "--hidden", "32", "--weight-decay", "0", "0", "0", "0", "--dry-run"],
+     ["weight_decay lists 4"]),
     (["train", "--hidden", "32", "--train-last", "99", "--dry-run"], ["train_last=99", "2 weight matrices"]),
     (["train", "--arch", "conv", "--lr", "1e-3", "1e-3", "--dry-run"], ["3 weight matrices"]),
     (["train", "--hidden", "32", "--alpha", "1e39", "--dry-run"], ["alpha = 1e+39", "float32"]),
@@ -457,7 +471,8 @@ def test_unreadable_mnist_files_or_folders_are_one_error(tmp_path, mnist_root, m
     (["report", "table1", "--update-readme", "/nonexistent-folder/README.md"], ["is not a file"]),
 ])
 def test_values_are_checked_where_they_are_parsed(args, words):
-    one_error_line(in_process(*args, "--no-progress" if args[0] in ("train", "run") else "--out-dir=results"), *words)
+    one_error_line(in_process(*args, "--no-progress" if args[0] in ("train", "run") else "--out-dir=results"),
+                   *words)
 
 
 def test_the_notebooks_device_parameter_is_one_config_error(tmp_path):
@@ -465,14 +480,16 @@ def test_the_notebooks_device_parameter_is_one_config_error(tmp_path):
     from frecore.sweeps.driver import run_experiment
 
     with pytest.raises(ConfigError, match="unknown device 'tpu'"):  # what papermill -p device tpu reaches
-        run_experiment("table1", profile="smoke", rows=CHEAP_ROW, device="tpu", out_dir=str(tmp_path), progress=False)
+        run_experiment("table1", profile="smoke", rows=CHEAP_ROW, device="tpu", out_dir=str(tmp_path),
+                       progress=False)
     assert not list(tmp_path.iterdir())
 
 
 def test_run_no_download_with_a_missing_root_is_one_error_and_creates_nothing(tmp_path):
     root = tmp_path / "no-data"
-    p = in_process("run", "table1", "--profile", "smoke", "--rows", CHEAP_ROW, "--device", "cpu", "--no-download",
-                   "--data-root", str(root), "--out-dir", str(tmp_path / "out"), "--no-progress")
+    p = in_process("run", "table1", "--profile", "smoke", "--rows", CHEAP_ROW, "--device", "cpu",
+                   "--no-download", "--data-root", str(root), "--out-dir", str(tmp_path / "out"),
+                   "--no-progress")
     one_error_line(p, str(root / "MNIST" / "raw"), "--no-download")
     assert not root.exists() and not (tmp_path / "out").exists()
 
@@ -498,8 +515,8 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path, mnist_root, when
     half-imported numpy fails the next import) and while a sweep trains (its claim taken): exit 130,
     one line, no traceback, nothing half-written."""
     proc = subprocess.Popen([sys.executable, "-m", "frecore", "run", "table1", "--profile", "smoke", "--rows",
-                             CHEAP_ROW, "--seeds", "0", "1", "2", "3", "--device", "cpu", "--data-root", mnist_root,
-                             "--out-dir", str(tmp_path), "--no-progress"],
+                             CHEAP_ROW, "--seeds", "0", "1", "2", "3", "--device", "cpu", "--data-root",
+                             mnist_root, "--out-dir", str(tmp_path), "--no-progress"],
                             cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_interruptible)
     if when == "start-up":
@@ -511,7 +528,8 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path, mnist_root, when
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     lines = [line for line in err.splitlines() if line.strip()]
-    assert proc.returncode == 130 and "Traceback" not in err and len(lines) == 1, (proc.returncode, err[-2000:])
+    assert proc.returncode == 130 and "Traceback" not in err and len(lines) == 1, (
+        proc.returncode, err[-2000:])
     assert lines[0].startswith("interrupted")
     assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob("*.rejected"))
     if (tmp_path / "table1.csv").exists():  # whatever was recorded is whole

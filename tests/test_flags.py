@@ -45,8 +45,8 @@ def test_every_registered_runs_config_round_trips_through_its_flags(profile):
 def test_unusual_values_round_trip():
     from frecore.config import override
 
-    cfg = override(RunConfig(), net={"topology": "custom", "skips": ((0, 2),), "hidden": (5, 5, 5), "alpha": 1.0, "beta": (0.25, 0.5, 0.75),
-                                     "init": "torch"},
+    cfg = override(RunConfig(), net={"topology": "custom", "skips": ((0, 2),), "hidden": (5, 5, 5),
+                                     "alpha": 1.0, "beta": (0.25, 0.5, 0.75), "init": "torch"},
                    rule={"settle_tol": 1e-4, "settle_tol_nudged": 0.01, "settle_relative": True},
                    optim={"scheduler": "cosine", "lr": (0.1, 0.2, 0.3), "train_last": 2},
                    data={"download": False, "root": "/tmp/x"}, noise={"state_noise_in_training": False},

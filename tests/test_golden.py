@@ -39,4 +39,5 @@ def test_smoke_numbers_are_unchanged(numbers, experiment):
         for key, tol, rel in (("train_acc", ACC_TOL, False), ("test_acc", ACC_TOL, False),
                               ("train_loss", LOSS_RTOL, True), ("test_loss", LOSS_RTOL, True)):
             assert len(have[key]) == len(want[key]) and all(
-                _close(a, b, tol, rel) for a, b in zip(have[key], want[key])), (row, key, have[key], want[key])
+                _close(a, b, tol, rel)
+                for a, b in zip(have[key], want[key])), (row, key, have[key], want[key])

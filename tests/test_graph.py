@@ -42,7 +42,8 @@ def test_agt_is_seeded_has_the_chain_and_no_self_loops():
 def test_users_can_pass_their_own_graph():
     t = with_skips((8, 8, 8, 8), [(0, 2), (1, 3)])
     assert _pairs(t) == {(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)}
-    for bad, msg in (([(2, 2)], "self-loops"), ([(3, 1)], "lower"), ([(0, 1)], "twice"), ([(0, 9)], "outside")):
+    for bad, msg in (([(2, 2)], "self-loops"), ([(3, 1)], "lower"), ([(0, 1)], "twice"),
+                     ([(0, 9)], "outside")):
         with pytest.raises(ValueError, match=msg):
             with_skips((8, 8, 8, 8), bad)
     cfg = NetConfig(hidden=(8, 8, 8, 8), topology="custom", skips=((0, 2), (1, 3)), beta=0.1)
@@ -62,10 +63,12 @@ def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
     assert t.one_way and not agt(sizes, 0.3, torch.Generator().manual_seed(3)).one_way
     a = t.adjacency()
     skips = [b for b in t.blocks if b.dst - b.src > 1]
-    assert any(b.forward and not b.feedback for b in skips) and any(b.feedback and not b.forward for b in skips)
+    assert any(b.forward and not b.feedback
+               for b in skips) and any(b.feedback and not b.forward for b in skips)
     for b in skips:
         assert (a[b.dst][b.src] == 1) == b.forward and (a[b.src][b.dst] == 2) == b.feedback
-    cfg = NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered", feedback="random")
+    cfg = NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered",
+                    feedback="random")
     net = build_fre_net(cfg, 5, 3, torch.Generator().manual_seed(0))
     w = net.recurrent_matrix()
     for k, b in enumerate(net.topology.blocks):  # a one-way block puts nothing in the missing direction
@@ -73,5 +76,6 @@ def test_ordered_agt_draws_each_direction_apart_and_needs_random_feedback():
         back = w[8 * b.src:8 * b.src + 8, 8 * b.dst:8 * b.dst + 8]
         assert bool(fwd.abs().sum() > 0) == b.forward and bool(back.abs().sum() > 0) == b.feedback
     with pytest.raises(ConfigError, match="feedback='random'"):
-        build_fre_net(NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered"), 5, 3,
+        build_fre_net(NetConfig(hidden=sizes, topology="agt", agt_p=0.3, topology_seed=3, agt_draw="ordered"),
+                      5, 3,
                   torch.Generator())

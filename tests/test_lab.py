@@ -45,7 +45,8 @@ def _as_nobody(cmd: list[str]) -> list[str]:
 def _skip_unless_nobody_can_run(program: Path) -> None:
     if os.getuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("running as another user needs root and setpriv")
-    if subprocess.run(_as_nobody(["sh", "-c", f"{program} --version"]), capture_output=True, cwd=REPO).returncode:
+    if subprocess.run(_as_nobody(["sh", "-c", f"{program} --version"]), capture_output=True,
+                      cwd=REPO).returncode:
         pytest.skip(f"an unprivileged user cannot run {program} on this machine")
 
 
@@ -77,7 +78,8 @@ def test_make_lab_serves_the_notebooks(user):
     if user == "nobody":
         cmd = _as_nobody(cmd)
     log = tempfile.TemporaryFile()  # not a pipe: a chatty server never blocks on it
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline, status = time.monotonic() + TIMEOUT_S, None

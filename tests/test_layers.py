@@ -38,7 +38,8 @@ def absolute(node: ast.ImportFrom, path: Path) -> str:
     importing file's package."""
     if not node.level:
         return node.module or ""
-    package = module_name(path).split(".") if path.name == "__init__.py" else module_name(path).split(".")[:-1]
+    package = module_name(path).split(".") if path.name == "__init__.py" else module_name(path).split(".")[
+        :-1]
     base = package[:len(package) - node.level + 1]
     return ".".join(base + ([node.module] if node.module else []))
 
@@ -140,8 +141,8 @@ def test_the_package_facade_imports_only_inside_functions_and_nothing_imports_it
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert not [n for n in top if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("frecore")]
     assert not [m for m, deps in graph().items() if FACADE in deps]
-    out = subprocess.run([sys.executable, "-c", "import sys, frecore; print('torch' in sys.modules)"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", "import sys, frecore; print('torch' in sys.modules)"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
@@ -151,7 +152,8 @@ def test_importing_config_loads_no_torch():
     code = ("import sys, frecore.config as c; c.RunConfig(); "
             "c.NetConfig(hidden=(8,) * 10, topology='residual'); "
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('frecore')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
     loaded = ast.literal_eval(out)  # a printed list of module names
     assert "torch" not in loaded, loaded
     assert all(m.startswith("frecore.config") or m == "frecore" for m in loaded if m != "torch"), loaded

@@ -60,13 +60,16 @@ def test_the_lock_covers_every_installed_distribution():
             other.append(f"{name} {dist.version} installed, {locked[name]} locked")
     if by_hand:  # a local wheel installed by hand: no index could have resolved it, so the lock cannot
         warnings.warn(f"installed from local files, not in requirements.lock: {', '.join(sorted(by_hand))}")
-    assert not missing and not other, ("this venv differs from requirements.lock (make lock, then make venv): "
+    assert not missing and not other, ("this venv differs from requirements.lock (make lock, then make "
+                                       "venv): "
                                        + "; ".join(sorted(missing) + sorted(other)))
 
 
 def test_every_pin_of_pyproject_is_the_locked_version():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pins = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    pins = list(project["dependencies"]) + [r
+                                            for extra in project["optional-dependencies"].values()
+                                            for r in extra]
     locked = _locked(for_this_python=False)
     for text in pins:
         req = Requirement(text)
@@ -84,11 +87,12 @@ def test_the_lock_says_how_to_regenerate_it_and_the_makefile_runs_that():
 
 def test_make_venv_installs_the_lock_then_frecore_without_resolving_more(tmp_path):
     venv = tmp_path / "v"
-    out = subprocess.run(["make", "-n", "-B", "venv", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(["make", "-n", "-B", "venv", f"VENV={venv}"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
     assert f"{venv}/bin/pip install -r requirements.lock" in out
     assert f"{venv}/bin/pip install -e . --no-deps" in out
-    assert out.index(f"{venv}/bin/pip install -r requirements.lock") < out.index(f"{venv}/bin/pip install -e . --no-deps")
+    assert out.index(f"{venv}/bin/pip install -r requirements.lock") < out.index(
+        f"{venv}/bin/pip install -e . --no-deps")
 
 
 def test_environment_yml_installs_the_same_lock():

@@ -28,14 +28,16 @@ def _cfgs(rule: str, topology: str = "chain", **net) -> list[RunConfig]:
     base = RunConfig(net=NetConfig(hidden=hidden, dtype="float64", topology=topology, skip_every=3, **net),
                      rule=RuleConfig(name=rule, free_steps=6, nudge_steps=4),
                      optim=OptimConfig(lr=3e-3, batch_size=50, epochs=2), device="cpu")
-    return [base, replace(base, seed=1, net=replace(base.net, beta=0.1)), replace(base, seed=2, net=replace(base.net, alpha=0.5))]
+    return [base, replace(base, seed=1, net=replace(base.net, beta=0.1)),
+            replace(base, seed=2, net=replace(base.net, alpha=0.5))]
 
 
 def _assert_same(a, b) -> None:
     assert a.status == b.status and a.message == b.message and len(a.history) == len(b.history)
     for x, y in zip(a.history, b.history):
         for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
-            assert math.isclose(getattr(x, k), getattr(y, k), rel_tol=1e-9, abs_tol=1e-9), (k, getattr(x, k), getattr(y, k))
+            assert math.isclose(getattr(x, k), getattr(y, k), rel_tol=1e-9, abs_tol=1e-9), (
+                k, getattr(x, k), getattr(y, k))
     for p, q in zip(a.net.weights(), b.net.weights()):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-9)
 
@@ -58,11 +60,13 @@ def test_each_member_equals_its_own_run(data, rule, topology, net):
 def test_member_matmul_balanced_over_threads_equals_bmm(monkeypatch, m, threads):
     monkeypatch.setattr(member_nets, "BALANCE_MIN_MACS", 0)  # split even these small products
     g = torch.Generator().manual_seed(0)
-    a, b, c = (torch.randn(m, 7, 5, generator=g, dtype=torch.float64), torch.randn(m, 5, 6, generator=g, dtype=torch.float64),
+    a, b, c = (torch.randn(m, 7, 5, generator=g, dtype=torch.float64),
+               torch.randn(m, 5, 6, generator=g, dtype=torch.float64),
                torch.randn(m, 7, 6, generator=g, dtype=torch.float64))
     torch.testing.assert_close(member_matmul(a, b, threads=threads), torch.bmm(a, b), rtol=1e-12, atol=1e-12)
     expected = torch.baddbmm(c, a, b, alpha=0.5)
-    torch.testing.assert_close(member_matmul(a, b, add_to=c, alpha=0.5, threads=threads), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(member_matmul(a, b, add_to=c, alpha=0.5, threads=threads), expected,
+                               rtol=1e-12, atol=1e-12)
     owned = c.clone()
     assert member_matmul(a, b, add_to=owned, alpha=0.5, threads=threads, inplace=True) is owned
     torch.testing.assert_close(owned, expected, rtol=1e-12, atol=1e-12)
@@ -72,7 +76,8 @@ def test_member_matmul_balanced_over_threads_equals_bmm(monkeypatch, m, threads)
 
 
 def test_members_equal_their_runs_when_products_are_split_over_threads(data, monkeypatch):
-    """3 members on 2 threads: two as one bmm, the third alone (member_matmul), in EP's relaxation and update."""
+    """3 members on 2 threads: two as one bmm, the third alone (member_matmul), in EP's relaxation and
+    update."""
     monkeypatch.setattr(member_nets, "BALANCE_MIN_MACS", 0)
     monkeypatch.setattr(member_nets.torch, "get_num_threads", lambda: 2)
     cfgs = _cfgs("ep", "residual")
@@ -81,11 +86,13 @@ def test_members_equal_their_runs_when_products_are_split_over_threads(data, mon
 
 
 def _conv_cfgs(rule: str, **net) -> list[RunConfig]:
-    base = RunConfig(net=NetConfig(arch="conv", channels=(3, 4), kernel=5, padding=1, activation="hard-sigmoid",
-                                   feedback="symmetric", beta=0.5, dtype="float64", **net),
+    base = RunConfig(net=NetConfig(arch="conv", channels=(3, 4), kernel=5, padding=1,
+                                   activation="hard-sigmoid", feedback="symmetric", beta=0.5, dtype="float64",
+                                   **net),
                      rule=RuleConfig(name=rule, free_steps=5, nudge_steps=3, beta_f=0.25),
                      optim=OptimConfig(lr=3e-3, batch_size=50, epochs=2), device="cpu")
-    return [base, replace(base, seed=1, net=replace(base.net, beta=0.25)), replace(base, seed=2, net=replace(base.net, alpha=0.5))]
+    return [base, replace(base, seed=1, net=replace(base.net, beta=0.25)),
+            replace(base, seed=2, net=replace(base.net, alpha=0.5))]
 
 
 @pytest.mark.parametrize("rule, net", [
@@ -105,31 +112,31 @@ def test_each_pep_member_equals_its_own_run(data, nudge):
     """Dense P-EP (Ernoult et al.'s energy-based nets), SGD with per-layer rates as Table 1 runs it."""
     base = RunConfig(net=NetConfig(hidden=(12, 10), activation="sigmoid-s", dtype="float64"),
                      rule=RuleConfig(name="pep", free_steps=8, nudge_steps=4, beta_f=0.5, pep_nudge=nudge),
-                     optim=OptimConfig(name="sgd", lr=(0.1, 0.05, 0.02), batch_size=50, epochs=2), device="cpu")
+                     optim=OptimConfig(name="sgd", lr=(0.1, 0.05, 0.02), batch_size=50, epochs=2),
+                     device="cpu")
     cfgs = [base, replace(base, seed=1), replace(base, seed=2)]
     assert groupable(cfgs)
     for cfg, got in zip(cfgs, fit_members(cfgs, data)):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
-@pytest.mark.parametrize("kind, model, in_training", [
-    ("layered", "fresh", True), ("layered", "batch", True), ("layered", "fresh", False), ("conv", "fresh", True),
-])
+@pytest.mark.parametrize("kind, model, in_training", [("layered", "fresh", True), ("layered", "batch", True),
+                                                      ("layered", "fresh", False), ("conv", "fresh", True),])
 def test_members_with_their_own_noise_equal_their_runs(data, kind, model, in_training):
     """Figures S12-S13 side by side: members differing in weight and state noise std (0 included)
     draw, each from its own generator, exactly what their own runs draw."""
     cfgs = _cfgs("ep") if kind == "layered" else _conv_cfgs("ep")
     stds = [(0.0, 0.05), (1e-3, 0.0), (1e-3, 0.1)]
     cfgs = [replace(c, noise=NoiseConfig(weight_std=w, state_std=s, state_noise_model=model,
-                                         state_noise_in_training=in_training)) for c, (w, s) in zip(cfgs, stds)]
+                                         state_noise_in_training=in_training))
+                                         for c, (w, s) in zip(cfgs, stds)]
     assert groupable(cfgs)
     for cfg, got in zip(cfgs, fit_members(cfgs, data)):
         _assert_same(got, fit(cfg, data, progress=False))
 
 
-@pytest.mark.parametrize("rule, net", [
-    ("ep", {}), ("ep", {"agt_draw": "ordered", "feedback": "random"}), ("bp", {}), ("fa", {"feedback": "random"}),
-])
+@pytest.mark.parametrize("rule, net", [("ep", {}), ("ep", {"agt_draw": "ordered", "feedback": "random"}),
+                                       ("bp", {}), ("fa", {"feedback": "random"}),])
 def test_agt_members_with_their_own_graphs_equal_their_runs(data, rule, net):
     """AGT rows draw a graph per seed (Figure S8: per P too): the stack holds the union of the graphs'
     blocks and each member computes exactly its own net; blocks it lacks stay zero."""
@@ -172,14 +179,18 @@ def test_members_with_their_own_learning_rates_and_decays_equal_their_runs(data,
         _assert_same(got, fit(cfg, data, progress=False))
 
 
+def _agt_blocks(seed: int) -> int:
+    return len(NetConfig(hidden=(12, 10, 8), topology="agt", agt_p=0.5, topology_seed=seed).graph().blocks)
+
+
 def test_conv_and_agt_members_with_their_own_rates_equal_their_runs(data):
     """Conv members (folded into channels) and AGT members under per-layer rates, which follow each
     member's own matrices, not the union's."""
     conv = _own_rates(_conv_cfgs("ep"), "adam")[:2]
-    agt = [RunConfig(net=NetConfig(hidden=(12, 10, 8), dtype="float64", topology="agt", agt_p=0.5, topology_seed=s),
+    agt = [RunConfig(net=NetConfig(hidden=(12, 10, 8), dtype="float64", topology="agt", agt_p=0.5,
+                                   topology_seed=s),
                      rule=RuleConfig(free_steps=6, nudge_steps=4),
-                     optim=OptimConfig(lr=(3e-3,) * (len(NetConfig(hidden=(12, 10, 8), topology="agt", agt_p=0.5,
-                                                                    topology_seed=s).graph().blocks) + 2),
+                     optim=OptimConfig(lr=(3e-3,) * (_agt_blocks(s) + 2),
                                        batch_size=50, epochs=2), device="cpu", seed=s)
            for s in (0, 1, 3)]
     assert len({len(c.optim.lr) for c in agt}) > 1  # their graphs hold different numbers of matrices
@@ -190,7 +201,8 @@ def test_conv_and_agt_members_with_their_own_rates_equal_their_runs(data):
 
 
 @pytest.mark.parametrize("rule", [RuleConfig(free_steps=6, nudge_steps=4),
-                                  RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating", readout_error="nudged"),
+                                  RuleConfig(free_steps=6, nudge_steps=4, nudge="accumulating",
+                                             readout_error="nudged"),
                                   RuleConfig(free_steps=6, nudge_steps=4, hold_error=True)])
 def test_layered_ep_members_with_their_own_beta_f_equal_their_runs(data, rule):
     cfgs = [replace(c, rule=replace(rule, beta_f=b)) for c, b in zip(_cfgs("ep"), (0.1, 0.5, 1.0))]
@@ -201,7 +213,8 @@ def test_layered_ep_members_with_their_own_beta_f_equal_their_runs(data, rule):
 
 @pytest.mark.parametrize("topology, rule", [
     ("chain", RuleConfig(free_steps=40, nudge_steps=20, settle_tol=1e-4, settle_tol_nudged=1e-4)),
-    ("residual", RuleConfig(free_steps=40, nudge_steps=20, settle_tol=1e-3, settle_tol_nudged=0.01, settle_relative=True)),
+    ("residual", RuleConfig(free_steps=40, nudge_steps=20, settle_tol=1e-3, settle_tol_nudged=0.01,
+                            settle_relative=True)),
 ])
 def test_members_that_settle_each_at_its_own_step_equal_their_runs(data, topology, rule):
     """Relaxation stopped when settled, side by side: each member stops at its own step (the others
@@ -273,7 +286,8 @@ def test_a_sweep_side_by_side_records_the_same_rows(tmp_path, mnist_root):
     assert [len(g) for g in groups(plan("table1", "smoke", rows=rows, seeds=seeds))] == [3, 3]
     kw = dict(rows=rows, seeds=seeds, device="cpu", data_root=mnist_root, progress=False)
     run_experiment("table1", "smoke", out_dir=str(tmp_path / "apart"), **kw)
-    run_experiment("table1", "smoke", out_dir=str(tmp_path / "together"), executor=InProcess(side_by_side=True), **kw)
+    run_experiment("table1", "smoke", out_dir=str(tmp_path / "together"),
+                   executor=InProcess(side_by_side=True), **kw)
     apart = load_runs(tmp_path / "apart" / "table1.csv").set_index("run_id").sort_index()
     together = load_runs(tmp_path / "together" / "table1.csv").set_index("run_id").sort_index()
     assert list(apart.index) == list(together.index) and (together["status"] == "ok").all()
@@ -351,8 +365,8 @@ def test_a_group_that_raises_is_trained_one_by_one(tmp_path, mnist_root, monkeyp
         raise RuntimeError("no grouped kernel here")
 
     monkeypatch.setattr(trainer, "fit_members", broken)
-    run_experiment("table1", "smoke", rows=["2HL BP (tanh, Adam)"], seeds=[0, 1], device="cpu", data_root=mnist_root,
-                   out_dir=str(tmp_path), progress=False, executor="side-by-side")
+    run_experiment("table1", "smoke", rows=["2HL BP (tanh, Adam)"], seeds=[0, 1], device="cpu",
+                   data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor="side-by-side")
     runs = load_runs(tmp_path / "table1.csv")
     assert sorted(runs["seed"]) == [0, 1] and (runs["status"] == "ok").all()
     assert "2 runs side by side failed (RuntimeError: no grouped kernel here)" in capsys.readouterr().err
@@ -369,7 +383,8 @@ def test_sweeps_group_agt_rows_on_cuda_only(monkeypatch):
 
     agt = plan("figS8", "paper", seeds=[0, 1], device="cpu")
     assert all(len(g) == 1 for g in groups(agt))
-    assert max(len(g) for g in groups(plan("table2", "paper", rows=["MNIST 10-symm Ours"], device="cpu"))) == 5
+    assert max(len(g)
+               for g in groups(plan("table2", "paper", rows=["MNIST 10-symm Ours"], device="cpu"))) == 5
     monkeypatch.setattr(members, "resolve_device", lambda device: torch.device("cuda"))
     monkeypatch.setattr(members, "members_that_fit", lambda cfg: 64)
     assert max(len(g) for g in groups(agt)) > 1
@@ -378,7 +393,8 @@ def test_sweeps_group_agt_rows_on_cuda_only(monkeypatch):
 def _same_probe(a: dict, b: dict) -> None:
     assert set(a) == set(b) and a
     for k in a:
-        assert (math.isnan(a[k]) and math.isnan(b[k])) or math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-12), (k, a[k], b[k])
+        both_nan = math.isnan(a[k]) and math.isnan(b[k])
+        assert both_nan or math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-12), (k, a[k], b[k])
 
 
 @pytest.mark.parametrize("name", ["lyapunov", "dynamics"])
@@ -415,16 +431,18 @@ def test_runs_whose_probe_reads_the_last_batch_train_alone():
 
     with pytest.raises(ConfigError, match="last training batch"):
         fit_members(_cfgs("ep"), probe=PROBES["appendix"])
-    runs = plan("tableS1", "smoke", rows=[f"2HL-symm beta={b}" for b in ("0.001", "0.01", "0.1", "0.25", "4")],
+    runs = plan("tableS1", "smoke", rows=[f"2HL-symm beta={b}"
+                                          for b in ("0.001", "0.01", "0.1", "0.25", "4")],
                 seeds=[0, 1])
     got = [[(p.row.approach, p.seed) for p in g] for g in groups(runs)]
     assert got == [[("0.001", 0)], [("0.001", 1)], [("0.01", 0), ("0.01", 1)], [("0.1", 0)], [("0.1", 1)],
                    [("0.25", 0), ("0.25", 1), ("4", 0), ("4", 1)]]
-    assert [planned_probe(g[0]) for g in groups(runs)] == ["appendix"] * 2 + ["lyapunov"] + ["appendix"] * 2 + ["lyapunov"]
+    assert [planned_probe(g[0])
+            for g in groups(runs)] == ["appendix"] * 2 + ["lyapunov"] + ["appendix"] * 2 + ["lyapunov"]
 
 
-def test_a_side_by_side_sweep_of_table_s1_groups_its_lyapunov_cells_and_probes_every_run(tmp_path, mnist_root,
-                                                                                          monkeypatch):
+def test_a_side_by_side_sweep_of_table_s1_groups_its_lyapunov_cells_and_probes_every_run(
+        tmp_path, mnist_root, monkeypatch):
     """Table S1 side by side: a cell's seeds that carry FTMLE/MLE train as one pass, each member
     probed; a cell of Figure S5 (the per-neuron error) trains its runs alone."""
     import json
@@ -441,8 +459,9 @@ def test_a_side_by_side_sweep_of_table_s1_groups_its_lyapunov_cells_and_probes_e
         return fit_members(cfgs, *args, **kw)
 
     monkeypatch.setattr(trainer, "fit_members", spy)
-    run_experiment("tableS1", "smoke", rows=["2HL-symm beta=0.01", "2HL-symm beta=0.1"], seeds=[0, 1], device="cpu",
-                   data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=InProcess(side_by_side=True))
+    run_experiment("tableS1", "smoke", rows=["2HL-symm beta=0.01", "2HL-symm beta=0.1"], seeds=[0, 1],
+                   device="cpu", data_root=mnist_root, out_dir=str(tmp_path), progress=False,
+                   executor=InProcess(side_by_side=True))
     assert passes == [(2, "lyapunov_probe")]
     runs = load_runs(tmp_path / "tableS1.csv")
     assert (runs["status"] == "ok").all() and len(runs) == 4

@@ -39,7 +39,8 @@ def test_executing_twice_then_stripping_gives_identical_bytes(tmp_path):
     code = nb["cells"][-1]
     assert "".join(code["outputs"][0]["text"]) == "kept 8\n"  # the progress line went, the output stayed
     assert "".join(code["outputs"][1]["data"]["text/plain"]) == "28"
-    assert nb["metadata"]["papermill"]["parameters"]["out_dir"] == "results"  # the checkout's path made relative
+    # the checkout's path made relative
+    assert nb["metadata"]["papermill"]["parameters"]["out_dir"] == "results"
     assert "execution" not in code["metadata"] and code["execution_count"] is None
 
 
@@ -48,7 +49,8 @@ def test_strip_keeps_what_the_notebook_computed():
           "cells": [{"cell_type": "code", "execution_count": 5, "metadata": {"tags": ["x"], "papermill": {}},
                      "source": "", "outputs": [{"output_type": "stream", "name": "stdout",
                                                 "text": [f"{PROGRESS_PREFIX}run 1 of 2\n"]},
-                                               {"output_type": "stream", "name": "stderr", "text": "warn\n"}]}]}
+                                               {"output_type": "stream", "name": "stderr",
+                                                "text": "warn\n"}]}]}
     out = strip_notebook(nb)
     assert out["metadata"]["papermill"] == {"parameters": {"profile": "quick"}}
     cell = out["cells"][0]

@@ -12,10 +12,11 @@ from frecore.training.train import EpochRecord, RunResult
 def test_each_experiment_plot_draws_from_its_csvs(tmp_path, name):
     runs_csv, summary_csv, png = tmp_path / "r.csv", tmp_path / "s.csv", tmp_path / "f.png"
     for k, p in enumerate(plan(name, "smoke")[:12]):
-        r = RunResult(p.config, wall_s=1.0, device="cpu", probe_before={"spectral_radius": 0.5, "ftmle": -1.0,
-                                                                        "convergence_time": 7.0})
+        r = RunResult(p.config, wall_s=1.0, device="cpu",
+                      probe_before={"spectral_radius": 0.5, "ftmle": -1.0, "convergence_time": 7.0})
         r.history = [EpochRecord(e, 0.1, 80.0, 0.2, 70.0 + k + e, 1.0,
-                                 {"spectral_radius": 0.6, "ftmle": -0.9, "convergence_time": 8.0}) for e in (1, 2)]
+                                 {"spectral_radius": 0.6, "ftmle": -0.9, "convergence_time": 8.0})
+                                 for e in (1, 2)]
         append_run(runs_csv, run_record(p, r, commit="abc"))
     summary = summarise(load_runs(runs_csv), get_rows(name), "smoke")
     write_csv(summary, summary_csv)

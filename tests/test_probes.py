@@ -78,7 +78,8 @@ def test_ftmle_of_the_appendix_probe_is_figure_5s(mnist_root):
     from frecore.model.build import build_fre_net
 
     data = load_dataset(DataConfig(root=mnist_root, download=False, train_subset=10, test_subset=100))
-    cfg = RunConfig(net=NetConfig(hidden=(16, 16, 16), beta=0.5), rule=RuleConfig(free_steps=30, nudge_steps=15))
+    cfg = RunConfig(net=NetConfig(hidden=(16, 16, 16), beta=0.5),
+                    rule=RuleConfig(free_steps=30, nudge_steps=15))
     net = build_fre_net(cfg.net, 784, 10, torch.Generator().manual_seed(0))
     values = appendix_probe(net, data, cfg)
     assert set(values) == {"ftmle", "mle"}  # no rule, no last batch: no per-neuron error
@@ -161,8 +162,8 @@ def test_the_tanh_tangent_step_equals_forward_mode_ad():
     state = tuple(torch.rand(3, 6, generator=g, dtype=torch.float64) - 0.5 for _ in range(4))
     delta = tuple(torch.randn(3, 6, generator=g, dtype=torch.float64) for _ in range(4))
     new, tangent = _tanh_step_jvp(net, state, delta, external, terms)
-    ad_new, ad_tangent = torch.func.jvp(lambda *s: tuple(net.step(list(s), external, terms, differentiable=True)),
-                                        state, delta)
+    ad_new, ad_tangent = torch.func.jvp(
+        lambda *s: tuple(net.step(list(s), external, terms, differentiable=True)), state, delta)
     for a, b in zip(new + tuple(tangent), ad_new + ad_tangent):
         torch.testing.assert_close(a, b)
 
@@ -178,13 +179,16 @@ def test_conv_nudged_phase_ends_on_a_period_two_cycle(mnist_root):
     from frecore.experiments import get_rows
     from frecore.model.build import build_fre_net
 
-    cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]  # Table S3
+    # Table S3
+    cfg = {r.label: r.reading_config("text")[1] for r in get_rows("table1")}["Conv Ours (hard-sigmoid)"]
     cfg = replace(cfg, rule=replace(cfg.rule, nudge_steps=12))
     data = load_dataset(DataConfig(dataset="mnist", root=mnist_root, train_subset=8, test_subset=8))
     net = build_fre_net(cfg.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
     m = conv_cycle_probe(net, data, cfg)
     assert m["period2_residual"] < 1e-6  # s[K] == s[K-2]
-    assert m["mean_step_change"] > 0.1 * m["mean_delta"] and m["share_changing"] > 0.05  # ... while s[K] != s[K-1]
+    # ... while s[K] != s[K-1]
+    assert m["mean_step_change"] > 0.1 * m["mean_delta"] and m["share_changing"] > 0.05
     frozen = replace(cfg, net=replace(cfg.net, pool_indices="free"))
-    net = build_fre_net(frozen.net, data.input_shape, 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    net = build_fre_net(frozen.net, data.input_shape, 10, torch.Generator().manual_seed(0),
+                        torch.device("cpu"))
     assert conv_cycle_probe(net, data, frozen)["share_changing"] == 0.0

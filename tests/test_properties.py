@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from frecore.cli import main
-from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DTYPES, FEEDBACK, INITS, OPTIMIZERS, TOPOLOGIES, ConfigError,
-                            DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig, RunConfig)
+from frecore.config import (ACTIVATIONS, ARCHS, DATASETS, DTYPES, FEEDBACK, INITS, OPTIMIZERS, TOPOLOGIES,
+                            ConfigError, DataConfig, NetConfig, NoiseConfig, OptimConfig, RuleConfig,
+                            RunConfig)
 
 NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -45,7 +46,8 @@ def _value(draw, flag: str) -> list[str]:
         return [draw(st.one_of(INTS.map(str), WORDS))]
     if flag in ("--hidden", "--channels"):
         return draw(st.lists(st.one_of(INTS.map(str), WORDS), min_size=1, max_size=5))
-    return draw(st.lists(st.sampled_from(["0:2", "1:3", "0:0", "5:1", "a:b", "3"]), min_size=1, max_size=3))  # --skips
+    # --skips
+    return draw(st.lists(st.sampled_from(["0:2", "1:3", "0:0", "5:1", "a:b", "3"]), min_size=1, max_size=3))
 
 
 @st.composite
@@ -112,11 +114,12 @@ def test_seeds_build_or_raise_config_error(seed):
 # -- the results store's rows (issue 25) -----------------------------------------------------------
 
 JSON_CELLS = ("config", "history", "probe_before")
-CHECKED_CELLS = ("run_id", "seed", "epochs", "epochs_run", "best_test_acc", "final_test_acc", "best_train_acc",
-                 "final_train_acc", "wall_s", "epoch_s", "status", *JSON_CELLS)
+CHECKED_CELLS = ("run_id", "seed", "epochs", "epochs_run", "best_test_acc", "final_test_acc",
+                 "best_train_acc", "final_train_acc", "wall_s", "epoch_s", "status", *JSON_CELLS)
 DAMAGED_CELL = st.one_of(
-    st.sampled_from(["", "[]", "[1, 2]", "{}", "7", "-1", "1.5", "null", "true", '"text"', "{not json", "[{}]",
-                     "nan", "inf", "-inf", "NaN", "Infinity", "1e999", "101", str(2**63), "x" * 100_000, '[{"epoch": 1}]']),
+    st.sampled_from(["", "[]", "[1, 2]", "{}", "7", "-1", "1.5", "null", "true", '"text"', "{not json",
+                     "[{}]", "nan", "inf", "-inf", "NaN", "Infinity", "1e999", "101", str(2**63),
+                     "x" * 100_000, '[{"epoch": 1}]']),
     NUMBERS.map(repr), st.text(max_size=30),
     st.lists(st.one_of(INTS, NUMBERS), max_size=3).map(lambda v: __import__("json").dumps(v)),
 )
@@ -166,7 +169,8 @@ def test_a_damaged_cell_is_read_as_written_or_one_error_never_a_lost_or_padded_r
                 named = re.search(r"column (\d+) \((\w+)", msg)
                 header = path.read_text().splitlines()[0].split(",")
                 assert named and header[int(named[1]) - 1] == named[2], msg  # the number and name agree
-                assert f"column {k}" in msg or column in msg, msg  # the damaged cell, or named beside the other
+                # the damaged cell, or named beside the other
+                assert f"column {k}" in msg or column in msg, msg
         else:
             assert len(runs) == 2 and not bad  # read whole: nothing left out, nothing set aside
         assert path.read_bytes() == before

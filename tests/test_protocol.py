@@ -19,14 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERED = NetConfig(hidden=(7, 6, 5), alpha=(1.0, 0.7), beta=(0.2, 0.1), dtype="float64", readout_bias=True)
 AGT = NetConfig(hidden=(6, 6, 6, 6), alpha=1.0, beta=0.2, topology="agt", agt_p=0.8,
                 agt_draw="ordered", feedback="random", dtype="float64")
-CONV = NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1, beta=(0.3,), alpha=(1.0,), dtype="float64",
-                 readout_lag=1, readout_bias=True)
+CONV = NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1, beta=(0.3,), alpha=(1.0,),
+                 dtype="float64", readout_lag=1, readout_bias=True)
 
 
 def _nets(cfg: NetConfig, members: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     shape = (1, 8, 8) if cfg.arch == "conv" else 16
     nets = [build_fre_net(cfg, shape, 4, torch.Generator().manual_seed(s)) for s in range(max(members, 1))]
-    x = torch.rand(5, 64 if cfg.arch == "conv" else 16, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    x = torch.rand(5, 64 if cfg.arch == "conv" else 16, dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(9))
     y = torch.tensor([0, 1, 2, 3, 1])
     if members == 0:
         return nets[0], x, y

@@ -52,7 +52,8 @@ def test_contrastive_update_matches_the_finite_difference_gradient_of_the_cost()
     net = _dense(seed=2)
     x, y = _batch(seed=3)
     target = torch.nn.functional.one_hot(y, 3).double()
-    rule = build_rule(RuleConfig(name="pep", free_steps=300, nudge_steps=300, beta_f=1e-5, pep_nudge="preactivation"))
+    rule = build_rule(RuleConfig(name="pep", free_steps=300, nudge_steps=300, beta_f=1e-5,
+                                 pep_nudge="preactivation"))
     rule.compute_gradients(net, x, y)
     ep = [p.grad.clone() for p in net.weights()]
 
@@ -72,7 +73,8 @@ def test_contrastive_update_matches_the_finite_difference_gradient_of_the_cost()
                 down = cost()
                 p.view(-1)[i] = old
                 fd.view(-1)[i] = (up - down) / (2 * eps)
-            assert torch.allclose(g, fd, rtol=1e-3, atol=2e-5), f"{p.shape}: max err {float((g - fd).abs().max()):.2e}"
+            assert torch.allclose(g, fd, rtol=1e-3,
+                                  atol=2e-5), f"{p.shape}: max err {float((g - fd).abs().max()):.2e}"
 
 
 def test_contrastive_update_breaks_with_large_beta():
@@ -87,7 +89,8 @@ def test_contrastive_update_breaks_with_large_beta():
 
 
 def test_conv_prototypical_net_settles_and_nudges_its_output():
-    cfg = NetConfig(arch="conv", channels=(3, 4), kernel=3, padding=1, activation="hard-sigmoid", dtype="float64")
+    cfg = NetConfig(arch="conv", channels=(3, 4), kernel=3, padding=1, activation="hard-sigmoid",
+                    dtype="float64")
     net = ConvPrototypicalNet(cfg, (1, 12, 12), 3, torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(1)
     x = torch.rand(4, 144, generator=g, dtype=torch.float64)

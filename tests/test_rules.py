@@ -54,7 +54,8 @@ def test_each_rule_reads_only_the_settings_groups_it_names():
     from frecore.rules import RULES
 
     every = {f.name for f in fields(RuleConfig)}
-    assert every == {f.name for g in RULE_SETTINGS for f in fields(g)}  # RuleConfig is the union, nothing more
+    # RuleConfig is the union, nothing more
+    assert every == {f.name for g in RULE_SETTINGS for f in fields(g)}
     for name, rule in RULES.items():
         source = inspect.getsource(inspect.getmodule(rule))
         read = set(re.findall(r"\b(?:cfg|rule)\.(\w+)", source)) & every

@@ -20,8 +20,8 @@ def _data(root, n=300):
 
 def test_cli_saved_model_reloads_and_evaluates_to_its_recorded_accuracy(tmp_path, mnist_root, capsys):
     path = tmp_path / "net.pt"
-    assert main(["train", "--hidden", "16", "16", "--epochs", "1", "--batch-size", "50", "--train-subset", "300",
-                 "--test-subset", "200", "--data-root", mnist_root, "--no-download", "--device", "cpu",
+    assert main(["train", "--hidden", "16", "16", "--epochs", "1", "--batch-size", "50", "--train-subset",
+                 "300", "--test-subset", "200", "--data-root", mnist_root, "--no-download", "--device", "cpu",
                  "--no-progress", "--save-model", str(path)]) == 0
     trained = capsys.readouterr().out
     final = float(trained.split("final test ")[1].split("%")[0])
@@ -33,13 +33,14 @@ def test_cli_saved_model_reloads_and_evaluates_to_its_recorded_accuracy(tmp_path
 
 
 @pytest.mark.parametrize("net, rule", [
-    (NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1, activation="hard-sigmoid"), RuleConfig(free_steps=3, nudge_steps=2)),
+    (NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1, activation="hard-sigmoid"),
+     RuleConfig(free_steps=3, nudge_steps=2)),
     (NetConfig(hidden=(12,), activation="sigmoid-s"), RuleConfig(name="pep", free_steps=3, nudge_steps=2)),
     (NetConfig(hidden=(8,) * 4, topology="agt", agt_p=0.5), RuleConfig(name="bp")),
 ])
 def test_other_nets_rebuild_from_their_config(tmp_path, mnist_root, net, rule):
-    cfg = RunConfig(net=net, rule=rule, optim=OptimConfig(epochs=1, batch_size=50), data=_data(mnist_root, 100),
-                    seed=3, device="cpu")
+    cfg = RunConfig(net=net, rule=rule, optim=OptimConfig(epochs=1, batch_size=50),
+                    data=_data(mnist_root, 100), seed=3, device="cpu")
     result = fit(cfg, progress=False)
     model = load_model(save_model(tmp_path / "m.pt", result))
     assert model.config == cfg
@@ -81,9 +82,11 @@ def test_a_foreign_or_corrupt_file_is_refused_with_one_error_line(tmp_path, cont
 def test_save_model_path_is_checked_before_training(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    assert main(["train", "--save-model", str(blocker / "x.pt"), "--data-root", str(tmp_path), "--no-download"]) == 2
+    assert main(["train", "--save-model", str(blocker / "x.pt"), "--data-root", str(tmp_path),
+                 "--no-download"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "--save-model" in err and "FRECORE_DATA" not in err  # refused before looking for data
+    # refused before looking for data
+    assert err.startswith("error: ") and "--save-model" in err and "FRECORE_DATA" not in err
 
 
 @pytest.mark.parametrize("executor, seeds", [("inprocess", [0]), ("side-by-side", [0, 1])])
@@ -117,7 +120,8 @@ def test_the_best_net_is_the_one_of_the_best_epoch_not_the_last(mnist_root, side
 
     cfg = RunConfig(net=NetConfig(hidden=(16,)), rule=RuleConfig(name="bp"),
                     optim=OptimConfig(lr=0.2, epochs=4, batch_size=50),
-                    data=DataConfig(root=mnist_root, download=False, train_subset=300, test_subset=200), device="cpu")
+                    data=DataConfig(root=mnist_root, download=False, train_subset=300, test_subset=200),
+                    device="cpu")
     results = (fit_members([cfg, replace(cfg, seed=1)], keep_best=True) if side_by_side
                else [fit(cfg, progress=False, keep_best=True)])
     _, rule, data = prepare(cfg)

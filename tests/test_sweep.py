@@ -20,7 +20,8 @@ ROWS = ["2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)"]
 def test_sweep_writes_runs_summary_and_plot_and_resumes(tmp_path, mnist_root, monkeypatch):
     calls = []
     real_fit = trainer.fit
-    monkeypatch.setattr(trainer, "fit", lambda cfg, data, progress, **kw: calls.append(cfg) or real_fit(cfg, data, progress, **kw))
+    monkeypatch.setattr(trainer, "fit", lambda cfg, data, progress,
+                        **kw: calls.append(cfg) or real_fit(cfg, data, progress, **kw))
     out = sweep.run_experiment("table1", "smoke", rows=ROWS[:1], device="cpu", data_root=mnist_root,
                                out_dir=str(tmp_path), progress=False)
     assert out.runs_csv.exists() and out.summary_csv.exists() and out.plot_png.stat().st_size > 1000
@@ -93,8 +94,9 @@ def test_a_run_of_some_rows_adds_to_the_profiles_summary_and_never_shrinks_it(tm
     what the call returns is its selection (a notebook's table and checks)."""
     a, b = "2HL BP (tanh, Adam)", "2HL Ours (tanh, Adam)"
     for row in (b, a):
-        out = sweep.run_experiment("table1", "smoke", rows=[row], seeds=[0], device="cpu", data_root=mnist_root,
-                             out_dir=str(tmp_path), progress=False, executor="inprocess")
+        out = sweep.run_experiment("table1", "smoke", rows=[row], seeds=[0], device="cpu",
+                                   data_root=mnist_root, out_dir=str(tmp_path), progress=False,
+                                   executor="inprocess")
     from frecore.reporting.summary import load_summary
 
     written = load_summary(out.summary_csv)

@@ -14,7 +14,8 @@ from frecore.training.loop import fit
 def _cfg(root, **optim) -> RunConfig:
     return RunConfig(net=NetConfig(hidden=(32, 24)), rule=RuleConfig(name="ep", free_steps=6, nudge_steps=4),
                      optim=OptimConfig(**{"epochs": 2, "batch_size": 50, **optim}),
-                     data=DataConfig(root=root, download=False, train_subset=400, test_subset=200), device="cpu")
+                     data=DataConfig(root=root, download=False, train_subset=400, test_subset=200),
+                     device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,8 @@ def _resume_cfg(root, rule: str, optim: dict | None = None, **noise) -> RunConfi
 
 
 def _numbers(r) -> list[tuple]:
-    return [(h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.probe, h.steps) for h in r.history]
+    return [(h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.probe, h.steps)
+            for h in r.history]
 
 
 class _Cut(KeyboardInterrupt):
@@ -148,7 +150,8 @@ def _cut_after(epoch: int):
     ("ep", {}, {}),
     ("bp", {"name": "adamw", "weight_decay": 1e-3, "scheduler": "cosine"}, {}),
     ("ep", {}, {"state_std": 0.05, "state_noise_model": "batch", "weight_std": 1e-3})])
-def test_a_cut_and_continued_run_ends_with_the_uncut_numbers(mnist_root, small_mnist, tmp_path, rule, optim, noise):
+def test_a_cut_and_continued_run_ends_with_the_uncut_numbers(
+        mnist_root, small_mnist, tmp_path, rule, optim, noise):
     cfg = _resume_cfg(mnist_root, rule, optim, **noise)
     uncut = fit(cfg, small_mnist, progress=False)
     ckpt = tmp_path / "run.pt"
@@ -200,11 +203,12 @@ def test_a_checkpoint_whose_tensors_belong_to_another_net_is_set_aside_and_the_r
     r = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
     err = capsys.readouterr().err
     assert r.status == "ok" and _numbers(r) == _numbers(uncut)
-    assert "another net" in err and "set aside as run.pt.set-aside" in err and (tmp_path / "run.pt.set-aside").exists()
+    assert "another net" in err and "set aside as run.pt.set-aside" in err
+    assert (tmp_path / "run.pt.set-aside").exists()
 
 
-def test_a_checkpoint_that_cannot_be_written_is_the_set_ups_error_not_a_failed_run(mnist_root, small_mnist, tmp_path,
-                                                                                  monkeypatch):
+def test_a_checkpoint_that_cannot_be_written_is_the_set_ups_error_not_a_failed_run(
+        mnist_root, small_mnist, tmp_path, monkeypatch):
     """A full disk (simulated: the temp file's writes fail) or a checkpoints 'folder' that is a
     file: a ConfigError naming the path, which stops the sweep with one line; no temp file left."""
     import errno
@@ -232,7 +236,8 @@ def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_pat
     with pytest.raises(_Cut):
         fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
     state = torch.load(ckpt, weights_only=True)
-    assert state["epoch"] == 1 and len(state["members"][0]["history"]) == 1 and state["members"][0]["status"] == "ok"
+    member = state["members"][0]
+    assert state["epoch"] == 1 and len(member["history"]) == 1 and member["status"] == "ok"
 
 
 def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, small_mnist, tmp_path):
@@ -252,7 +257,8 @@ def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, 
     assert json.loads(state["config"]) == {"members": [config_key(cfg)], "stacked": False}
     member = state.pop("members")[0]
     init = torch.Generator().manual_seed(cfg.seed).get_state()
-    torch.save({**state, **member, "config": config_key(cfg), "generators": [init, *state["generators"]]}, ckpt)
+    torch.save({**state, **member, "config": config_key(cfg), "generators": [init, *state["generators"]]},
+               ckpt)
     resumed = fit(cfg, small_mnist, progress=False, checkpoint=ckpt)
     assert [h.test_acc for h in resumed.history] == [h.test_acc for h in uncut.history]
     assert [h.train_loss for h in resumed.history] == [h.train_loss for h in uncut.history]

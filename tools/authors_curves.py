@@ -50,31 +50,30 @@ _W_CNN_BP_MNIST = (
     "torch seed 99 once before the 5 runs; train_acc running over the epoch's batches; printed summary "
     "98.94 +- 0.20 (train 99.41), paper Table 1: 98.93 +- 0.18 (99.43)")
 _W_L3 = (
-    "FNN_LN (models_LN.py) 3 hidden layers x 512, tanh, symmetric feedback (EP_symm_W=True), "
-    "EP_b_sc (beta_i)=0.01, EP_f_sc=1, EP_nudge=0.1, T (EP_It2sta)=18, K (EP_It2sta2)=10; nudging input "
-    "-nudge * (softmax(free readout) - onehot) @ Wf^T held fixed over the K steps (its error is not "
-    "recomputed from the nudged state); updates z_pre(free)^T (s_free - s_nudged) / batch, not divided by the "
-    "nudge; readout update from the free-phase error; Glorot-uniform init, biases zero and not learned; plain "
-    "SGD, batch 20, 100 epochs, {lr}; seed 42 (random, numpy, torch) once before the 5 runs; train_acc "
-    "running over the epoch's batches")
+    "FNN_LN (models_LN.py) 3 hidden layers x 512, tanh, symmetric feedback (EP_symm_W=True), EP_b_sc "
+    "(beta_i)=0.01, EP_f_sc=1, EP_nudge=0.1, T (EP_It2sta)=18, K (EP_It2sta2)=10; nudging input -nudge * "
+    "(softmax(free readout) - onehot) @ Wf^T held fixed over the K steps (its error is not recomputed from "
+    "the nudged state); updates z_pre(free)^T (s_free - s_nudged) / batch, not divided by the nudge; readout "
+    "update from the free-phase error; Glorot-uniform init, biases zero and not learned; plain SGD, batch "
+    "20, 100 epochs, {lr}; seed 42 (random, numpy, torch) once before the 5 runs; train_acc running over the "
+    "epoch's batches")
 _W_L3_DLR = _W_L3.format(lr=(
     "update_weights(lr=[0.002, 0.01, 0.05, 0.2]), which models_LN applies to layer iL as lr[-iL]: "
     "W0 (input) 0.002, W1 0.2, W2 0.05, Wf (readout) 0.01; printed summary = paper Table 1"))
 _W_L3_SAME = _W_L3.format(lr="update_weights(lr=[0.1, 0.1, 0.1, 0.1]); printed summary = paper Table 1")
 _W_512 = (
-    "Layered_BP_EP_com_MNIST_512: FNN_LN 512 units per hidden layer, tanh, softmax readout, {m}; "
-    "EP settings EP_b_sc (beta_i)=0.01 (0.1 only above 4 layers), nudge 0.1, {tk}; Adam (hand-written) "
-    "lr 1e-3, batch 500, 50 epochs; biases zero, not learned; seed 42 once before all 20 runs (EP 3HL, EP 2HL, "
-    "BP 3HL, BP 2HL, 5 each, in that order); train_acc running over the epoch's batches; {s}")
+    "Layered_BP_EP_com_MNIST_512: FNN_LN 512 units per hidden layer, tanh, softmax readout, {m}; EP settings "
+    "EP_b_sc (beta_i)=0.01 (0.1 only above 4 layers), nudge 0.1, {tk}; Adam (hand-written) lr 1e-3, batch "
+    "500, 50 epochs; biases zero, not learned; seed 42 once before all 20 runs (EP 3HL, EP 2HL, BP 3HL, BP "
+    "2HL, 5 each, in that order); train_acc running over the epoch's batches; {s}")
 _W_RES = (
     "EPNN_LN (models_LN_G.py) {L} hidden layers x 64, tanh, symmetric (EP_symm_W=True), residual "
-    "make_W_conn(n_hidden={L}, startres=1, block_size=3): chain plus skips 1<->4, 4<->7, 7<->10{more} "
-    "(nodes 0 = input, 1..{L} hidden), task {d}; bsc (beta_i)=0.1 on every feedback block, fsc=1, nudge 0.1, "
+    "make_W_conn(n_hidden={L}, startres=1, block_size=3): chain plus skips 1<->4, 4<->7, 7<->10{more} (nodes "
+    "0 = input, 1..{L} hidden), task {d}; bsc (beta_i)=0.1 on every feedback block, fsc=1, nudge 0.1, "
     "T=10*{L}, K=5*{L} (nudging input accumulates: hb += -nudge * (o_free - y) @ Wf^T at every one of the K "
-    "steps; readout update uses the error of the last nudged readout); Adam lr {lr} (the depth halving line is "
-    "commented out); batch 500, 50 epochs; seed 42 "
-    "once before all 20 runs (MNIST 10, MNIST 20, CIFAR10 10, CIFAR10 20); train_acc running over the epoch's "
-    "batches; printed summary = paper Table 2")
+    "steps; readout update uses the error of the last nudged readout); Adam lr {lr} (the depth halving line "
+    "is commented out); batch 500, 50 epochs; seed 42 once before all 20 runs (MNIST 10, MNIST 20, CIFAR10 "
+    "10, CIFAR10 20); train_acc running over the epoch's batches; printed summary = paper Table 2")
 _W_CIFAR_RAW = "; CIFAR-10 pixels not normalised (models_LN_G.dataset default Norm=False: ToTensor only)"
 _W_L10_RES = (
     "Layered_L10_res: EPNN_LN 10 hidden x 64, tanh, symmetric, residual skips 1<->4, 4<->7, 7<->10; "
@@ -83,8 +82,8 @@ _W_L10_RES = (
     "(this cell also runs FMNIST first, not kept here); seed 42 once; train_acc evaluated on the whole "
     "training set after each epoch; {s}")
 _W_AGT = (
-    "EPNN_LN 10 hidden x 64, tanh, asymmetric (EP_symm_W=False: every feedback block, the output->last-hidden "
-    "one included, is a fixed Glorot-uniform random matrix, never trained), AGT graph "
+    "EPNN_LN 10 hidden x 64, tanh, asymmetric (EP_symm_W=False: every feedback block, the "
+    "output->last-hidden one included, is a fixed Glorot-uniform random matrix, never trained), AGT graph "
     "make_W_conn_random(n_hidden=10, a={p}, seed={seed}+run): the chain, plus each ORDERED pair of hidden "
     "layers (i, j), i != j, drawn independently with probability a (i<j a trained forward skip, i>j a fixed "
     "random feedback skip scaled by bsc); bsc (beta_i)=0.1, fsc=1, nudge 0.1, T=100, K=50 (nudging input "
@@ -100,20 +99,21 @@ _W_AGT_P = (
 _W_MNIST_CONV_BP = (
     "CNN_MNIST_comBP 'BP': aEP_CNN(fbsc=0.01, deviden=False, T=20, K=10).forward_BP, i.e. the feedforward "
     "conv net (conv 1->32 5x5, pool, conv 32->64 5x5, pool, fc 1024->10, hard-sigmoid) trained by autograd "
-    "cross-entropy; torch.optim.AdamW lr 2e-4, weight_decay 1e-6 (decoupled), no scheduler; batch 128, "
-    "40 epochs; torch seed 99 once; train_acc running over the epoch's batches; printed summary = paper Table 2")
+    "cross-entropy; torch.optim.AdamW lr 2e-4, weight_decay 1e-6 (decoupled), no scheduler; batch 128, 40 "
+    "epochs; torch seed 99 once; train_acc running over the epoch's batches; printed summary = paper Table 2")
 _W_MNIST_CONV_OURS = (
-    "CNN_MNIST_comBP 'EP conv with weak feedback': aEP_CNN(fbsc=0.01, nudge=0.25, deviden=False, T=20, K=10): "
-    "nudge error (target - softmax(current readout)) recomputed each nudged step, conv deltas rho(free) - "
-    "rho(nudged) not divided by the nudge, readout gradient (softmax(free) - onehot); AdamW lr 2e-4, "
-    "weight_decay 1e-6, no scheduler; batch 128, 40 epochs; torch seed 99 once (BP runs first in the same "
-    "kernel); train_acc running over the epoch's batches; printed summary = paper Table 2")
+    "CNN_MNIST_comBP 'EP conv with weak feedback': aEP_CNN(fbsc=0.01, nudge=0.25, deviden=False, T=20, "
+    "K=10): nudge error (target - softmax(current readout)) recomputed each nudged step, conv deltas "
+    "rho(free) - rho(nudged) not divided by the nudge, readout gradient (softmax(free) - onehot); AdamW lr "
+    "2e-4, weight_decay 1e-6, no scheduler; batch 128, 40 epochs; torch seed 99 once (BP runs first in the "
+    "same kernel); train_acc running over the epoch's batches; printed summary = paper Table 2")
 _W_CIFAR_NET = (
     "conv 3->32, 32->64, 64->128 (3x3, pad 1), each followed by a 2x2 max-pool, fc 2048->10, hard-sigmoid; "
-    "inputs normalised with mean (0.4914, 0.4822, 0.4465), std 3 x (0.2023, 0.1994, 0.2010); AdamW lr 2.5e-4, "
-    "weight_decay 2e-4, CosineAnnealingLR(T_max=50, eta_min=1e-6); batch 128, 50 epochs; torch seed 99 once; "
-    "train_acc running over the epoch's batches; printed summary = paper Table 2")
-_W_CIFAR_CONV_BP = "CNN_CIFAR10_comBP 'BP': aEP_CNN(chl=[32, 64, 128]).forward_BP by autograd; " + _W_CIFAR_NET
+    "inputs normalised with mean (0.4914, 0.4822, 0.4465), std 3 x (0.2023, 0.1994, 0.2010); AdamW lr "
+    "2.5e-4, weight_decay 2e-4, CosineAnnealingLR(T_max=50, eta_min=1e-6); batch 128, 50 epochs; torch seed "
+    "99 once; train_acc running over the epoch's batches; printed summary = paper Table 2")
+_W_CIFAR_CONV_BP = ("CNN_CIFAR10_comBP 'BP': aEP_CNN(chl=[32, 64, 128]).forward_BP by autograd; "
+                    + _W_CIFAR_NET)
 _W_CIFAR_CONV_OURS = (
     "CNN_CIFAR10_comBP 'EP conv with weak feedback': aEP_CNN(fbsc=0.01, nudge=0.25, deviden=False, T=40, "
     "K=10); " + _W_CIFAR_NET)
@@ -144,38 +144,45 @@ GROUPS: tuple[Group, ...] = (
     Group("3hl_same", "Layered_L3_bs20_lrsame.ipynb", 6, 0, _W_L3_SAME, (8, 0, False)),
     Group("3hl_ours_adam", _512, 3, 0, _W_512.format(
         m="EP-s (EP, symmetric), 3 hidden layers", tk="T=18, K=10",
-        s="printed summary EP-s-3 98.36 +- 0.06 (train 100.00) = paper Table 1 3HL Ours (tanh, Adam)"), (5, 0, True)),
+        s="printed summary EP-s-3 98.36 +- 0.06 (train 100.00) = paper Table 1 3HL Ours (tanh, Adam)"),
+        (5, 0, True)),
     Group("2hl_ours_adam", _512, 3, 5, _W_512.format(
         m="EP-s (EP, symmetric), 2 hidden layers", tk="T=10, K=5 (paper Table 1 / S3: T/K 10/10)",
-        s="printed summary EP-s-2 98.30 +- 0.07 (train 100.00), paper Table 1 2HL Ours (tanh, Adam): 98.39 +- 0.04 "
-          "(100.00)"), (5, 1, True)),
+        s="printed summary EP-s-2 98.30 +- 0.07 (train 100.00), paper Table 1 2HL Ours (tanh, Adam): 98.39 "
+          "+- 0.04 (100.00)"), (5, 1, True)),
     Group("3hl_bp_adam", _512, 3, 10, _W_512.format(
         m="BP (forward_BP/backward_BP, feedback unused), 3 hidden layers", tk="unused by BP",
-        s="printed summary BP-3 98.36 +- 0.08 (train 100.00): this equals paper Table 1 'Conv BP (tanh, Adam)' "
+        s="printed summary BP-3 98.36 +- 0.08 (train 100.00): this equals paper Table 1 'Conv BP (tanh, "
+        "Adam)' "
           "98.36 +- 0.08 (100.00), and its 22-28 s per run matches that row's WCT 0:00:24"), (5, 2, True)),
     Group("2hl_bp_adam", _512, 3, 15, _W_512.format(
         m="BP (forward_BP/backward_BP, feedback unused), 2 hidden layers", tk="unused by BP",
-        s="printed summary BP-2 98.29 +- 0.05 (train 100.00), paper Table 1 2HL BP (tanh, Adam): 98.26 +- 0.06 "
-          "(100.00)"), (5, 3, True)),
+        s="printed summary BP-2 98.29 +- 0.05 (train 100.00), paper Table 1 2HL BP (tanh, Adam): 98.26 +- "
+          "0.06 (100.00)"), (5, 3, True)),
     Group("res10_mnist", _RES, 6, 0, _W_RES.format(L=10, more="", d="MNIST", lr="1e-3"), (8, 0, True)),
-    Group("res20_mnist", _RES, 6, 5, _W_RES.format(L=20, more=", ..., 16<->19", d="MNIST", lr="1e-3"), (8, 1, True)),
+    Group("res20_mnist", _RES, 6, 5, _W_RES.format(L=20, more=", ..., 16<->19", d="MNIST", lr="1e-3"),
+          (8, 1, True)),
     Group("res10_cifar", _RES, 6, 10, _W_RES.format(L=10, more="", d="CIFAR10", lr="2e-4") + _W_CIFAR_RAW,
           (8, 2, True)),
     Group("res20_cifar", _RES, 6, 15, _W_RES.format(L=20, more=", ..., 16<->19", d="CIFAR10", lr="2e-4")
           + _W_CIFAR_RAW, (8, 3, True)),
     Group("res10_l10res_b001", "Layered_L10_res.ipynb", 6, 10, _W_L10_RES.format(
-        b="0.01", s="printed summary 97.52 +- 0.06 (train 99.76) = paper Table S1 10HL-Residual-symm beta_i=0.01"),
+        b="0.01", s="printed summary 97.52 +- 0.06 (train 99.76) = paper Table S1 10HL-Residual-symm "
+                    "beta_i=0.01"),
         (8, 2, True)),
     Group("res10_l10res_b01", "Layered_L10_res.ipynb", 6, 15, _W_L10_RES.format(
-        b="0.1", s="printed summary 97.52 +- 0.09 (train 99.88), paper Table S1 10HL-Residual-symm beta_i=0.1: "
-                   "97.46 (Table 2's 97.49 is Layered_LN+_res)"), (8, 3, True)),
+        b="0.1", s="printed summary 97.52 +- 0.09 (train 99.88), paper Table S1 10HL-Residual-symm "
+                   "beta_i=0.1: 97.46 (Table 2's 97.49 is Layered_LN+_res)"), (8, 3, True)),
     Group("agt10_mnist", "Layered_L10_AGT.ipynb", 6, 5, _W_L10_AGT, (8, 1, True)),
-    *(Group(f"agtp_{p.replace('.', '')}", _AGTP, 6, 5 * k, _W_AGT_P.format(p=p, seed=99 + 100 * k), (8, k, True))
+    *(Group(f"agtp_{p.replace('.', '')}", _AGTP, 6, 5 * k, _W_AGT_P.format(p=p, seed=99 + 100 * k),
+            (8, k, True))
       for k, p in enumerate(("0", "0.02", "0.1", "0.2", "0.5", "1"))),
     Group("mnist_conv_bp", "CNN_MNIST_comBP_c2fc1benchmark.ipynb", 6, 0, _W_MNIST_CONV_BP, (7, 0, False)),
-    Group("mnist_conv_ours", "CNN_MNIST_comBP_c2fc1benchmark.ipynb", 9, 0, _W_MNIST_CONV_OURS, (10, 0, False)),
+    Group("mnist_conv_ours", "CNN_MNIST_comBP_c2fc1benchmark.ipynb", 9, 0, _W_MNIST_CONV_OURS,
+          (10, 0, False)),
     Group("cifar_conv_bp", "CNN_CIFAR10_comBP_c3fc1benchmark.ipynb", 5, 0, _W_CIFAR_CONV_BP, (6, 0, False)),
-    Group("cifar_conv_ours", "CNN_CIFAR10_comBP_c3fc1benchmark.ipynb", 8, 0, _W_CIFAR_CONV_OURS, (9, 0, False)),
+    Group("cifar_conv_ours", "CNN_CIFAR10_comBP_c3fc1benchmark.ipynb", 8, 0, _W_CIFAR_CONV_OURS,
+          (9, 0, False)),
 )
 
 # experiment -> frecore row label -> group id
@@ -218,18 +225,19 @@ ROWS: dict[str, dict[str, str]] = {
 
 # Labels above that name no registered row, and why they are kept.
 EXTRA_LABELS: dict[str, dict[str, str]] = {
-    "table1": {"3HL BP (tanh, Adam)": "the layered 3HL-512 BP runs; their printed summary is the number the paper "
-                                      "prints for 'Conv BP (tanh, Adam)' (see ALIASES)"},
-    "figS8": {"P=0.02": "in the notebook's M_range = [0, 0.02, 0.1, 0.2, 0.5, 1]; not a point of the paper's figure"},
+    "table1": {"3HL BP (tanh, Adam)": "the layered 3HL-512 BP runs; their printed summary is the number the "
+                                      "paper prints for 'Conv BP (tanh, Adam)' (see ALIASES)"},
+    "figS8": {"P=0.02": "in the notebook's M_range = [0, 0.02, 0.1, 0.2, 0.5, 1]; not a point of the paper's "
+                        "figure"},
 }
 
 # A registered row whose printed runs are another label's: label -> (that label, why).
 ALIASES: dict[str, dict[str, dict[str, str]]] = {
     "table1": {"Conv BP (tanh, Adam)": {
         "same_as": "3HL BP (tanh, Adam)",
-        "why": "no notebook trains a conv net by BP with tanh/Adam; the paper's 98.36 +- 0.08 (100.00) equals the "
-               "layered 3HL-512 BP summary, so the registry runs that net for the row and it is checked against "
-               "that net's printed runs"}},
+        "why": "no notebook trains a conv net by BP with tanh/Adam; the paper's 98.36 +- 0.08 (100.00) "
+               "equals the layered 3HL-512 BP summary, so the registry runs that net for the row and it is "
+               "checked against that net's printed runs"}},
 }
 
 # Rows asked for that have no printed curve, and why.
@@ -258,7 +266,8 @@ Run = tuple[list[str], list[str]]  # (test_acc, train_acc) as printed
 
 def cell_lines(notebook: dict, cell: int) -> list[str]:
     """The text a code cell printed (stdout and stderr in order), split into lines (\\r ends one too)."""
-    return "".join("".join(o.get("text", "")) for o in notebook["cells"][cell].get("outputs", [])).splitlines()
+    return "".join("".join(o.get("text", ""))
+                   for o in notebook["cells"][cell].get("outputs", [])).splitlines()
 
 
 def parse_runs(lines: list[str]) -> list[Run]:
@@ -303,21 +312,24 @@ def extract(clone: Path) -> dict:
     for g in GROUPS:
         runs = parse_runs(cell_lines(nb(g.notebook), g.cell))[g.first:g.first + g.runs]
         if len(runs) != g.runs:
-            raise ValueError(f"{g.notebook} cell {g.cell}: {len(runs)} runs from run {g.first}, {g.runs} expected")
+            raise ValueError(f"{g.notebook} cell {g.cell}: {len(runs)} runs from run {g.first}, {g.runs} "
+                             f"expected")
         cell, index, keep = g.summary
         groups[g.id] = {"notebook": g.notebook, "cell": g.cell, "what": g.what,
                         "summary": parse_summaries(cell_lines(nb(g.notebook), cell), keep)[index],
-                        "runs": [{"test_acc": [float(x) for x in test], "train_acc": [float(x) for x in train]}
+                        "runs": [{"test_acc": [float(x)
+                                               for x in test], "train_acc": [float(x) for x in train]}
                                  for test, train in runs]}
-    return {"source": SOURCE, "groups": groups, "rows": ROWS, "aliases": ALIASES, "extra_labels": EXTRA_LABELS,
-            "not_printed": NOT_PRINTED}
+    return {"source": SOURCE, "groups": groups, "rows": ROWS, "aliases": ALIASES,
+            "extra_labels": EXTRA_LABELS, "not_printed": NOT_PRINTED}
 
 
 def dumps(data: dict) -> str:
     """JSON with one list of numbers per line (readable diffs), numbers with two decimals as printed."""
     text = json.dumps(data, indent=1, ensure_ascii=False)
     numbers = re.compile(r"\[\n\s*(-?\d+(?:\.\d+)?(?:,\n\s*-?\d+(?:\.\d+)?)*)\n\s*\]")  # not inside strings
-    return numbers.sub(lambda m: "[" + ", ".join(f"{float(x):.2f}" for x in m[1].split(",")) + "]", text) + "\n"
+    return numbers.sub(lambda m: "[" + ", ".join(f"{float(x):.2f}"
+                                                 for x in m[1].split(",")) + "]", text) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,8 @@ def ep_bp_alignment(net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor, rule: 
     """Rows (quantity, layer, cosine) for one batch; layer 1..L hidden, 'out' for W_f."""
     ep = EquilibriumPropagation(rule)
     phases = ep.phases(net, x, y)
-    set_ep_gradients(net, x, phases.free, phases.ds, phases.e_readout)  # the same two phases, not a second relaxation
+    # the same two phases, not a second relaxation
+    set_ep_gradients(net, x, phases.free, phases.ds, phases.e_readout)
     s0, ds = phases.free.state, phases.ds
     ep_grads = [w.grad.clone() for w in net.weights()]
 

@@ -91,7 +91,8 @@ def _flat(ts: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.detach().flatten().double() for t in ts])
 
 
-def _compare(u: Sequence[torch.Tensor], ref: Sequence[torch.Tensor], bp: Sequence[torch.Tensor]) -> dict[str, float]:
+def _compare(u: Sequence[torch.Tensor], ref: Sequence[torch.Tensor],
+             bp: Sequence[torch.Tensor]) -> dict[str, float]:
     """Relative error of u against the limit ref; cosine with BP; relative error against BP with u
     rescaled by the one factor that matches the limit's norm to BP's (the feedback scales' path
     product, which the paper's update leaves in)."""
@@ -147,7 +148,8 @@ def loglog_slope(betas: Sequence[float], errors: Sequence[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def time_per_batch(net: FRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig, repeats: int = 3) -> float:
+def time_per_batch(net: FRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig,
+                   repeats: int = 3) -> float:
     """Median seconds of one compute_gradients on this batch."""
     ep = EquilibriumPropagation(rule)
     times = []

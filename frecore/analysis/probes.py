@@ -57,7 +57,8 @@ def dynamics_probe(net: LayeredFRENet, data: Dataset, cfg: RunConfig) -> dict[st
 PROBES: dict[str, Probe] = {"dynamics": dynamics_probe}
 
 
-def lyapunov_exponents(net: LayeredFRENet, drive: torch.Tensor, T: int, T_e: int = MLE_STEPS) -> tuple[float, float]:
+def lyapunov_exponents(net: LayeredFRENet, drive: torch.Tensor, T: int,
+                       T_e: int = MLE_STEPS) -> tuple[float, float]:
     """(FTMLE, MLE) of Appendix A: the mean log growth of a renormalised perturbation pushed through
     the free dynamics' Jacobian, over the first T steps (FTMLE at the run's T) and over T_e steps
     (MLE), averaged over the samples of `drive` (one trajectory and perturbation each).
@@ -183,7 +184,8 @@ def _nudged_tops(net, rule, x: torch.Tensor, y: torch.Tensor, free, steps: int) 
     def error(s):
         return target - torch.softmax(net.logits(s[-1]), dim=1)
 
-    trace = net.relax(net.input_drive(x), steps, start=free, nudge=Nudge(rule.cfg.beta_f, error), record=True).trace
+    trace = net.relax(net.input_drive(x), steps, start=free, nudge=Nudge(rule.cfg.beta_f, error),
+                      record=True).trace
     return [free.state[-1]] + [s[-1] for s in trace]
 
 

@@ -39,7 +39,8 @@ def fig2_table(profile: str = "smoke", data_root: str | None = None, device: str
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
     dev = resolve_device(device)
-    data = load_dataset(DataConfig(root=data_root, train_subset=prof.train_subset, test_subset=prof.test_subset),
+    data = load_dataset(DataConfig(root=data_root, train_subset=prof.train_subset,
+                                   test_subset=prof.test_subset),
                         device=dev)
     rows = []
     for st in FIG2_SETTINGS:

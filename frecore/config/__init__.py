@@ -10,17 +10,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
-from frecore.config.base import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, ESTIMATORS, FEEDBACK,
-                                 FLOAT_MAX, INITS, NUDGES, OPTIMIZERS, POOL_INDICES, READOUT_ERRORS, SCHEDULERS,
-                                 SEED_MAX, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError, _check_bool, _check_choices,
-                                 _check_in_dtype, _check_scale, _check_seed, _is_int, _per_block, _sequence, setting)
+from frecore.config.base import (ACTIVATIONS, AGT_DRAWS, ARCHS, DATASETS, DEVICES, DTYPES, ESTIMATORS,
+                                 FEEDBACK, FLOAT_MAX, INITS, NUDGES, OPTIMIZERS, POOL_INDICES, READOUT_ERRORS,
+                                 SCHEDULERS, SEED_MAX, STATE_NOISE_MODELS, TOPOLOGIES, ConfigError,
+                                 _check_bool, _check_choices, _check_in_dtype, _check_scale, _check_seed,
+                                 _is_int, _per_block, _sequence, setting)
 from frecore.config.rules import RULE_SETTINGS, EPSettings, PEPSettings, RelaxationSettings, RuleConfig
 
-__all__ = ["ACTIVATIONS", "AGT_DRAWS", "ARCHS", "DATASETS", "DEVICES", "DTYPES", "ESTIMATORS", "FEEDBACK", "FLOAT_MAX",
-           "INITS", "NUDGES", "OPTIMIZERS", "POOL_INDICES", "READOUT_ERRORS", "RULE_SETTINGS", "SCHEDULERS", "SEED_MAX",
-           "STATE_NOISE_MODELS", "TOPOLOGIES", "ConfigError", "DataConfig", "EPSettings", "NetConfig", "NoiseConfig",
-           "OptimConfig", "PEPSettings", "RelaxationSettings", "RuleConfig", "RunConfig", "non_default_fields",
-           "override", "run_config_from_dict", "setting"]
+__all__ = ["ACTIVATIONS", "AGT_DRAWS", "ARCHS", "DATASETS", "DEVICES", "DTYPES", "ESTIMATORS", "FEEDBACK",
+           "FLOAT_MAX", "INITS", "NUDGES", "OPTIMIZERS", "POOL_INDICES", "READOUT_ERRORS", "RULE_SETTINGS",
+           "SCHEDULERS", "SEED_MAX", "STATE_NOISE_MODELS", "TOPOLOGIES", "ConfigError", "DataConfig",
+           "EPSettings", "NetConfig", "NoiseConfig", "OptimConfig", "PEPSettings", "RelaxationSettings",
+           "RuleConfig", "RunConfig", "non_default_fields", "override", "run_config_from_dict", "setting"]
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -31,7 +32,8 @@ class NetConfig:
     alpha_i and beta_i have one value per hidden->hidden (or conv->conv) block.
     """
 
-    hidden: tuple[int, ...] = setting((512, 512), "sizes of the hidden layers s_1..s_L (arch 'layered')", metavar="N")
+    hidden: tuple[int, ...] = setting((512, 512), "sizes of the hidden layers s_1..s_L (arch 'layered')",
+                                      metavar="N")
     activation: str = setting("tanh", "rho; the paper's layered nets use tanh", choices=ACTIVATIONS)
     alpha: float | tuple[float, ...] = setting(
         1.0, "alpha_i, forward scale of hidden->hidden blocks: one value or one per block")
@@ -69,15 +71,19 @@ class NetConfig:
         "current",
         "conv: unpool at this step's argmax, the previous step's, or the free phase's",
         choices=POOL_INDICES)
-    readout_lag: int = setting(0, "conv: 1 reads the logits (and the nudge's error) from the state one step back")
-    damping: float = setting(1.0, "conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's update")
+    readout_lag: int = setting(0, "conv: 1 reads the logits (and the nudge's error) from the state one step "
+                                  "back")
+    damping: float = setting(1.0, "conv: g of the damped step s <- (1 - g) s + g rho(h); 1 is the paper's "
+                                  "update")
 
     def __post_init__(self) -> None:
         _check_choices(self)
         for name in ("hidden", "channels"):
             sizes = getattr(self, name)
-            if not isinstance(sizes, (list, tuple)) or not sizes or any(not _is_int(h) or h < 1 for h in sizes):
-                raise ConfigError(f"{name} must be a non-empty list of positive integers, got {getattr(self, name)!r}")
+            positive = isinstance(sizes, (list, tuple)) and all(_is_int(h) and h >= 1 for h in sizes)
+            if not sizes or not positive:
+                raise ConfigError(f"{name} must be a non-empty list of positive integers, got "
+                                  f"{getattr(self, name)!r}")
             object.__setattr__(self, name, tuple(sizes))
         if not isinstance(self.kernel, int) or isinstance(self.kernel, bool) or self.kernel < 1:
             raise ConfigError(f"kernel must be a positive integer, got {self.kernel!r}")
@@ -88,13 +94,16 @@ class NetConfig:
             raise ConfigError(f"readout_lag must be 0 or 1 (steps), got {self.readout_lag!r}")
         _check_scale("damping", self.damping, positive=True)
         if self.damping > 1:
-            raise ConfigError(f"damping g mixes s <- (1 - g) s + g rho(h): it must be in (0, 1], got {self.damping!r}")
-        if self.arch != "conv" and (self.pool_indices != "current" or self.readout_lag or self.damping != 1.0):
+            raise ConfigError(f"damping g mixes s <- (1 - g) s + g rho(h): it must be in (0, 1], got "
+                              f"{self.damping!r}")
+        conv_only = self.pool_indices != "current" or self.readout_lag or self.damping != 1.0
+        if self.arch != "conv" and conv_only:
             raise ConfigError("pool_indices, readout_lag and damping are conv settings (arch 'conv')")
         if self.topology != "chain" and self.arch != "layered":
             raise ConfigError(f"topology {self.topology!r} needs arch 'layered' (conv nets are chains)")
         skips = _sequence("skips", self.skips)
-        if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p) for p in skips):
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p)
+                   for p in skips):
             raise ConfigError(f"skips must be (src, dst) pairs of layer indices, got {self.skips!r}")
         object.__setattr__(self, "skips", tuple(tuple(p) for p in skips))
         if self.skips and self.topology != "custom":
@@ -109,7 +118,8 @@ class NetConfig:
             n_blocks = len(self.graph().blocks) if self.arch == "layered" else len(self.layers) - 1
         except ValueError as exc:
             raise ConfigError(f"skips: {exc}") from None
-        for name in ("alpha", "beta"):  # checked before broadcasting: a one-layer net has no block to carry them
+        # checked before broadcasting: a one-layer net has no block to carry them
+        for name in ("alpha", "beta"):
             _check_in_dtype(name, getattr(self, name), self.dtype)
         object.__setattr__(self, "alpha", _per_block("alpha", self.alpha, n_blocks))
         object.__setattr__(self, "beta", _per_block("beta", self.beta, n_blocks))
@@ -135,8 +145,10 @@ class NetConfig:
         return self.hidden if self.arch == "layered" else self.channels
 
 
-def _scalar_or_per_weight(name: str, value: float | Sequence[float], *, positive: bool) -> float | tuple[float, ...]:
-    values = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else _sequence(name, value)
+def _scalar_or_per_weight(name: str, value: float | Sequence[float], *,
+                          positive: bool) -> float | tuple[float, ...]:
+    one = isinstance(value, (int, float)) and not isinstance(value, bool)
+    values = (value,) if one else _sequence(name, value)
     if not values:
         raise ConfigError(f"{name} needs at least one value")
     for i, v in enumerate(values):
@@ -161,15 +173,18 @@ class OptimConfig:
     name: str = setting("adam", "the optimiser", name="--optimizer", choices=OPTIMIZERS)
     lr: float | tuple[float, ...] = setting(
         1e-3,
-        "learning rate: one value, or one per weight matrix in input -> readout order (Adam 1e-3 on MNIST, Table S2)")
+        "learning rate: one value, or one per weight matrix in input -> readout order (Adam 1e-3 on MNIST, "
+        "Table S2)")
     weight_decay: float | tuple[float, ...] = setting(
         0.0,
-        "weight decay: one value, or one per weight matrix in input -> readout order (none for the layered nets, Table S3)")
+        "weight decay: one value, or one per weight matrix in input -> readout order (none for the layered "
+        "nets, Table S3)")
     batch_size: int = setting(500, "samples per batch")
     epochs: int = setting(50, "passes over the training set")
     train_last: int | None = setting(
         None, "only the last N weight matrices learn, the readout counting as one (Figure S11); default: all")
-    epoch_fraction: float = setting(1.0, "train on this share of each epoch's batches (quick profile of slow rows)")
+    epoch_fraction: float = setting(1.0, "train on this share of each epoch's batches (quick profile of slow "
+                                         "rows)")
     scheduler: str = setting(
         "none",
         "learning-rate schedule: none, or cosine annealing over the epochs to 1e-6 (the CIFAR-10 conv nets)",
@@ -201,10 +216,13 @@ class OptimConfig:
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = setting("mnist", "the dataset", choices=DATASETS)
-    root: str | None = setting(None, "dataset folder (default: $FRECORE_DATA, else ./data)", name="--data-root")
-    train_subset: int | None = setting(None, "use only the first N training samples (smoke profile); default: all")
+    root: str | None = setting(None, "dataset folder (default: $FRECORE_DATA, else ./data)",
+                               name="--data-root")
+    train_subset: int | None = setting(None, "use only the first N training samples (smoke profile); "
+                                             "default: all")
     test_subset: int | None = setting(None, "use only the first N test samples; default: all")
-    download: bool = setting(True, "never try torchvision's download when files are missing", negate="--no-download")
+    download: bool = setting(True, "never try torchvision's download when files are missing",
+                             negate="--no-download")
 
     def __post_init__(self) -> None:
         _check_choices(self)
@@ -222,7 +240,8 @@ class NoiseConfig:
     """Gaussian noise for the robustness study (Appendix C.6, Figures S12-S13)."""
 
     weight_std: float = setting(
-        0.0, "std of Gaussian noise added to every weight after each update (Figure S12)", name="--weight-noise")
+        0.0, "std of Gaussian noise added to every weight after each update (Figure S12)",
+        name="--weight-noise")
     state_std: float = setting(
         0.0,
         "std of Gaussian noise added to every hidden pre-activation at every step, like the bias b",
@@ -303,7 +322,8 @@ def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
             if unknown:
                 raise ConfigError(f"unknown {key} setting(s): {', '.join(sorted(unknown))}")
             value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-            if key == "net" and value.get("topology") == "layered":  # recorded before the chain had its own name
+            # recorded before the chain had its own name
+            if key == "net" and value.get("topology") == "layered":
                 value["topology"] = "chain"
             kwargs[key] = _SECTIONS[key](**value)
         elif key in ("seed", "device"):

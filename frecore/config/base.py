@@ -13,12 +13,15 @@ FEEDBACK = ("symmetric", "random")
 DATASETS = ("mnist", "cifar10")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 INITS = ("glorot", "torch")  # Glorot uniform (the paper's text) or torch's default U(+-1/sqrt(fan_in))
-POOL_INDICES = ("current", "previous", "free")  # conv unpooling: this step's, the step before's, the free phase's
+# conv unpooling: this step's, the step before's, the free phase's
+POOL_INDICES = ("current", "previous", "free")
 AGT_DRAWS = ("unordered", "ordered")  # agt: one draw per pair, both directions; or one per direction
 NUDGES = ("constant", "accumulating")  # beta_f B_f e each nudged step; or k beta_f B_f e_p^0 after k steps
-ESTIMATORS = ("one-sided", "centered", "random-sign")  # ep: s^beta - s^0; (s^+beta - s^-beta) / 2; sign-drawn nudge
+# ep: s^beta - s^0; (s^+beta - s^-beta) / 2; sign-drawn nudge
+ESTIMATORS = ("one-sided", "centered", "random-sign")
 READOUT_ERRORS = ("free", "nudged")  # which e_p W_f's update uses: the free phase's or the nudged phase's end
-STATE_NOISE_MODELS = ("fresh", "batch")  # a new draw at every step; or one draw per batch, kept through both phases
+# a new draw at every step; or one draw per batch, kept through both phases
+STATE_NOISE_MODELS = ("fresh", "batch")
 DTYPES = ("float32", "float64")
 SCHEDULERS = ("none", "cosine")  # cosine: annealing over the epochs to 1e-6 (the CIFAR-10 conv nets)
 DEVICES = ("auto", "cpu", "cuda")
@@ -79,9 +82,10 @@ def _check_seed(name: str, value: int) -> None:
 def _check_in_dtype(name: str, value: Any, dtype: str) -> None:
     """The numbers in `value` (one, or a list) must fit in `dtype` (1e39 is not a float32)."""
     for v in (value if isinstance(value, (list, tuple)) else (value,)):
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) > FLOAT_MAX[dtype]:
-            raise ConfigError(f"{name} = {v!r} is not representable in {dtype} (largest {FLOAT_MAX[dtype]:.3g}); "
-                              f"use a smaller value or dtype float64")
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if number and math.isfinite(v) and abs(v) > FLOAT_MAX[dtype]:
+            raise ConfigError(f"{name} = {v!r} is not representable in {dtype} (largest "
+                              f"{FLOAT_MAX[dtype]:.3g}); use a smaller value or dtype float64")
 
 
 def _per_block(name: str, value: float | Sequence[float], n: int, *, positive: bool = False

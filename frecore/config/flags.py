@@ -58,14 +58,17 @@ def _optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _kind(f: Field) -> str:
-    """The field's annotation as written (frecore.config keeps them as strings: `from __future__ import annotations`)."""
+    """The field's annotation as written (frecore.config keeps them as strings: `from __future__ import
+    annotations`)."""
     if not isinstance(f.type, str):
-        raise ConfigError(f"config field {f.name}: annotations are read as written; keep `from __future__ import annotations`")
+        raise ConfigError(f"config field {f.name}: annotations are read as written; keep `from __future__ "
+                          f"import annotations`")
     return f.type
 
 
 def _owner(section: str) -> type:
-    return next(g.default_factory for g in fields(RunConfig) if g.name == section) if section else RunConfig  # type: ignore[return-value]
+    return next(g.default_factory
+                for g in fields(RunConfig) if g.name == section) if section else RunConfig  # type: ignore[return-value]
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +93,8 @@ def _title(section: str, f: Field) -> str:
 def _add(group: argparse._ArgumentGroup, section: str, f: Field, kind: str) -> None:
     meta, default = f.metadata, f.default
     if "help" not in meta:
-        raise ConfigError(f"config field {dest(section, f)} has no help: declare it with frecore.config.setting")
+        raise ConfigError(f"config field {dest(section, f)} has no help: declare it with "
+                          f"frecore.config.setting")
     names = [meta["short"], flag_name(f)] if "short" in meta else [flag_name(f)]
     help_ = meta["help"]
     if "choices" in meta:
@@ -109,7 +113,8 @@ def _add(group: argparse._ArgumentGroup, section: str, f: Field, kind: str) -> N
     elif kind.startswith("tuple[int"):
         kw.update(nargs="+", type=int, default=list(default))
     elif "tuple[float" in kind:  # one value or one per block / weight matrix
-        kw.update(nargs="+", type=float, default=[default] if not isinstance(default, tuple) else list(default))
+        kw.update(nargs="+", type=float,
+                  default=[default] if not isinstance(default, tuple) else list(default))
     else:
         base = {"int": int, "float": float, "str": str}[kind.replace(" | None", "")]
         kw["type"] = _optional(base) if "None" in kind else base

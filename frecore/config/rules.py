@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from frecore.config.base import ESTIMATORS, NUDGES, READOUT_ERRORS, ConfigError, _check_bool, _check_scale, setting
+from frecore.config.base import (ESTIMATORS, NUDGES, READOUT_ERRORS, ConfigError, _check_bool, _check_scale,
+                                 setting)
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class RelaxationSettings:
 
     def _check_relaxation(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"rule must be a rule's name, got {self.name!r}")  # known names: frecore.rules.build_rule
+            # known names: frecore.rules.build_rule
+            raise ConfigError(f"rule must be a rule's name, got {self.name!r}")
         for name in ("free_steps", "nudge_steps"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -40,10 +42,12 @@ class EPSettings:
 
     hold_error: bool = setting(
         False,
-        "hold e_p at its free-phase value in the nudged phase (authors' code); default: recompute it each step (Algorithm 1)")
+        "hold e_p at its free-phase value in the nudged phase (authors' code); default: recompute it each "
+        "step (Algorithm 1)")
     nudge: str = setting(
         "constant",
-        "ep: beta_f B_f e each step (Algorithm 1); accumulating: k beta_f B_f e_p^0 after k steps (graph code)",
+        "ep: beta_f B_f e each step (Algorithm 1); accumulating: k beta_f B_f e_p^0 after k steps (graph "
+        "code)",
         choices=NUDGES)
     readout_error: str = setting(
         "free",
@@ -51,19 +55,23 @@ class EPSettings:
         choices=READOUT_ERRORS)
     settle_tol: float | None = setting(
         None,
-        "ep: end the free phase once max |s[t+1] - s[t]| < this, T a cap (default: always T steps, as the paper)")
+        "ep: end the free phase once max |s[t+1] - s[t]| < this, T a cap (default: always T steps, as the "
+        "paper)")
     settle_tol_nudged: float | None = setting(
         None, "ep: the same for the nudged phase, K a cap (default: always K steps)")
-    settle_relative: bool = setting(False, "ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] - s^0|")
+    settle_relative: bool = setting(False, "ep: settle_tol_nudged is relative to the size of ds, max |s[t+1] "
+                                           "- s^0|")
     estimator: str = setting(
         "one-sided",
-        "ep update: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 from two nudged phases, or one phase at a seeded random sign",
+        "ep update: the paper's s^beta - s^0, (s^+beta - s^-beta)/2 from two nudged phases, or one phase at "
+        "a seeded random sign",
         choices=ESTIMATORS)
 
     def _check_ep(self) -> None:
         _check_bool("hold_error", self.hold_error)
         if self.nudge == "accumulating" and self.hold_error:
-            raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop hold_error")
+            raise ConfigError("the accumulating nudge already holds e_p at its free-phase value; drop "
+                              "hold_error")
         for name in ("settle_tol", "settle_tol_nudged"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)

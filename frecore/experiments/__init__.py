@@ -7,15 +7,18 @@ public API is re-exported here; importing it loads no torch (rows are built when
 """
 from __future__ import annotations
 
-from frecore.experiments.common import ADAM_MNIST, FIG_BETAS, conv_mnist, deep64, graph_code, layered64, layered_mnist
+from frecore.experiments.common import (ADAM_MNIST, FIG_BETAS, conv_mnist, deep64, graph_code, layered64,
+                                        layered_mnist)
 from frecore.experiments.figS10 import AlignmentSetting, figS10_settings
-from frecore.experiments.registry import (EXPERIMENTS, PROFILES, READINGS, Experiment, PaperResult, PlannedRun, Profile,
-                                          Row, Setting, check_variant, discover, get_experiment, get_rows,
-                                          list_experiments, plan, register_experiment, run_id, selection, unregister)
+from frecore.experiments.registry import (EXPERIMENTS, PROFILES, READINGS, Experiment, PaperResult,
+                                          PlannedRun, Profile, Row, Setting, check_variant, discover,
+                                          get_experiment, get_rows, list_experiments, plan,
+                                          register_experiment, run_id, selection, unregister)
 
 __all__ = ["ADAM_MNIST", "EXPERIMENTS", "FIG_BETAS", "PROFILES", "READINGS", "AlignmentSetting", "Experiment",
            "PaperResult", "PlannedRun", "Profile", "Row", "Setting", "check_variant", "conv_mnist", "deep64",
-           "discover", "figS10_settings", "get_experiment", "get_rows", "graph_code", "layered64", "layered_mnist",
-           "list_experiments", "plan", "register_experiment", "run_id", "selection", "unregister"]
+           "discover", "figS10_settings", "get_experiment", "get_rows", "graph_code", "layered64",
+           "layered_mnist", "list_experiments", "plan", "register_experiment", "run_id", "selection",
+           "unregister"]
 
 discover(__name__)

@@ -36,13 +36,15 @@ def _sweep(connections: str) -> list[Row]:
 
 @register_experiment(plot="dynamics_curves")
 def figS1() -> list[Row]:
-    """Figure S1: FTMLE, MLE, train and test accuracy vs epoch, symmetric 2/3/5/10HL-64, one line per beta_i."""
+    """Figure S1: FTMLE, MLE, train and test accuracy vs epoch, symmetric 2/3/5/10HL-64, one line per
+    beta_i."""
     return _sweep("symm")
 
 
 @register_experiment(plot="dynamics_curves")
 def figS2() -> list[Row]:
-    """Figure S2: FTMLE, MLE, train and test accuracy vs epoch, asymmetric 2/3/5/10HL-64, one line per beta_i."""
+    """Figure S2: FTMLE, MLE, train and test accuracy vs epoch, asymmetric 2/3/5/10HL-64, one line per
+    beta_i."""
     return _sweep("asymm")
 
 
@@ -55,25 +57,29 @@ def figS3() -> list[Row]:
 
 @register_experiment(plot="panel_curves")
 def figS4() -> list[Row]:
-    """Figure S4: the MNIST conv net, P-EP (a) against ours at beta_i = 0.01, 0.1, 1 (b-d), accuracy vs epoch."""
+    """Figure S4: the MNIST conv net, P-EP (a) against ours at beta_i = 0.01, 0.1, 1 (b-d), accuracy vs
+    epoch."""
     return shared_rows("table1", [CONV_PEP]) + shared_rows("tableS1", _cells("conv-symm", CONV_BETAS))
 
 
 @register_experiment(plot="neuron_error_maps")
 def figS5() -> list[Row]:
-    """Figure S5: 2HL-64 (symmetric), the mean error of each neuron in each epoch's last batch and test accuracy."""
+    """Figure S5: 2HL-64 (symmetric), the mean error of each neuron in each epoch's last batch and test
+    accuracy."""
     return shared_rows("tableS1", NEURON_ERROR_CELLS[0])
 
 
 @register_experiment(plot="neuron_error_maps")
 def figS6() -> list[Row]:
-    """Figure S6: 10HL-64 (symmetric), the mean error of each neuron in each epoch's last batch and test accuracy."""
+    """Figure S6: 10HL-64 (symmetric), the mean error of each neuron in each epoch's last batch and test
+    accuracy."""
     return shared_rows("tableS1", NEURON_ERROR_CELLS[1])
 
 
 @register_experiment(plot="neuron_error_maps")
 def figS7() -> list[Row]:
-    """Figure S7: 10HL-64 with residual links, the mean error of each neuron in each epoch's last batch and test accuracy."""
+    """Figure S7: 10HL-64 with residual links, the mean error of each neuron in each epoch's last batch and
+    test accuracy."""
     return shared_rows("tableS1", NEURON_ERROR_CELLS[2])
 
 

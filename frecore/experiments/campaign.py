@@ -22,9 +22,12 @@ class CampaignEntry:
     profile: str = "paper"
     seeds: tuple[int, ...] | None = None  # None: the profile's (paper: 5)
     variant: str | None = None  # None: each row's default reading
-    side_by_side: bool = False  # a row's seeds train as one pass (where bench/ensemble.py measured a gain here)
-    long: bool = False  # longer than any session: started whenever reached, paused by the budget, continued next time
-    estimator: str | None = None  # None: the paper's one-sided EP update; 'centered', 'random-sign' (registry.plan)
+    # a row's seeds train as one pass (where bench/ensemble.py measured a gain here)
+    side_by_side: bool = False
+    # longer than any session: started whenever reached, paused by the budget, continued next time
+    long: bool = False
+    # None: the paper's one-sided EP update; 'centered', 'random-sign' (registry.plan)
+    estimator: str | None = None
 
 
 def _s1_cells(arch: str) -> tuple[str, ...]:
@@ -39,8 +42,8 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
                   ("Conv BP (hard-sigmoid)",), profile="quick"),
     CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
                   _s1_cells("conv-symm"), profile="quick"),
-    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)", "figS8",
-                  tuple(f"P={p:g}" for p in FIG_S8_PS), profile="quick", variant="code"),
+    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)",
+                  "figS8", tuple(f"P={p:g}" for p in FIG_S8_PS), profile="quick", variant="code"),
     # (issue 22: the conv rows with the centered estimator, beside the default, quick profile, seed 0)
     CampaignEntry("0: quick Table 1 Conv Ours, centered estimator", "table1", ("Conv Ours (hard-sigmoid)",),
                   profile="quick", seeds=(0,), estimator="centered"),
@@ -50,7 +53,8 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
     CampaignEntry("a: Table 1 2HL BP", "table1", ("2HL BP (tanh, Adam)",)),
     CampaignEntry("a: Table 1 3HL Ours (Adam)", "table1", ("3HL Ours (tanh, Adam)",)),
     CampaignEntry("a: Table 1 Conv BP (tanh) = 3HL-512 BP", "table1", ("Conv BP (tanh, Adam)",)),
-    CampaignEntry("a: Table 1 Conv BP (hard-sigmoid)", "table1", ("Conv BP (hard-sigmoid)",), side_by_side=True),
+    CampaignEntry("a: Table 1 Conv BP (hard-sigmoid)", "table1", ("Conv BP (hard-sigmoid)",),
+                  side_by_side=True),
     *(CampaignEntry(f"b: Table 2 {row}", "table2", (_T2.format(row),), side_by_side=True) for row in (
         "10-symm Ours", "10-symm Ours-Residual", "10-symm BP", "10-asymm Ours", "10-asymm FA",
         "5-symm Ours", "5-symm BP", "5-asymm Ours", "5-asymm FA", "20-symm BP")),
@@ -61,7 +65,8 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
     *(CampaignEntry(f"e: Table S1 {cell}", "tableS1", (cell,), side_by_side=True)
       for arch in ("3HL-symm", "3HL-asymm") for cell in _s1_cells(arch)),
     CampaignEntry("e: Table 2 10-asymm Ours-AGT", "table2", ("MNIST 10-asymm Ours-AGT",)),
-    CampaignEntry("e: Table 2 20-symm Ours-Residual", "table2", ("MNIST 20-symm Ours-Residual",), side_by_side=True),
+    CampaignEntry("e: Table 2 20-symm Ours-Residual", "table2", ("MNIST 20-symm Ours-Residual",),
+                  side_by_side=True),
     CampaignEntry("e: Table 1 3HL Ours (SGD)", "table1", ("3HL Ours (tanh)",)),
     CampaignEntry("e: Table 1 3HL Ours-DLR", "table1", ("3HL Ours-DLR (tanh)",)),
     CampaignEntry("e: Table 1 Conv Ours", "table1", ("Conv Ours (hard-sigmoid)",), side_by_side=True),

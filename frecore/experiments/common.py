@@ -35,13 +35,15 @@ def layered64(n_layers: int, beta: float, rule: str = "ep", feedback: str = "sym
 # -- the MNIST conv net (Table 1, Table 2, Table S1) ---------------------------------------------------
 
 CONV_OURS_RATES_OUTPUT_TO_INPUT = (0.15, 0.35, 0.9)  # Table S3, conv Ours (hard-sigmoid), the text's order
-CONV_OURS_RATES_CODE = (0.15, 0.35, 0.9)  # CNN_EP_MNIST cell 3: conv1 0.15, conv2 0.35, fc 0.9 (input -> readout)
+# CNN_EP_MNIST cell 3: conv1 0.15, conv2 0.35, fc 0.9 (input -> readout)
+CONV_OURS_RATES_CODE = (0.15, 0.35, 0.9)
 # What CNN_EP_MNIST runs beyond the rates: torch's default init, a learned fc bias, the logits and
 # the nudge's error one step behind the state, nudge 0.1.
 CONV_CODE_NET = {"init": "torch", "readout_bias": True, "readout_lag": 1}
 
 
-def conv_mnist(rule: str, activation: str, T: int, K: int, optim: OptimConfig, beta_f: float = 0.25) -> RunConfig:
+def conv_mnist(rule: str, activation: str, T: int, K: int, optim: OptimConfig,
+               beta_f: float = 0.25) -> RunConfig:
     """The paper's MNIST conv net (Figure S14): conv 1->32 5x5, pool, conv 32->64 5x5, pool, fc 1024->10."""
     return RunConfig(
         net=NetConfig(arch="conv", channels=(32, 64), kernel=5, padding=0, activation=activation, beta=0.01),
@@ -54,9 +56,11 @@ def conv_ours_mnist(reading: str) -> RunConfig:
     'code' as CNN_EP_MNIST runs it, 'text' as Table S3 reads."""
     sgd128 = OptimConfig(name="sgd", batch_size=128, epochs=40, weight_decay=1e-5)
     if reading == "code":
-        return override(conv_mnist("ep", "hard-sigmoid", 20, 10, replace(sgd128, lr=CONV_OURS_RATES_CODE), beta_f=0.1),
+        return override(conv_mnist("ep", "hard-sigmoid", 20, 10, replace(sgd128, lr=CONV_OURS_RATES_CODE),
+                                   beta_f=0.1),
                         net=CONV_CODE_NET)
-    return conv_mnist("ep", "hard-sigmoid", 20, 10, replace(sgd128, lr=tuple(reversed(CONV_OURS_RATES_OUTPUT_TO_INPUT))))
+    return conv_mnist("ep", "hard-sigmoid", 20, 10,
+                      replace(sgd128, lr=tuple(reversed(CONV_OURS_RATES_OUTPUT_TO_INPUT))))
 
 
 # -- deep 64-unit nets and the authors' graph model (Table 2, Table S1, Figure S8) -------------------
@@ -95,14 +99,17 @@ GRAPH_NUDGE = Setting(
     "error); W_f's update uses the error of the last nudged readout", "models_LN_G.py, EPNN_LN.backward_EP",
     "Layered_LN+_res prints 97.49 ± 0.05 (10HL) and 95.95 ± 0.18 (20HL) = Table 2")
 NO_HALVING = Setting(
-    "Adam learning rate", "halved above 5 hidden layers and again above 19 (our earlier reading of the authors' runs)",
+    "Adam learning rate", "halved above 5 hidden layers and again above 19 (our earlier reading of the "
+                          "authors' runs)",
     "1e-3 (MNIST), 2e-4 (CIFAR-10) at every depth: the halving line is commented out",
-    "Layered_LN+_res.ipynb and Layered_L10_AGT.ipynb, cell 6", "same runs; only Layered_LN+_AGT_P (Figure S8) halves")
+    "Layered_LN+_res.ipynb and Layered_L10_AGT.ipynb, cell 6",
+    "same runs; only Layered_LN+_AGT_P (Figure S8) halves")
 AGT_ORDERED = Setting(
     "AGT draw", "each unordered non-adjacent pair with probability P, both directions",
-    "each ordered pair of hidden layers drawn apart: a forward skip (learned) and a feedback skip (fixed random) "
-    "independently", "Layered_L10_AGT.ipynb, cell 2 (make_W_conn_random)",
-    "Layered_L10_AGT prints 96.71 ± 0.14 (train 99.45): the train value is Table 2's, the test value 0.16 below it")
+    "each ordered pair of hidden layers drawn apart: a forward skip (learned) and a feedback skip (fixed "
+    "random) independently", "Layered_L10_AGT.ipynb, cell 2 (make_W_conn_random)",
+    "Layered_L10_AGT prints 96.71 ± 0.14 (train 99.45): the train value is Table 2's, the test value 0.16 "
+    "below it")
 
 
 CHAIN_FROM_FIG_S8 = Setting(
@@ -118,11 +125,13 @@ def conv_table2(rule: str, dataset: str) -> RunConfig:
     if dataset == "mnist":
         optim = OptimConfig(name="adam", lr=2e-4, weight_decay=1e-6, batch_size=128, epochs=40)
         return conv_mnist(rule, "hard-sigmoid", 20 if rule == "ep" else 1, 10 if rule == "ep" else 1, optim)
-    optim = OptimConfig(name="adam", lr=2.5e-4, weight_decay=2e-4, batch_size=128, epochs=50, scheduler="cosine")
+    optim = OptimConfig(name="adam", lr=2.5e-4, weight_decay=2e-4, batch_size=128, epochs=50,
+                        scheduler="cosine")
     return RunConfig(
-        net=NetConfig(arch="conv", channels=(32, 64, 128), kernel=3, padding=1, activation="hard-sigmoid", beta=0.01),
-        rule=RuleConfig(name=rule, free_steps=40 if rule == "ep" else 1, nudge_steps=10 if rule == "ep" else 1,
-                        beta_f=0.25),
+        net=NetConfig(arch="conv", channels=(32, 64, 128), kernel=3, padding=1, activation="hard-sigmoid",
+                      beta=0.01),
+        rule=RuleConfig(name=rule, free_steps=40 if rule == "ep" else 1,
+                        nudge_steps=10 if rule == "ep" else 1, beta_f=0.25),
         optim=optim, data=DataConfig(dataset="cifar10"))
 
 

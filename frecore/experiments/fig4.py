@@ -19,6 +19,7 @@ def fig4() -> list[Row]:
         for a in FIG4_ALPHAS:
             for b in FIG4_BETAS:
                 cfg = override(layered64(depth, b), net={"alpha": a})
-                rows.append(Row(f"{depth}HL alpha={a:g} beta={b:g}", f"{depth}HL-64", f"alpha={a:g}, beta={b:g}",
-                                cfg, None, quick_epochs=2, coords={"depth": depth, "alpha_i": a, "beta_i": b}))
+                rows.append(Row(f"{depth}HL alpha={a:g} beta={b:g}", f"{depth}HL-64",
+                                f"alpha={a:g}, beta={b:g}", cfg, None, quick_epochs=2,
+                                coords={"depth": depth, "alpha_i": a, "beta_i": b}))
     return rows

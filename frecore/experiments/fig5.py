@@ -9,5 +9,6 @@ from frecore.experiments.registry import Row, register_experiment
 def fig5() -> list[Row]:
     """Figure 5: test error, spectral radius, FTMLE and convergence time vs beta_i, before and
     after training (3HL-64). The paper shows curves, not numbers: no paper values."""
-    return [Row(f"beta={b:g}", "3HL-64", f"{b:g}", layered64(3, b), None, quick_epochs=10, coords={"beta_i": b})
+    return [Row(f"beta={b:g}", "3HL-64", f"{b:g}", layered64(3, b), None, quick_epochs=10,
+                coords={"beta_i": b})
             for b in FIG_BETAS]

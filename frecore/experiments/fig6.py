@@ -19,8 +19,8 @@ def fig6() -> list[Row]:
     for b in FIG6_T_BETAS:
         for t in FIG6_TS:
             cfg = override(layered64(2, b), rule={"free_steps": t, "nudge_steps": t // 2})
-            rows.append(Row(f"2HL beta={b:g} T={t}", f"2HL-64, beta_i={b:g}", f"T={t}", cfg, None, quick_epochs=4,
-                            coords={"depth": 2, "beta_i": b, "T": t}))
+            rows.append(Row(f"2HL beta={b:g} T={t}", f"2HL-64, beta_i={b:g}", f"T={t}", cfg, None,
+                            quick_epochs=4, coords={"depth": 2, "beta_i": b, "T": t}))
     for depth in FIG6_DEPTHS:
         lr = 1e-3 if depth <= 5 else 5e-4  # the authors halve the rate above 5 layers
         for b in FIG_BETAS:

@@ -32,5 +32,6 @@ def figS10_settings(profile: str) -> list[AlignmentSetting]:
     ts = (20, 50) if profile == "smoke" else (20, 50, 500)
     out = [AlignmentSetting(f"beta_i={b:g}, several T", b, t, t // 2) for b in (1.0, 0.1) for t in ts]
     for dtype in ("float32", "float64"):
-        out += [AlignmentSetting(f"several beta_i, T=50, K=20, {dtype}", b, 50, 20, dtype) for b in (1.0, 0.1, 0.01)]
+        out += [AlignmentSetting(f"several beta_i, T=50, K=20, {dtype}", b, 50, 20, dtype)
+                for b in (1.0, 0.1, 0.01)]
     return out

@@ -23,6 +23,7 @@ def figS8() -> list[Row]:
     for p in FIG_S8_PS:
         text = deep64(10, "ep", "random", "mnist", topology="agt", agt_p=p)
         rows.append(Row(f"P={p:g}", "10HL-AGT-asymm", f"{p:g}", text, None, quick_epochs=3,
-                        note=AGT_NOTE.replace("P = 0.2", f"P = {p:g}"), reading="text", variants={"code": graph_code(text)},
+                        note=AGT_NOTE.replace("P = 0.2", f"P = {p:g}"), reading="text",
+                        variants={"code": graph_code(text)},
                         provenance=(GRAPH_NUDGE, AGT_ORDERED, FIG_S8_DEFAULT), coords={"P": p}))
     return rows

@@ -13,10 +13,11 @@ NOISE_STATE_STDS = (0.0, 0.1, 1.0)  # the paper: fine up to 0.1 (mean |s| is abo
 
 
 STATE_NOISE_TEXT = Setting(
-    "state noise model", "'time-varying noise ... at each state update': a fresh draw at every step of both phases",
+    "state noise model", "'time-varying noise ... at each state update': a fresh draw at every step of both "
+                         "phases",
     "unknown: the figure's notebooks are unreadable in the repository", "(Figure S12's notebooks)",
-    "measured here: fresh noise at every step costs 2-layer nets ~22 points at std 0.1; one draw per batch kept "
-    "through both phases keeps the paper's tolerance. Both run: the '2HL-64 (one draw per batch)' panel",
+    "measured here: fresh noise at every step costs 2-layer nets ~22 points at std 0.1; one draw per batch "
+    "kept through both phases keeps the paper's tolerance. Both run: the '2HL-64 (one draw per batch)' panel",
     ours="text")
 
 
@@ -31,8 +32,8 @@ def _noise_rows(in_training: bool) -> list[Row]:
                 if model == "batch" and st == 0:
                     continue  # no state noise: the same run as the fresh model's
                 cfg = replace(layered64(depth, 0.1 if depth > 4 else 0.01),
-                              noise=NoiseConfig(weight_std=w, state_std=st, state_noise_in_training=in_training,
-                                                state_noise_model=model))
+                              noise=NoiseConfig(weight_std=w, state_std=st,
+                                                state_noise_in_training=in_training, state_noise_model=model))
                 suffix, arch = ("", f"{depth}HL-64") if model == "fresh" else \
                     (" noise=batch", f"{depth}HL-64 (one draw per batch)")
                 rows.append(Row(f"{depth}HL weight={w:g} state={st:g}{suffix}", arch,

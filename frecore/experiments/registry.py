@@ -35,7 +35,8 @@ class PaperResult:
     protocol: str  # "epochs/batch-T/K" as printed in the table
 
 
-READINGS = ("code", "text")  # the authors' code (its saved output) and the paper's text (Table S3, algorithms)
+# the authors' code (its saved output) and the paper's text (Table S3, algorithms)
+READINGS = ("code", "text")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class Setting:
     code: str  # what the authors' code does
     source: str  # file and cell (or function) of the authors' repository, Zero0Hero/FRE-RNN-EP
     evidence: str = ""  # why the default is the reading it is (a saved output, a measurement)
-    ours: str = ""  # which reading we run for this setting when it is not the row's default reading ('text', 'code')
+    # which reading we run for this setting when it is not the row's default reading ('text', 'code')
+    ours: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,13 @@ class Row:
     paper: PaperResult | None  # None for figure points the paper gives no number for
     quick_epochs: int  # epochs in the quick profile
     note: str = ""  # how we read the paper where it is ambiguous
-    quick_fraction: float = 1.0  # quick profile: share of each epoch's batches trained (rows too slow for one epoch)
+    # quick profile: share of each epoch's batches trained (rows too slow for one epoch)
+    quick_fraction: float = 1.0
     quick_seeds: tuple[int, ...] | None = None  # quick profile: these seeds instead of the profile's
-    reading: str = "paper"  # the default config's reading: 'paper' (text and code agree, or no code), 'code', 'text'
-    variants: dict[str, RunConfig] = field(default_factory=dict, hash=False, compare=False)  # other readings by name
+    # the default config's reading: 'paper' (text and code agree, or no code), 'code', 'text'
+    reading: str = "paper"
+    # other readings by name
+    variants: dict[str, RunConfig] = field(default_factory=dict, hash=False, compare=False)
     provenance: tuple[Setting, ...] = ()  # the settings where text and code differ
     # Where a figure shows a run another experiment trains (Figures S1-S7 draw Table S1's cells): that
     # experiment's name. The row keeps the owner's label and config, so it plans the owner's run ids:
@@ -140,8 +145,11 @@ class Experiment:
     name: str
     rows: Callable[[], list[Row]]
     plot: str = "accuracy_curves"  # a figure function in frecore.reporting.plots.PLOTS
-    probe: str | None = None  # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch (a Row.probe overrides it)
-    study: bool = False  # a study beyond the paper (experiments/studies.py): no figure of the paper, no notebook
+    # a probe in frecore.analysis.probes.PROBES: run before training and after each epoch (a Row.probe
+    # overrides it)
+    probe: str | None = None
+    # a study beyond the paper (experiments/studies.py): no figure of the paper, no notebook
+    study: bool = False
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -156,7 +164,8 @@ def register_experiment(fn: Callable[[], list[Row]] | None = None, *, plot: str 
     (a module reloaded) replaces its entry."""
     def register(f: Callable[[], list[Row]]) -> Callable[[], list[Row]]:
         known = EXPERIMENTS.get(f.__name__)
-        if known is not None and (known.rows.__module__, known.rows.__qualname__) != (f.__module__, f.__qualname__):
+        if known is not None and (known.rows.__module__, known.rows.__qualname__) != (
+                f.__module__, f.__qualname__):
             raise ConfigError(f"experiment {f.__name__!r} is registered twice: by {known.rows.__module__} "
                               f"and by {f.__module__}")
         EXPERIMENTS[f.__name__] = Experiment(f.__name__, f, plot, probe, study)
@@ -170,7 +179,8 @@ def unregister(name: str) -> None:
     del EXPERIMENTS[name]
 
 
-INFRASTRUCTURE = frozenset({"registry", "common", "campaign"})  # modules of a tables package that register nothing
+# modules of a tables package that register nothing
+INFRASTRUCTURE = frozenset({"registry", "common", "campaign"})
 
 
 def discover(package: str = "frecore.experiments") -> list[str]:
@@ -211,7 +221,8 @@ def shared_rows(owner: str, labels: Sequence[str]) -> list[Row]:
 
 
 def _redraw_agt(net: NetConfig, topology_seed: int | None = None, **changes) -> NetConfig:
-    """The AGT net with another graph (seed or draw); its uniform alpha/beta re-broadcast to the new block count."""
+    """The AGT net with another graph (seed or draw); its uniform alpha/beta re-broadcast to the new block
+    count."""
     if topology_seed is not None:
         changes["topology_seed"] = topology_seed
     scales = {}

@@ -30,7 +30,8 @@ def _settle_rows(arch: str, cfg: RunConfig, quick_epochs: int, quick_fraction: f
     rows = [Row(f"{arch} {fixed}", arch, fixed, cfg, None, quick_epochs, quick_fraction=quick_fraction,
                 quick_seeds=(0,))]
     for tol, approach in SETTLE_TOLS.items():
-        settled = override(cfg, rule={"settle_tol": tol, "settle_tol_nudged": SETTLE_NUDGED, "settle_relative": True})
+        settled = override(cfg, rule={"settle_tol": tol, "settle_tol_nudged": SETTLE_NUDGED,
+                                      "settle_relative": True})
         rows.append(Row(f"{arch} {approach}", arch, approach, settled, None, quick_epochs,
                         quick_fraction=quick_fraction, quick_seeds=(0,)))
     return rows
@@ -38,7 +39,8 @@ def _settle_rows(arch: str, cfg: RunConfig, quick_epochs: int, quick_fraction: f
 
 @register_experiment(study=True)
 def settle() -> list[Row]:
-    """Settled vs fixed relaxation: quick = 10 epochs of 2HL-512, half an epoch of the 10-layer residual net."""
+    """Settled vs fixed relaxation: quick = 10 epochs of 2HL-512, half an epoch of the 10-layer residual
+    net."""
     two = _row_config("table1", "2HL Ours (tanh, Adam)", "text")
     residual = _row_config("table2", "MNIST 10-symm Ours-Residual")
     return _settle_rows("2HL-512", two, 10, 1.0) + _settle_rows("10-Residual", residual, 1, 0.5)
@@ -54,7 +56,8 @@ CONV_CYCLE_SETTINGS = {  # Table 2's MNIST conv Ours (code reading), changed so;
 
 @register_experiment(study=True, probe="conv_cycle")
 def conv_cycle() -> list[Row]:
-    """The conv nudged phase's cycle as the net learns: quick = 2 epochs of a tenth of MNIST each, one seed."""
+    """The conv nudged phase's cycle as the net learns: quick = 2 epochs of a tenth of MNIST each, one
+    seed."""
     row = {r.label: r for r in get_rows("table2")}["MNIST Conv Ours"]
     rows = []
     for name, changes in CONV_CYCLE_SETTINGS.items():

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 from frecore.config import RunConfig, override
-from frecore.experiments.common import (AGT_NOTE, AGT_ORDERED, BASE_LR, CHAIN_FROM_FIG_S8, GRAPH_NUDGE, NO_HALVING,
-                                        conv_table2, deep64, graph_code)
+from frecore.experiments.common import (AGT_NOTE, AGT_ORDERED, BASE_LR, CHAIN_FROM_FIG_S8, GRAPH_NUDGE,
+                                        NO_HALVING, conv_table2, deep64, graph_code)
 from frecore.experiments.registry import PaperResult, Row, Setting, register_experiment
 
 
 CONV_T2_PROVENANCE = (
-    Setting("optimizer", "Table S3: Adam 2e-4, weight decay 1e-6", "torch.optim.AdamW(lr=2e-4, weight_decay=1e-6)",
+    Setting("optimizer", "Table S3: Adam 2e-4, weight decay 1e-6",
+            "torch.optim.AdamW(lr=2e-4, weight_decay=1e-6)",
             "CNN_MNIST_comBP_c2fc1benchmark.ipynb, cells 6 (BP) and 9 (EP)",
             "those cells print 99.34 ± 0.04 (BP) and 99.27 ± 0.07 (EP) = Table 2"),
-    Setting("init and readout bias", "Glorot, zero conv biases, no fc bias", "torch.nn's default init; fc bias learned",
-            "CNN_MNIST_comBP_c2fc1benchmark.ipynb, cell 4", "same runs"),
-    Setting("pooling indices and readout timing (EP)", "Algorithm S2: the current state's pooling indices and prediction",
-            "the unpooling indices and the logits of the step before", "CNN_MNIST_comBP_c2fc1benchmark.ipynb, cell 4 (forward)",
+    Setting("init and readout bias", "Glorot, zero conv biases, no fc bias",
+            "torch.nn's default init; fc bias learned", "CNN_MNIST_comBP_c2fc1benchmark.ipynb, cell 4",
+            "same runs"),
+    Setting("pooling indices and readout timing (EP)",
+            "Algorithm S2: the current state's pooling indices and prediction",
+            "the unpooling indices and the logits of the step before",
+            "CNN_MNIST_comBP_c2fc1benchmark.ipynb, cell 4 (forward)",
             "same run (EP); NetConfig.pool_indices 'previous', readout_lag 1"),
 )
 
@@ -22,13 +26,15 @@ CONV_T2_PROVENANCE = (
 def conv_table2_code(rule: str) -> RunConfig:
     """CNN_MNIST_comBP_c2fc1benchmark's MNIST conv nets: AdamW 2e-4 (decay 1e-6), torch init, fc
     bias; EP with beta_f 0.25, the previous step's pooling indices and logits."""
-    cfg = override(conv_table2(rule, "mnist"), optim={"name": "adamw"}, net={"init": "torch", "readout_bias": True})
+    cfg = override(conv_table2(rule, "mnist"), optim={"name": "adamw"},
+                   net={"init": "torch", "readout_bias": True})
     if rule == "ep":
         cfg = override(cfg, net={"pool_indices": "previous", "readout_lag": 1})
     return cfg
 
 
-# (arch, approach, depth, rule, feedback, topology, paper MNIST (test, std, train), paper CIFAR-10, quick epochs)
+# (arch, approach, depth, rule, feedback, topology, paper MNIST (test, std, train), paper CIFAR-10, quick
+# epochs)
 TABLE2_LAYERED = [
     ("5-symm", "BP", 5, "bp", "symmetric", "chain", (97.69, 0.10, 100.00), (49.23, 0.81, 56.72), 10),
     ("5-symm", "Ours", 5, "ep", "symmetric", "chain", (97.64, 0.10, 99.98), (50.72, 0.17, 57.02), 10),
@@ -36,14 +42,17 @@ TABLE2_LAYERED = [
     ("5-asymm", "Ours", 5, "ep", "random", "chain", (96.37, 0.11, 97.99), (45.27, 0.73, 46.79), 10),
     ("10-symm", "BP", 10, "bp", "symmetric", "chain", (97.61, 0.04, 99.93), (48.23, 1.26, 55.37), 6),
     ("10-symm", "Ours", 10, "ep", "symmetric", "chain", (92.49, 0.32, 95.27), (34.90, 0.38, 34.64), 6),
-    ("10-symm", "Ours-Residual", 10, "ep", "symmetric", "residual", (97.49, 0.05, 99.77), (44.46, 0.51, 48.67), 6),
+    ("10-symm", "Ours-Residual", 10, "ep", "symmetric", "residual", (97.49, 0.05, 99.77),
+     (44.46, 0.51, 48.67), 6),
     ("10-asymm", "FA", 10, "fa", "random", "chain", (94.52, 0.26, 95.54), (30.16, 6.12, 30.20), 6),
     ("10-asymm", "Ours", 10, "ep", "random", "chain", (87.37, 0.49, 87.95), (30.37, 1.09, 29.97), 6),
     ("10-asymm", "Ours-AGT", 10, "ep", "random", "agt", (96.87, 0.11, 99.45), (30.94, 4.90, 31.36), 6),
     ("20-symm", "BP", 20, "bp", "symmetric", "chain", (97.48, 0.07, 99.74), (47.35, 1.49, 54.59), 6),
-    ("20-symm", "Ours-Residual", 20, "ep", "symmetric", "residual", (95.95, 0.18, 98.20), (43.61, 1.17, 44.26), 3),
+    ("20-symm", "Ours-Residual", 20, "ep", "symmetric", "residual", (95.95, 0.18, 98.20),
+     (43.61, 1.17, 44.26), 3),
 ]
-TABLE2_CONV = [("BP", "bp", (99.34, 0.04, 99.97), (75.45, 0.46, 83.61)), ("Ours", "ep", (99.27, 0.07, 99.78), (75.04, 0.51, 80.79))]
+TABLE2_CONV = [("BP", "bp", (99.34, 0.04, 99.97), (75.45, 0.46, 83.61)),
+               ("Ours", "ep", (99.27, 0.07, 99.78), (75.04, 0.51, 80.79))]
 
 
 def quick_seeds_of(depth: int, rule: str, topology: str, dataset: str) -> tuple[int, ...] | None:
@@ -69,10 +78,12 @@ def table2() -> list[Row]:
             cfg = deep64(depth, rule, fb, dataset, topology=topo)
             readings: dict = {}
             if (depth, rule, fb, topo, dataset) == (10, "ep", "random", "chain", "mnist"):
-                readings = dict(reading="text", variants={"code": graph_code(cfg)}, provenance=(CHAIN_FROM_FIG_S8,))
+                readings = dict(reading="text", variants={"code": graph_code(cfg)},
+                                provenance=(CHAIN_FROM_FIG_S8,))
             if topo != "chain":
-                readings = dict(reading="code", variants={"text": cfg},
-                                provenance=(GRAPH_NUDGE, NO_HALVING) + ((AGT_ORDERED,) if topo == "agt" else ()))
+                readings = dict(
+                    reading="code", variants={"text": cfg},
+                    provenance=(GRAPH_NUDGE, NO_HALVING) + ((AGT_ORDERED, ) if topo == "agt" else ()))
                 cfg = graph_code(cfg, lr=BASE_LR[dataset])
             rows.append(Row(f"{name} {arch} {approach}", f"{arch} ({name})", approach, cfg,
                             PaperResult(test, std, train, None, f"50/500-{10 * depth}/{5 * depth}"),

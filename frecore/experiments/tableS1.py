@@ -4,8 +4,9 @@ from __future__ import annotations
 import math
 
 from frecore.config import RunConfig, override
-from frecore.experiments.common import (AGT_NOTE, AGT_ORDERED, BASE_LR, CHAIN_FROM_FIG_S8, FIG_BETAS, GRAPH_NUDGE,
-                                        NO_HALVING, conv_ours_mnist, conv_table2, deep64, graph_code)
+from frecore.experiments.common import (AGT_NOTE, AGT_ORDERED, BASE_LR, CHAIN_FROM_FIG_S8, FIG_BETAS,
+                                        GRAPH_NUDGE, NO_HALVING, conv_ours_mnist, conv_table2, deep64,
+                                        graph_code)
 from frecore.experiments.appendix import NEURON_ERROR_CELLS
 from frecore.experiments.registry import PaperResult, Row, Setting, register_experiment
 
@@ -47,7 +48,8 @@ def _s1_config(arch: str, beta: float, reading: str = "code") -> RunConfig:
     return graph_code(cfg, lr=BASE_LR["mnist"]) if reading == "code" and topology != "chain" else cfg
 
 
-@register_experiment(plot="beta_heatmap", probe="lyapunov")  # Figures S1-S7 draw its runs (experiments.appendix)
+# Figures S1-S7 draw its runs (experiments.appendix)
+@register_experiment(plot="beta_heatmap", probe="lyapunov")
 def tableS1() -> list[Row]:
     """Table S1: MNIST test accuracy against beta_i (T = 10 L, K = 5 L, 64 units; conv as Table 1's
     CNN_EP_MNIST, whose beta_i sweep printed the conv cells). Every run measures FTMLE and MLE after
@@ -63,7 +65,8 @@ def tableS1() -> list[Row]:
             coded = conv or "Residual" in arch or "AGT" in arch
             if (arch, beta) == ("10HL-asymm", 0.1):
                 cfg = _s1_config(arch, beta)
-                extra = dict(reading="text", variants={"code": graph_code(cfg)}, provenance=(CHAIN_FROM_FIG_S8,))
+                extra = dict(reading="text", variants={"code": graph_code(cfg)},
+                             provenance=(CHAIN_FROM_FIG_S8,))
             else:
                 extra = {}
             readings = extra or (dict(reading="code", variants={"text": _s1_config(arch, beta, "text")},

@@ -73,7 +73,9 @@ class _ClampStraightThrough(torch.autograd.Function):
 
 def hard_sigmoid_ste(x: torch.Tensor) -> torch.Tensor:
     """hard-sigmoid with a straight-through derivative (1 everywhere); the same relaxation as hard-sigmoid."""
-    return _ClampStraightThrough.apply(x) if torch.is_grad_enabled() and x.requires_grad else torch.clamp(x, 0.0, 1.0)
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _ClampStraightThrough.apply(x)
+    return torch.clamp(x, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -96,4 +98,5 @@ def get_activation(name: str) -> Activation:
     try:
         return ACTIVATION_FUNCTIONS[name]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATION_FUNCTIONS)}") from None
+        known = ", ".join(ACTIVATION_FUNCTIONS)
+        raise ValueError(f"unknown activation {name!r}; choose one of: {known}") from None

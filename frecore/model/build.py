@@ -36,7 +36,8 @@ def build_fre_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int
     if cfg.arch == "conv":
         return ConvFRENet(cfg, shape, n_out, generator).to(device)
     topology = cfg.graph()
-    return LayeredFRENet(cfg, math.prod(shape), n_out, generator, batched=use_batched(topology, device)).to(device)
+    net = LayeredFRENet(cfg, math.prod(shape), n_out, generator, batched=use_batched(topology, device))
+    return net.to(device)
 
 
 def build_prototypical_net(cfg: NetConfig, input_shape: int | tuple[int, ...], n_out: int,

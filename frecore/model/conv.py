@@ -40,9 +40,9 @@ def conv_shapes(cfg: NetConfig, input_shape: tuple[int, ...]) -> list[tuple[int,
             h, w = h // 2, w // 2  # the previous layer's 2x2 max-pool
         h, w = h + 2 * cfg.padding - cfg.kernel + 1, w + 2 * cfg.padding - cfg.kernel + 1
         if h < 2 or w < 2:
-            raise ConfigError(f"conv layer {i + 1} ({out} channels, kernel {cfg.kernel}, padding {cfg.padding}) "
-                              f"leaves a {h}x{w} map from input {tuple(input_shape)}: too many layers or too "
-                              f"large a kernel")
+            raise ConfigError(f"conv layer {i + 1} ({out} channels, kernel {cfg.kernel}, padding "
+                              f"{cfg.padding}) leaves a {h}x{w} map from input {tuple(input_shape)}: too "
+                              f"many layers or too large a kernel")
         shapes.append((out, h, w))
     return shapes
 
@@ -72,7 +72,8 @@ class ConvFRENet(nn.Module):
                  generator: torch.Generator) -> None:
         super().__init__()
         if cfg.feedback != "symmetric":
-            raise ConfigError("the conv FRE-RNN has symmetric (transposed-conv) feedback only; set feedback='symmetric'")
+            raise ConfigError("the conv FRE-RNN has symmetric (transposed-conv) feedback only; set "
+                              "feedback='symmetric'")
         self.cfg = cfg
         self.input_shape = tuple(input_shape)
         self.rho = get_activation(cfg.activation)
@@ -89,7 +90,8 @@ class ConvFRENet(nn.Module):
         self.pooled_top = (c, h // 2, w // 2)
         n_top = c * (h // 2) * (w // 2)
         self.w_out = nn.Parameter(init_matrix(cfg.init, n_out, n_top, generator, dtype))  # W_f
-        self.b_out = nn.Parameter(init_bias(cfg.init, n_out, n_top, generator, dtype)) if cfg.readout_bias else None
+        bias = init_bias(cfg.init, n_out, n_top, generator, dtype) if cfg.readout_bias else None
+        self.b_out = nn.Parameter(bias) if bias is not None else None
         self.alpha: list[float | torch.Tensor] = [float(a) for a in cfg.alpha]
         self.beta: list[float | torch.Tensor] = [float(b) for b in cfg.beta]
 
@@ -120,14 +122,16 @@ class ConvFRENet(nn.Module):
 
     # -- operators ---------------------------------------------------------------------------
     def _conv(self, i: int, inp: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(inp.contiguous(memory_format=self.layout), self.convs[i].contiguous(memory_format=self.layout),
-                        self.biases[i], padding=self.cfg.padding, groups=self.groups)
+        return F.conv2d(inp.contiguous(memory_format=self.layout),
+                        self.convs[i].contiguous(memory_format=self.layout), self.biases[i],
+                        padding=self.cfg.padding, groups=self.groups)
 
     def _forward(self, i: int, pooled_below: torch.Tensor) -> torch.Tensor:
         """alpha_i Conv_i(MaxPool(s_i)) for i >= 1."""
         return _scaled(self._conv(i, pooled_below), self.alpha[i - 1])
 
-    def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    def _feedback(self, i: int, s_above: torch.Tensor, indices: torch.Tensor,
+                  size: torch.Size) -> torch.Tensor:
         """MaxUnpool_i(ConvT_i(s_{i+1})): conv i's kernel transposed, unpooled at the current argmax."""
         back = F.conv_transpose2d(s_above.contiguous(memory_format=self.layout),
                                   self.convs[i].contiguous(memory_format=self.layout),
@@ -168,7 +172,8 @@ class ConvFRENet(nn.Module):
             for i in range(n):
                 hi = drive if i == 0 else self._forward(i, pooled[i - 1][0])
                 if i + 1 < n and _nonzero(self.beta[i]):
-                    hi = hi + _scaled(self._feedback(i + 1, state[i + 1], idx[i], state[i].shape), self.beta[i])
+                    hi = hi + _scaled(self._feedback(i + 1, state[i + 1], idx[i], state[i].shape),
+                                      self.beta[i])
                 if i + 1 == n and error is not None and _nonzero(beta_f):
                     hi = hi + beta_f * self._readout_feedback(error, idx[i], state[i].shape)
                 h.append(hi)
@@ -179,7 +184,8 @@ class ConvFRENet(nn.Module):
             return [self.rho.fn(hi) for hi in h]
         if state is None:  # damped from s = 0
             return [self.rho.fn(hi) * g for hi in h]
-        return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]  # damped: s <- (1-g) s + g rho(h)
+        # damped: s <- (1-g) s + g rho(h)
+        return [si * (1.0 - g) + self.rho.fn(hi) * g for si, hi in zip(state, h)]
 
     def relax(self, drive: torch.Tensor, steps: int, start: Relaxation[ConvState] | None = None,
               nudge: Nudge | None = None, tol: float | None = None,
@@ -193,9 +199,11 @@ class ConvFRENet(nn.Module):
         from, 'previous' the state before it, 'free' the nudged phase's start (the free phase's).
         """
         if nudge is not None and nudge.accumulating:
-            raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
+            raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take "
+                              "nudge='constant'")
         lag, mode = self.cfg.readout_lag, self.cfg.pool_indices
-        frozen = self.pool_indices_of(start.state) if mode == "free" and nudge is not None and start is not None else None
+        freeze = mode == "free" and nudge is not None and start is not None
+        frozen = self.pool_indices_of(start.state) if freeze else None
         beta_f = nudge.beta_f if nudge is not None else 0.0
 
         def step(state: ConvState | None, previous: ConvState | None) -> ConvState:
@@ -222,7 +230,8 @@ class ConvFRENet(nn.Module):
         out = self.pooled_flat(s_top) @ self.w_out.transpose(-1, -2)
         return out if self.b_out is None else out + self.b_out.unsqueeze(-2)
 
-    def _update_inputs(self, x: torch.Tensor, free: Relaxation[ConvState]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _update_inputs(self, x: torch.Tensor, free: Relaxation[ConvState]
+                       ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The presynaptic inputs of EP's update: each conv's (pooled) free input and the top layer,
         from the free state, or one step back with readout_lag 1."""
         pre = free.previous if self.cfg.readout_lag and free.previous is not None else free.state
@@ -244,7 +253,8 @@ class ConvFRENet(nn.Module):
         inputs, top = self._update_inputs(x, free)
         grads: list[torch.Tensor] = []
         for w, inp, d in zip(self.convs, inputs, ds):
-            grads += [torch.nn.grad.conv2d_weight(inp, w.shape, d, padding=self.cfg.padding, groups=self.groups),
+            grads += [torch.nn.grad.conv2d_weight(inp, w.shape, d, padding=self.cfg.padding,
+                                                  groups=self.groups),
                       d.sum(dim=(0, 2, 3))]
         grads.append(e_readout.transpose(-1, -2) @ self.pooled_flat(top))
         return grads if self.b_out is None else grads + [e_readout.sum(-2)]

@@ -13,7 +13,8 @@ import torch
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}  # NetConfig.dtype -> torch
 
 
-def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator,
+             dtype: torch.dtype) -> torch.Tensor:
     w = torch.empty(shape, dtype=torch.float64)
     w.uniform_(-bound, bound, generator=generator)
     return w.to(dtype)

@@ -45,7 +45,8 @@ def member_matmul(a: torch.Tensor, b: torch.Tensor, add_to: torch.Tensor | None 
     plain bmm."""
     m, threads = a.shape[0], threads or torch.get_num_threads()
     even = m - m % threads
-    if (a.device.type != "cpu" or threads < 2 or even in (0, m) or a.shape[1] * a.shape[2] * b.shape[2] < BALANCE_MIN_MACS
+    if (a.device.type != "cpu" or threads < 2 or even in (0, m)
+            or a.shape[1] * a.shape[2] * b.shape[2] < BALANCE_MIN_MACS
             or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))):
         if add_to is None:
             return torch.bmm(a, b)
@@ -118,8 +119,8 @@ class LayeredFRENet(nn.Module):
         sizes = self.topology.sizes
         self.symmetric = cfg.feedback == "symmetric"
         if self.symmetric and self.topology.one_way:
-            raise ConfigError("a block with only a forward or only a feedback half (agt_draw 'ordered') needs "
-                              "feedback='random': tied feedback is the forward weight's transpose")
+            raise ConfigError("a block with only a forward or only a feedback half (agt_draw 'ordered') "
+                              "needs feedback='random': tied feedback is the forward weight's transpose")
         init = cfg.init
         self.w_in = nn.Parameter(init_matrix(init, sizes[0], n_in, generator, dtype))  # W_0
         self.w_blocks = nn.ParameterList(
@@ -127,10 +128,12 @@ class LayeredFRENet(nn.Module):
              for b in self.topology.blocks])  # W_i: (n_dst, n_src)
         self.w_out = nn.Parameter(init_matrix(init, n_out, sizes[-1], generator, dtype))  # W_f
         # b_f: drawn after every weight, so a net without one starts from the same weights
-        self.b_out = nn.Parameter(init_bias(init, n_out, sizes[-1], generator, dtype)) if cfg.readout_bias else None
+        bias = init_bias(init, n_out, sizes[-1], generator, dtype) if cfg.readout_bias else None
+        self.b_out = nn.Parameter(bias) if bias is not None else None
         if not self.symmetric:  # fixed random feedback, same init as the forward weights
             for k, b in enumerate(self.topology.blocks):
-                self.register_buffer(f"fb_block{k}", init_matrix(init, sizes[b.dst], sizes[b.src], generator, dtype))
+                self.register_buffer(f"fb_block{k}",
+                                     init_matrix(init, sizes[b.dst], sizes[b.src], generator, dtype))
             self.register_buffer("fb_out", init_matrix(init, n_out, sizes[-1], generator, dtype))
         self.alpha = cfg.alpha
         self.beta = cfg.beta
@@ -254,7 +257,8 @@ class LayeredFRENet(nn.Module):
 
         return self.iterate(step, steps, start, tol=tol, relative_to=relative_to, record=record)
 
-    def _last_input(self, nudge: Nudge | None) -> torch.Tensor | Callable[[State | None], torch.Tensor] | None:
+    def _last_input(self, nudge: Nudge | None
+                    ) -> torch.Tensor | Callable[[State | None], torch.Tensor] | None:
         """The nudge as the last layer's extra input beta_f B_f e_p: a tensor when it is fixed,
         else a function of the state a step starts from."""
         if nudge is None:

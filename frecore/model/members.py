@@ -45,7 +45,8 @@ class MemberStack:
 
     def member_gradients(self, i: int) -> list[torch.Tensor]:
         """Member i's slices of the stacked gradients (a weight without one reads as zeros)."""
-        return self.member_views(i, [torch.zeros_like(w) if w.grad is None else w.grad.contiguous() for w in self.weights()])
+        return self.member_views(i, [torch.zeros_like(w) if w.grad is None else w.grad.contiguous()
+                                     for w in self.weights()])
 
     def mask_gradients(self) -> None:
         """Every member has every weight: nothing to mask."""
@@ -130,8 +131,11 @@ class StackedLayeredNet(MemberStack, LayeredFRENet):
 
         def table(scale: str, direction: str) -> torch.Tensor:
             """(M, n_union) alpha or beta, 0 where a member lacks the block or that direction of it."""
-            rows = [[float(getattr(n, scale)[own[j][u]]) if u in own[j] and getattr(n.topology.blocks[own[j][u]], direction)
-                     else 0.0 for u in range(n_union)] for j, n in enumerate(nets)]
+            def value(n, j: int, u: int) -> float:
+                present = u in own[j] and getattr(n.topology.blocks[own[j][u]], direction)
+                return float(getattr(n, scale)[own[j][u]]) if present else 0.0
+
+            rows = [[value(n, j, u) for u in range(n_union)] for j, n in enumerate(nets)]
             return torch.tensor(rows, dtype=dtype, device=device).reshape(self.m, n_union)
 
         self.alpha, self.beta = table("alpha", "forward"), table("beta", "feedback")
@@ -141,7 +145,8 @@ class StackedLayeredNet(MemberStack, LayeredFRENet):
                               for u in range(n_union)]
         learns = [[u in own[j] and n.topology.blocks[own[j][u]].forward for j, n in enumerate(nets)]
                   for u in range(n_union)]
-        self.grad_masks = [None if all(col) else torch.tensor(col, dtype=dtype, device=device).view(self.m, 1, 1)
+        self.grad_masks = [None if all(col)
+                           else torch.tensor(col, dtype=dtype, device=device).view(self.m, 1, 1)
                            for col in learns]
         self.batched = False
 
@@ -155,7 +160,8 @@ class StackedLayeredNet(MemberStack, LayeredFRENet):
     def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """weights(): W_0, the union's blocks, W_f (, b_f); member i's: W_0, its own blocks, W_f (, b_f)."""
         n = len(self.w_blocks)
-        return [tensors[0][i], *(tensors[1 + u][i] for u in self.member_blocks[i]), *(t[i] for t in tensors[1 + n:])]
+        blocks = (tensors[1 + u][i] for u in self.member_blocks[i])
+        return [tensors[0][i], *blocks, *(t[i] for t in tensors[1 + n:])]
 
     def _shared_scale(self, table: torch.Tensor, k: int) -> Scale:
         """Block k's scale: one float when every member has the same, else (M, 1, 1)."""
@@ -179,10 +185,11 @@ class StackedConvNet(MemberStack, ConvFRENet):
         nn.Module.__init__(self)
         first = nets[0]
         for n in nets[1:]:
-            if (n.shapes != first.shapes or n.input_shape != first.input_shape or n.cfg.activation != first.cfg.activation
-                    or (n.b_out is None) != (first.b_out is None) or n.cfg.kernel != first.cfg.kernel
-                    or n.cfg.padding != first.cfg.padding):
-                raise ConfigError("members side by side need one shape: channels, kernel, padding, activation, readout")
+            if (n.shapes != first.shapes or n.input_shape != first.input_shape
+                    or n.cfg.activation != first.cfg.activation or (n.b_out is None) != (first.b_out is None)
+                    or n.cfg.kernel != first.cfg.kernel or n.cfg.padding != first.cfg.padding):
+                raise ConfigError("members side by side need one shape: channels, kernel, padding, "
+                                  "activation, readout")
         self.cfg, self.input_shape, self.rho = first.cfg, first.input_shape, first.rho
         self.shapes, self.pooled_top = first.shapes, first.pooled_top
         self.m = self.groups = len(nets)
@@ -193,7 +200,8 @@ class StackedConvNet(MemberStack, ConvFRENet):
         self.biases = nn.ParameterList([nn.Parameter(torch.cat([n.biases[i].detach() for n in nets]))
                                         for i in range(len(first.biases))])
         self.w_out = nn.Parameter(torch.stack([n.w_out.detach() for n in nets]))
-        self.b_out = nn.Parameter(torch.stack([n.b_out.detach() for n in nets])) if first.b_out is not None else None
+        has_bias = first.b_out is not None
+        self.b_out = nn.Parameter(torch.stack([n.b_out.detach() for n in nets])) if has_bias else None
         dtype, device = first.w_out.dtype, first.w_out.device
 
         def per_channel(values: list[float], layer: int) -> float | torch.Tensor:
@@ -250,12 +258,16 @@ class StackedPrototypicalNet(MemberStack, LayeredPrototypicalNet):
         nn.Module.__init__(self)
         first = nets[0]
         for n in nets[1:]:
-            if n.sizes != first.sizes or n.ws[0].shape != first.ws[0].shape or n.cfg.activation != first.cfg.activation:
+            if (n.sizes != first.sizes or n.ws[0].shape != first.ws[0].shape
+                    or n.cfg.activation != first.cfg.activation):
                 raise ConfigError("members side by side need one shape: sizes and activation")
         self.cfg, self.rho, self.sizes, self.n_layers = first.cfg, first.rho, first.sizes, first.n_layers
         self.m = len(nets)
-        self.ws = nn.ParameterList([nn.Parameter(torch.stack([n.ws[j].detach() for n in nets])) for j in range(len(first.ws))])
-        self.bs = nn.ParameterList([nn.Parameter(torch.stack([n.bs[j].detach() for n in nets])) for j in range(len(first.bs))])
+        def stacked(j: int, name: str) -> nn.Parameter:
+            return nn.Parameter(torch.stack([getattr(n, name)[j].detach() for n in nets]))
+
+        self.ws = nn.ParameterList([stacked(j, "ws") for j in range(len(first.ws))])
+        self.bs = nn.ParameterList([stacked(j, "bs") for j in range(len(first.bs))])
 
     def member_views(self, i: int, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [t[i] for t in tensors]

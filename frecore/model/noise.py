@@ -64,7 +64,8 @@ class MemberNoise:
         return h.unbind(0) if self.dim == 0 else h.chunk(len(self.members), 1)
 
     def for_layer(self, layer: int, h: torch.Tensor) -> torch.Tensor:
-        parts = [torch.zeros_like(p) if n is None else n.for_layer(layer, p) for n, p in zip(self.members, self._parts(h))]
+        parts = [torch.zeros_like(p) if n is None else n.for_layer(layer, p)
+                 for n, p in zip(self.members, self._parts(h))]
         return torch.stack(parts) if self.dim == 0 else torch.cat(parts, 1)
 
     def new_batch(self) -> None:

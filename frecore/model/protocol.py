@@ -43,7 +43,8 @@ class Net(Protocol):
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """The input's constant contribution to the first layer, computed once per phase."""
 
-    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation | None = None, **options: Any) -> Relaxation:
+    def relax(self, drive: torch.Tensor, steps: int, start: Relaxation | None = None,
+              **options: Any) -> Relaxation:
         """`steps` synchronous updates from `start` (None: s = 0); `tol=` stops once settled;
         `noise=` (a frecore.model.noise object) perturbs every pre-activation at every step; an
         FRE-RNN takes `nudge=` (a Nudge)."""

@@ -32,7 +32,8 @@ from torch import nn
 from frecore.model.activations import get_activation
 from frecore.config import ConfigError, NetConfig
 from frecore.model.conv import conv_shapes
-from frecore.model.init import torch_default_init  # Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
+# Ernoult et al.'s init: Glorot makes the conv dynamics oscillate
+from frecore.model.init import torch_default_init
 from frecore.model.init import TORCH_DTYPES
 from frecore.model.noise import GaussianNoise
 from frecore.model.relaxation import Relaxation, iterate
@@ -57,7 +58,8 @@ def check_prototypical(cfg: NetConfig) -> None:
     if cfg.feedback != "symmetric":
         raise ConfigError("P-EP is energy-based: it needs symmetric weights (feedback='symmetric')")
     if cfg.activation not in ("sigmoid-s", "hard-sigmoid"):
-        raise ConfigError(f"P-EP uses sigmoid-s (dense) or hard-sigmoid (conv), got activation={cfg.activation!r}")
+        raise ConfigError(f"P-EP uses sigmoid-s (dense) or hard-sigmoid (conv), got "
+                          f"activation={cfg.activation!r}")
     if cfg.topology != "chain":
         raise ConfigError(f"P-EP nets are chains; got topology={cfg.topology!r}")
 
@@ -139,7 +141,8 @@ class LayeredPrototypicalNet(PrototypicalNet):
         """dPhi/ds_j = W_{j-1} s_{j-1} + W_j^T s_{j+1} + b_j, every layer from the same state."""
         h = []
         for j in range(self.n_layers):
-            hj = drive + self.bias(0) if j == 0 else self.affine(self.bias(j), state[j - 1], self.ws[j].transpose(-1, -2))
+            hj = (drive + self.bias(0) if j == 0
+                  else self.affine(self.bias(j), state[j - 1], self.ws[j].transpose(-1, -2)))
             if j + 1 < self.n_layers:
                 hj = self.affine(hj, state[j + 1], self.ws[j + 1])
             h.append(hj)
@@ -148,7 +151,8 @@ class LayeredPrototypicalNet(PrototypicalNet):
     def primitive(self, x: torch.Tensor, state: PState) -> torch.Tensor:
         """Phi per sample."""
         below = [x, *state[:-1]]
-        return sum(((b @ w.t()) * s).sum(1) + s @ bias for w, bias, b, s in zip(self.ws, self.bs, below, state))
+        return sum(((b @ w.t()) * s).sum(1) + s @ bias
+                   for w, bias, b, s in zip(self.ws, self.bs, below, state))
 
     def output(self, state: PState) -> torch.Tensor:
         return state[-1]
@@ -158,7 +162,8 @@ class ConvPrototypicalNet(PrototypicalNet):
     """Conv P-EP (Ernoult et al. 2019): s_j = sigma(MaxPool(W_{j-1} * s_{j-1}) + ConvT-back + b_j),
     states at pooled resolution, then a dense output layer inside the dynamics."""
 
-    def __init__(self, cfg: NetConfig, input_shape: tuple[int, ...], n_out: int, generator: torch.Generator) -> None:
+    def __init__(self, cfg: NetConfig, input_shape: tuple[int, ...], n_out: int,
+                 generator: torch.Generator) -> None:
         super().__init__()
         self._setup(cfg)
         dtype = TORCH_DTYPES[cfg.dtype]
@@ -170,7 +175,8 @@ class ConvPrototypicalNet(PrototypicalNet):
         convs = [nn.Parameter(torch_default_init((o, i, cfg.kernel, cfg.kernel), i * k2, generator, dtype))
                  for i, o in zip(in_ch, cfg.channels)]
         n_top = math.prod(self.shapes[-1])
-        self.ws = nn.ParameterList([*convs, nn.Parameter(torch_default_init((n_out, n_top), n_top, generator, dtype))])
+        self.ws = nn.ParameterList(
+            [*convs, nn.Parameter(torch_default_init((n_out, n_top), n_top, generator, dtype))])
         self.bs = nn.ParameterList([nn.Parameter(torch_default_init((o, 1, 1), i * k2, generator, dtype))
                                     for i, o in zip(in_ch, cfg.channels)]
                                    + [nn.Parameter(torch_default_init((n_out,), n_top, generator, dtype))])
@@ -185,7 +191,8 @@ class ConvPrototypicalNet(PrototypicalNet):
         return self._pool_conv(0, x.view(x.shape[0], *self.input_shape))[0]
 
     def zero_state(self, drive: torch.Tensor) -> PState:
-        return [drive.new_zeros(drive.shape[0], *s) for s in self.shapes] + [drive.new_zeros(drive.shape[0], self.n_out)]
+        batch = drive.shape[0]
+        return [drive.new_zeros(batch, *s) for s in self.shapes] + [drive.new_zeros(batch, self.n_out)]
 
     def gradient_phi(self, drive: torch.Tensor, state: PState) -> list[torch.Tensor]:
         n_conv = len(self.shapes)
@@ -193,7 +200,8 @@ class ConvPrototypicalNet(PrototypicalNet):
         h = []
         for j in range(n_conv):
             hj = (drive if j == 0 else ups[j - 1][0]) + self.bs[j]
-            if j + 1 < n_conv:  # d/ds_j of s_{j+1} . MaxPool(W_j * s_j): unpool at the current argmax, then ConvT
+            # d/ds_j of s_{j+1} . MaxPool(W_j * s_j): unpool at the current argmax, then ConvT
+            if j + 1 < n_conv:
                 back = F.max_unpool2d(state[j + 1], ups[j][1], 2, output_size=self.pre_pool[j + 1][-2:])
                 hj = hj + F.conv_transpose2d(back, self.ws[j + 1], padding=self.cfg.padding)
             else:
@@ -206,7 +214,8 @@ class ConvPrototypicalNet(PrototypicalNet):
         below = x.view(x.shape[0], *self.input_shape)
         phi = 0.0
         for j, s in enumerate(state[:-1]):
-            phi = phi + (self._pool_conv(j, below)[0] * s).flatten(1).sum(1) + (s * self.bs[j]).flatten(1).sum(1)
+            phi = phi + (self._pool_conv(j,
+                                         below)[0] * s).flatten(1).sum(1) + (s * self.bs[j]).flatten(1).sum(1)
             below = s
         o = state[-1]
         return phi + ((below.flatten(1) @ self.ws[-1].t()) * o).sum(1) + o @ self.bs[-1]

@@ -52,11 +52,13 @@ def iterate(step: Callable[[S | None, S | None], S], steps: int, start: Relaxati
 
 def member_changes(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
     """max |a - b| per member (leading dimension) over every layer and unit, (M,) in float64."""
-    return torch.stack([(x - y).abs().amax(dim=tuple(range(1, x.dim()))) for x, y in zip(a, b)]).amax(0).double()
+    return torch.stack([(x - y).abs().amax(dim=tuple(range(1, x.dim())))
+                        for x, y in zip(a, b)]).amax(0).double()
 
 
 def iterate_members(step: Callable[[S | None, S | None], S], steps: int, start: Relaxation[S] | None = None,
-                    tol: float | None = None, relative_to: S | None = None, record: bool = False) -> Relaxation[S]:
+                    tol: float | None = None, relative_to: S | None = None,
+                    record: bool = False) -> Relaxation[S]:
     """`iterate` for members side by side (every tensor (M, ...)), each member stopping at its own
     settled step: from then on it keeps its state (and the state before it), as its own run would
     end there, while the others go on; the loop ends when every member has settled. The settle test

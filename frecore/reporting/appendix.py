@@ -42,16 +42,19 @@ def epoch_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     for _, s in lines.iterrows():
         ids = set(str(s.get("run_ids", "") or "").split())
         for _, r in runs[runs["run_id"].isin(ids)].iterrows():
-            base = {"row": s["row"], "arch": s["arch"], "beta": _coord(s, "beta_i"), "depth": _coord(s, "depth"),
-                    "seed": int(r["seed"]), "status": r["status"]}
-            before = json.loads(r["probe_before"]) if isinstance(r.get("probe_before"), str) and r["probe_before"] else {}
-            out.append({**base, "epoch": 0, "ftmle": before.get("ftmle", math.nan), "mle": before.get("mle", math.nan),
-                        "train_acc": math.nan, "test_acc": math.nan})
+            base = {"row": s["row"], "arch": s["arch"], "beta": _coord(s, "beta_i"),
+                    "depth": _coord(s, "depth"), "seed": int(r["seed"]), "status": r["status"]}
+            before = json.loads(r["probe_before"]) if isinstance(r.get("probe_before"),
+                                                                 str) and r["probe_before"] else {}
+            out.append({**base, "epoch": 0, "ftmle": before.get("ftmle", math.nan),
+                        "mle": before.get("mle", math.nan), "train_acc": math.nan, "test_acc": math.nan})
             for h in json.loads(r["history"]):
                 p = h.get("probe", {})
                 out.append({**base, "epoch": h["epoch"], "ftmle": p.get("ftmle", math.nan),
-                            "mle": p.get("mle", math.nan), "train_acc": h["train_acc"], "test_acc": h["test_acc"]})
-    cols = ["row", "arch", "beta", "depth", "seed", "status", "epoch", "ftmle", "mle", "train_acc", "test_acc"]
+                            "mle": p.get("mle", math.nan), "train_acc": h["train_acc"],
+                            "test_acc": h["test_acc"]})
+    cols = ["row", "arch", "beta", "depth", "seed", "status", "epoch", "ftmle", "mle", "train_acc",
+            "test_acc"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -67,7 +70,8 @@ def neuron_errors(runs: pd.DataFrame, summary: pd.DataFrame) -> dict[str, np.nda
             errors = [h.get("probe", {}).get("neuron_error") for h in json.loads(r["history"])]
             if any(e is not None for e in errors):
                 n = max(len(e) for e in errors if e is not None)
-                out[s["row"]] = np.array([e if e is not None else [math.nan] * n for e in errors], dtype=float)
+                out[s["row"]] = np.array([e if e is not None else [math.nan] * n
+                                          for e in errors], dtype=float)
                 break
     return out
 
@@ -109,9 +113,11 @@ def dynamics_claims(figure: str, t: pd.DataFrame, paper_epochs: int = 50) -> lis
     one (tanh saturates). Measured after the last epoch, per depth, on the mean over seeds."""
     out = []
     if t.empty or t["ftmle"].isna().all():
-        why = "no runs recorded" if t.empty else "runs recorded without the probe (rerun them to measure FTMLE/MLE)"
-        return [Claim(figure, c, "not measured", why) for c in (
-            "smaller beta_i usually yields smaller (FT)MLE", "larger beta_i does not always yield larger (FT)MLE")]
+        why = ("no runs recorded" if t.empty
+               else "runs recorded without the probe (rerun them to measure FTMLE/MLE)")
+        claims = ("smaller beta_i usually yields smaller (FT)MLE",
+                  "larger beta_i does not always yield larger (FT)MLE")
+        return [Claim(figure, c, "not measured", why) for c in claims]
     last = t[t["epoch"] == t["epoch"].max()]
     for key in ("ftmle", "mle"):
         pairs, smaller, per_depth, tops = 0, 0, [], []
@@ -139,8 +145,8 @@ def maxima(t: pd.DataFrame) -> pd.DataFrame:
     """Figure S3's points: per (arch, beta) the maximum over the trained epochs (1..) of FTMLE and of
     test accuracy (a diverged run's point is missing), mean over seeds."""
     ok = t[(t["status"] == "ok") & (t["epoch"] > 0)]
-    per_run = ok.groupby(["arch", "beta", "seed"]).agg(ftmle=("ftmle", "max"), test_acc=("test_acc", "max"),
-                                                       depth=("depth", "first"))
+    maxima = {"ftmle": ("ftmle", "max"), "test_acc": ("test_acc", "max"), "depth": ("depth", "first")}
+    per_run = ok.groupby(["arch", "beta", "seed"]).agg(**maxima)
     return per_run.groupby(["arch", "beta"]).mean().reset_index()
 
 
@@ -162,7 +168,8 @@ def figS3_claims(t: pd.DataFrame, paper_epochs: int = 50) -> list[Claim]:
             best = float(a["test_acc"].idxmax())
             if depth <= 3:
                 ok = best <= 0.01
-                out.append(Claim("figS3", f"{arch}: small beta_i suits a shallow net (best accuracy at beta_i <= 0.01)",
+                out.append(Claim("figS3", f"{arch}: small beta_i suits a shallow net (best accuracy at "
+                                          f"beta_i <= 0.01)",
                                  _verdict(ok, short), f"best {a['test_acc'].max():.2f}% at beta_i={best:g} "
                                  f"(max over {n_epochs} epochs)"))
                 what = f"{arch}: easier to converge at small beta_i (max FTMLE lower at 0.001 than at 1)"
@@ -171,11 +178,13 @@ def figS3_claims(t: pd.DataFrame, paper_epochs: int = 50) -> list[Claim]:
                     out.append(Claim("figS3", what, "holds" if lo < hi else "does not hold",
                                      f"max FTMLE {lo:.3f} vs {hi:.3f}"))
                 else:
-                    out.append(Claim("figS3", what, "not measured", "no FTMLE recorded at beta_i = 0.001 and 1 "
-                                     "(runs recorded without the probe: rerun them)"))
+                    out.append(Claim("figS3", what, "not measured",
+                                     "no FTMLE recorded at beta_i = 0.001 and 1 (runs recorded without the "
+                                     "probe: rerun them)"))
             elif {0.001, 0.1} <= set(a.index):
                 lo, mid = a.loc[0.001, "test_acc"], a.loc[0.1, "test_acc"]
-                out.append(Claim("figS3", f"{arch}: from 5 layers on small beta_i loses accuracy (0.001 below 0.1)",
+                out.append(Claim("figS3", f"{arch}: from 5 layers on small beta_i loses accuracy (0.001 "
+                                          f"below 0.1)",
                                  _verdict(lo < mid, short), f"{lo:.2f}% at 0.001 vs {mid:.2f}% at 0.1 "
                                  f"(max over {n_epochs} epochs)"))
     five = t[(t["arch"] == "5HL-asymm") & (t["beta"] >= 1.0)]
@@ -199,20 +208,24 @@ def steadiness_claim(figure: str, t: pd.DataFrame, small: float, large: list[flo
     drops = {b: _drops(curves.loc[b].to_numpy()) for b in [small] + large if b in curves.index}
     ok = all(drops[small] <= drops[b] for b in drops if b != small)
     return Claim(figure, what, "holds" if ok else "does not hold",
-                 "summed falls of test accuracy (points): " + ", ".join(f"beta_i={b:g} {d:.2f}" for b, d in drops.items()))
+                 "summed falls of test accuracy (points): "
+                 + ", ".join(f"beta_i={b:g} {d:.2f}" for b, d in drops.items()))
 
 
 def figS4_claims(t: pd.DataFrame) -> list[Claim]:
     """Figure S4: beta_i = 0.01 trains more smoothly (than 0.1 and 1, and than P-EP)."""
     ours = t[t["arch"] == "conv-symm"]
-    return [steadiness_claim("figS4", ours, 0.01, [0.1, 1.0], "beta_i = 0.01 trains more smoothly than 0.1 and 1")]
+    return [steadiness_claim("figS4", ours, 0.01, [0.1, 1.0],
+                             "beta_i = 0.01 trains more smoothly than 0.1 and 1")]
 
 
-def _layer_claim(figure: str, label: str, error: np.ndarray | None, sizes: list[int], test, what: str) -> Claim:
+def _layer_claim(figure: str, label: str, error: np.ndarray | None, sizes: list[int], test,
+                 what: str) -> Claim:
     if error is None or np.isnan(error).all():
         return Claim(figure, what, "not measured", f"no per-neuron error recorded for {label} (rerun it)")
     means = layer_means(error[-1:], sizes)[0]
-    with np.errstate(divide="ignore", invalid="ignore"):  # an error that is exactly 0 makes a ratio inf: still a verdict
+    # an error that is exactly 0 makes a ratio inf: still a verdict
+    with np.errstate(divide="ignore", invalid="ignore"):
         ok, numbers = test(means)
     return Claim(figure, what, "holds" if ok else "does not hold",
                  f"{label}, last epoch, mean |error| per layer (input -> output): "
@@ -229,11 +242,14 @@ def error_claims(figure: str, t: pd.DataFrame, errors: dict[str, np.ndarray], si
     label = {b: f"{arch} beta={b:g}" for b in sorted(set(t["beta"]))} if len(t) else {}
     if figure == "figS5":
         if len(best):
-            out.append(Claim(figure, "2HL: the best accuracy is at beta_i = 0.001", _verdict(best.idxmax() == 0.001, short),
-                             ", ".join(f"{b:g}: {v:.2f}%" for b, v in best.items()) + f" (best over {n_epochs} epochs)"))
+            out.append(Claim(figure, "2HL: the best accuracy is at beta_i = 0.001",
+                             _verdict(best.idxmax() == 0.001, short),
+                             ", ".join(f"{b:g}: {v:.2f}%" for b, v in best.items())
+                             + f" (best over {n_epochs} epochs)"))
         out.append(_layer_claim(figure, label.get(0.001, ""), errors.get(label.get(0.001, "")), sizes,
                                 lambda m: (m[1] >= 100 * m[0], f"layer 2 / layer 1 = {m[1] / m[0]:.0f}"),
-                                "at beta_i = 0.001 the first hidden layer's error is >= 2 orders of magnitude below the second's"))
+                                "at beta_i = 0.001 the first hidden layer's error is >= 2 orders of "
+                                "magnitude below the second's"))
         out.append(_layer_claim(figure, label.get(2.0, ""), errors.get(label.get(2.0, "")), sizes,
                                 lambda m: (bool(np.all(np.diff(m) > 0)), ""),
                                 "at beta_i = 2 the error also falls from the output towards the input"))
@@ -243,20 +259,24 @@ def error_claims(figure: str, t: pd.DataFrame, errors: dict[str, np.ndarray], si
                                 lambda m: (m[-2] >= 100 * m[0], f"layer 10 / layer 1 = {m[-2] / m[0]:.2g}"),
                                 "weak feedback (beta_i = 0.001): the error vanishes towards the input "
                                 "(layer 1 >= 2 orders of magnitude below layer 10)"))
-        out.append(steadiness_claim(figure, t, 0.001, [1.0, 2.0], "smaller beta_i trains more steadily, up to 10 layers"))
+        out.append(steadiness_claim(figure, t, 0.001, [1.0, 2.0],
+                                    "smaller beta_i trains more steadily, up to 10 layers"))
     elif figure == "figS7":
         if len(best):
             top = float(best.idxmax())
-            out.append(Claim(figure, "beta_i = 0.1 yields the best accuracy (97.5%)", _verdict(top == 0.1, short),
-                             ", ".join(f"{b:g}: {v:.2f}%" for b, v in best.items()) + f" (best over {n_epochs} epochs)"))
+            out.append(Claim(figure, "beta_i = 0.1 yields the best accuracy (97.5%)",
+                             _verdict(top == 0.1, short),
+                             ", ".join(f"{b:g}: {v:.2f}%"
+                                       for b, v in best.items()) + f" (best over {n_epochs} epochs)"))
         out.append(_layer_claim(figure, label.get(0.1, ""), errors.get(label.get(0.1, "")), sizes,
                                 lambda m: (m[0] * 100 >= m[-2], f"layer 1 / layer 10 = {m[0] / m[-2]:.2g}"),
-                                "residual links restore the error flow: at beta_i = 0.1 layer 1's error within "
-                                "2 orders of magnitude of layer 10's"))
+                                "residual links restore the error flow: at beta_i = 0.1 layer 1's error "
+                                "within 2 orders of magnitude of layer 10's"))
     return out
 
 
-CLAIMED = ("figS1", "figS2", "figS3", "figS4", "figS5", "figS6", "figS7")  # the figures whose claims are checked here
+# the figures whose claims are checked here
+CLAIMED = ("figS1", "figS2", "figS3", "figS4", "figS5", "figS6", "figS7")
 
 
 def figure_claims(figure: str, runs: pd.DataFrame, summary: pd.DataFrame) -> list[Claim]:

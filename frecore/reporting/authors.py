@@ -15,7 +15,9 @@ DATA_FILE = "data/authors_curves.json"  # inside this package
 @dataclass(frozen=True)
 class AuthorsCurve:
     notebook: str   # file in the authors' repository
-    cell: int       # index of the code cell (0-based, counting all cells as in the .ipynb 'cells' list) whose output prints it
+    # index of the code cell (0-based, counting all cells as in the .ipynb 'cells' list) whose output prints
+    # it
+    cell: int
     what: str       # which run, in the notebook's words (settings that identify it, seed/run index)
     test_acc: tuple[float, ...]  # test accuracy %, after epochs 1, 2, ... as printed
     train_acc: tuple[float, ...] = ()  # when printed, same epochs

@@ -46,7 +46,9 @@ def with_protocol(summary: pd.DataFrame, protocol: pd.DataFrame | None) -> pd.Da
         "n": "protocol_n", "epochs": "protocol_epochs"})[["row", "reading", *PROTOCOL_COLUMNS]]
     if p.empty:
         return summary
-    return summary.drop(columns=[c for c in PROTOCOL_COLUMNS if c in summary]).merge(p, on=["row", "reading"], how="left")
+    return summary.drop(columns=[c
+                                 for c in PROTOCOL_COLUMNS if c in summary]).merge(
+                                         p, on=["row", "reading"], how="left")
 
 
 def _protocol_cell(s: pd.Series) -> str:
@@ -55,7 +57,8 @@ def _protocol_cell(s: pd.Series) -> str:
     if n is None or (isinstance(n, float) and math.isnan(n)) or not n:
         return "-"
     return (f"{format_mean_std(s['protocol_best_mean'], s['protocol_best_std'])} / "
-            f"{format_mean_std(s['protocol_final_mean'], s['protocol_final_std'])} (n={int(n)}, {int(s['protocol_epochs'])} ep)")
+            f"{format_mean_std(s['protocol_final_mean'], s['protocol_final_std'])} (n={int(n)}, "
+            f"{int(s['protocol_epochs'])} ep)")
 
 
 def markdown_table(summary: pd.DataFrame) -> str:
@@ -64,12 +67,13 @@ def markdown_table(summary: pd.DataFrame) -> str:
     authors = "authors_same_epochs" in summary and summary["authors_same_epochs"].notna().any()
     protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
     lines = [
-        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper | Train best: ours / paper (%) "
+        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper "
+        "| Train best: ours / paper (%) "
         + ("| Authors' code, same epochs (%) " if authors else "")
         + ("| Ours at the paper's protocol: best / final (%) " if protocol else "")
-        + "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | Paper WCT "
-        "| Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(probes) + authors + protocol),
+        + "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | "
+          "Paper WCT | Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
+        "|---" * 14 + "|" + "---|" * (len(probes) + authors + protocol),
     ]
     for _, s in summary.iterrows():
         diff = "-" if not _finite(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
@@ -82,13 +86,16 @@ def markdown_table(summary: pd.DataFrame) -> str:
         note = s.get("note", "")
         missing = note if isinstance(note, str) and note else "not run"
         lines.append(
-            f"| {s['arch']} | {s['approach']} | {format_mean_std(s['best_test_mean'], s['best_test_std'], missing)} "
-            f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} "
-            f"| {diff} | {format_mean_std(s['best_train_mean'], math.nan)} / {format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
+            f"| {s['arch']} | {s['approach']} | "
+            f"{format_mean_std(s['best_test_mean'], s['best_test_std'], missing)} | "
+            f"{format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} | {diff} | "
+            f"{format_mean_std(s['best_train_mean'], math.nan)} / "
+            f"{format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
             + (f"| {format_mean_std(s['authors_same_epochs'], math.nan, missing='-')} " if authors else "")
             + (f"| {_protocol_cell(s)} " if protocol else "")
-            + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} "
-            f"| {_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | {s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
+            + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} | "
+              f"{_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | "
+              f"{s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
             + "".join(f" {s[c]:.3g} |" if _finite(s[c]) else " - |" for c in probes))
     return "\n".join(lines)
 
@@ -97,19 +104,23 @@ def headline_table(summary: pd.DataFrame) -> str:
     """The README's short table: each row's default reading, ours (best, final) beside the authors'
     code at the same epochs and the paper's 5-run mean."""
     protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
-    lines = ["| Arch | Approach | Reading | Ours best (%) | Ours final (%) | Authors' code, same epochs (%) | Paper (%) "
-             "| epochs (ours/paper) | n |" + (" Ours at the paper's protocol: best / final (%) |" if protocol else ""),
+    lines = ["| Arch | Approach | Reading | Ours best (%) | Ours final (%) | Authors' code, same epochs (%) "
+             "| Paper (%) | epochs (ours/paper) | n |"
+             + (" Ours at the paper's protocol: best / final (%) |" if protocol else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if protocol else "")]
-    default = summary["default_reading"].astype(bool) if "default_reading" in summary else pd.Series(True, summary.index)
+    default = (summary["default_reading"].astype(bool) if "default_reading" in summary
+               else pd.Series(True, summary.index))
     for _, s in summary[default].iterrows():
         fraction = s.get("epoch_fraction", 1.0)
-        epochs = f"{s['epochs']}" if not fraction or fraction >= 1.0 or math.isnan(fraction) else f"{fraction:g} of {s['epochs']}"
+        whole = not fraction or fraction >= 1.0 or math.isnan(fraction)
+        epochs = f"{s['epochs']}" if whole else f"{fraction:g} of {s['epochs']}"
         lines.append(
-            f"| {s['arch']} | {s['approach']} | {s.get('reading', '')} "
-            f"| {format_mean_std(s['best_test_mean'], s['best_test_std'])} "
-            f"| {format_mean_std(s['final_test_mean'], s['final_test_std'])} "
-            f"| {format_mean_std(s.get('authors_same_epochs', math.nan), math.nan, missing='-')} "
-            f"| {format_mean_std(s['paper_test'], s['paper_std'], missing='-')} | {epochs}/{s['paper_epochs']} | {s['n']} |"
+            f"| {s['arch']} | {s['approach']} | {s.get('reading', '')} | "
+            f"{format_mean_std(s['best_test_mean'], s['best_test_std'])} | "
+            f"{format_mean_std(s['final_test_mean'], s['final_test_std'])} | "
+            f"{format_mean_std(s.get('authors_same_epochs', math.nan), math.nan, missing='-')} | "
+            f"{format_mean_std(s['paper_test'], s['paper_std'], missing='-')} | {epochs}/{s['paper_epochs']} "
+            f"| {s['n']} |"
             + (f" {_protocol_cell(s)} |" if protocol else ""))
     return "\n".join(lines)
 
@@ -124,16 +135,18 @@ def results_page(experiment: str, summary: pd.DataFrame, summary_csv: str, title
         f"# {title}", "",
         f"Generated by `python -m frecore report {experiment} --page docs/results/{experiment}.md` (run by "
         f"`make {experiment}`) from `{summary_csv}`; profile {profiles}. Do not edit by hand.", "",
-        "Best test accuracy over epochs (the paper's protocol) and final-epoch accuracy, mean ± std (ddof=1) over "
-        "seeds. A row's default reading is what produced the paper's number; lines marked `[text]` or `[code]` are "
-        "the other reading, where it was run ([settings provenance](../provenance.md)). \"Authors' code, same "
-        "epochs\" is the mean over the authors' printed runs of their best test accuracy within our number of "
-        "epochs. \"Ours at the paper's protocol\" is the paper profile (the paper's epochs; n seeds so far), trained "
-        "by the campaign (`make campaign`, [docs/campaign.md](../campaign.md)). Readings of these numbers: "
-        "[docs/readings.md](../readings.md).", "",
+        "Best test accuracy over epochs (the paper's protocol) and final-epoch accuracy, mean ± std (ddof=1) "
+        "over seeds. A row's default reading is what produced the paper's number; lines marked `[text]` or "
+        "`[code]` are the other reading, where it was run ([settings provenance](../provenance.md)). "
+        "\"Authors' code, same epochs\" is the mean over the authors' printed runs of their best test "
+        "accuracy within our number of epochs. \"Ours at the paper's protocol\" is the paper profile (the "
+        "paper's epochs; n seeds so far), trained by the campaign (`make campaign`, "
+        "[docs/campaign.md](../campaign.md)). Readings of these numbers: [docs/readings.md](../readings.md).",
+        "",
         markdown_table(summary), "",
         f"![{experiment}](../../results/{experiment}.png)", "",
-        *(["## The figure's claims, checked on these runs", "", *(f"- {c}" for c in claims), ""] if claims else [])])
+        *(["## The figure's claims, checked on these runs", "", *(f"- {c}"
+                                                                  for c in claims), ""] if claims else [])])
 
 
 def update_readme_block(readme: str | os.PathLike, name: str, text: str) -> None:

@@ -2,7 +2,8 @@
 executed copy `make <experiment>` keeps under results/ is byte-identical when the results are.
 
 Removed: papermill's timings (per notebook and per cell), the kernel's execution timestamps,
-execution counts, the random id papermill gives its injected-parameters cell, and the progress lines the sweep streams to the terminal (PROGRESS_PREFIX). The
+execution counts, the random id papermill gives its injected-parameters cell, and the progress lines the sweep
+streams to the terminal (PROGRESS_PREFIX). The
 checkout's absolute path (where the results folder, the venv and tracebacks live) is written
 relative to it, so two clones in different folders produce the same file. Everything else (the
 parameters, every output the notebook computed) is kept.
@@ -35,7 +36,8 @@ def _drop_progress(output: dict) -> dict | None:
     """A stream output without its progress lines (None when nothing else was in it)."""
     text = output.get("text", "")
     lines = (text if isinstance(text, list) else [text])
-    kept = [ln for part in lines for ln in part.splitlines(keepends=True) if not ln.startswith(PROGRESS_PREFIX)]
+    kept = [ln for part in lines
+            for ln in part.splitlines(keepends=True) if not ln.startswith(PROGRESS_PREFIX)]
     if not kept:
         return None
     return {**output, "text": kept}
@@ -49,7 +51,8 @@ def strip_notebook(nb: dict, root: str | os.PathLike | None = None) -> dict:
     cells = []
     for cell in nb.get("cells", []):
         cell = dict(cell)
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k not in ("execution", "papermill")}
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items()
+                            if k not in ("execution", "papermill")}
         if "id" in cell and "injected-parameters" in cell["metadata"].get("tags", []):
             cell["id"] = "injected-parameters"  # papermill draws a new random id for it each time
         if cell.get("cell_type") == "code":

@@ -41,7 +41,8 @@ def _runs(runs_csv: str | os.PathLike | list, summary: pd.DataFrame) -> pd.DataF
     from frecore.reporting.store import load_runs
 
     paths = runs_csv if isinstance(runs_csv, list) else [runs_csv]
-    runs = pd.concat([load_runs(p) for p in paths], ignore_index=True) if len(paths) > 1 else load_runs(paths[0])
+    runs = pd.concat([load_runs(p)
+                      for p in paths], ignore_index=True) if len(paths) > 1 else load_runs(paths[0])
     ids = {i for cell in summary["run_ids"] if isinstance(cell, str) for i in cell.split()}
     return runs[runs["run_id"].isin(ids)]
 
@@ -69,14 +70,17 @@ def accuracy_curves(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike,
                 ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.2)
                 theirs = _authors_mean_curve(experiment, s["row"], n) if default else None
                 if theirs is not None:
-                    ax.plot(epochs, theirs, color=color, marker="x", ls=":", label=f"{s['approach']} (authors' code)")
-            if default and not np.isnan(s["paper_test"]):  # a row without a paper value (a new table) has no line
+                    ax.plot(epochs, theirs, color=color, marker="x", ls=":",
+                            label=f"{s['approach']} (authors' code)")
+            # a row without a paper value (a new table) has no line
+            if default and not np.isnan(s["paper_test"]):
                 ax.axhline(s["paper_test"], color=color, ls="--", lw=1, label=f"{s['approach']} (paper)")
         ax.set_title(f"{experiment}: {arch} ({profile} profile)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         rows = summary[summary["arch"] == arch]
-        lo = np.nanmin([rows["paper_test"].min() - 3, rows["best_test_mean"].min() - 4])  # every row, ours too
+        # every row, ours too
+        lo = np.nanmin([rows["paper_test"].min() - 3, rows["best_test_mean"].min() - 4])
         ax.set_ylim(0 if np.isnan(lo) else max(lo, 0), 100)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
@@ -113,7 +117,8 @@ def dynamics_vs_beta(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike
         ax.set_xlabel("feedback scaling beta_i")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{experiment}: {s['arch'].iloc[0]} ({profile} profile; missing points: not settled within 500 steps)")
+    fig.suptitle(f"{experiment}: {s['arch'].iloc[0]} ({profile} profile; missing points: not settled within "
+                 f"500 steps)")
     return _save(fig, out_png, dpi=120)
 
 
@@ -230,10 +235,12 @@ def grouped_bars(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
     for ax, ds in zip(axes[0], datasets):
         d = s[s["dataset"] == ds].reset_index(drop=True)
         x = np.arange(len(d))
-        ax.bar(x - 0.2, d["best_test_mean"], 0.4, yerr=d["best_test_std"].fillna(0), label="ours (best epoch)")
+        ax.bar(x - 0.2, d["best_test_mean"], 0.4, yerr=d["best_test_std"].fillna(0),
+               label="ours (best epoch)")
         ax.bar(x + 0.2, d["paper_test"], 0.4, hatch="//", alpha=0.5, label="paper")
         if "authors_same_epochs" in d and d["authors_same_epochs"].notna().any():
-            ax.plot(x - 0.2, d["authors_same_epochs"], "kx", ms=7, label="authors' code, best within our epochs")
+            ax.plot(x - 0.2, d["authors_same_epochs"], "kx", ms=7,
+                    label="authors' code, best within our epochs")
         ax.set_xticks(x, [f"{a.split(' (')[0]} {b}" for a, b in zip(d["arch"], d["approach"])], fontsize=7,
                       rotation=50, ha="right")
         finite = pd.concat([d["best_test_mean"], d["paper_test"]]).dropna()
@@ -255,7 +262,8 @@ def beta_heatmap(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, ou
     archs = list(dict.fromkeys(s["arch"]))
     betas = sorted(set(s["beta_i"]))
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(archs) + 2))
-    for ax, col, title in ((axes[0], "best_test_mean", "ours (best epoch)"), (axes[1], "paper_test", "paper")):
+    panels = ((axes[0], "best_test_mean", "ours (best epoch)"), (axes[1], "paper_test", "paper"))
+    for ax, col, title in panels:
         grid = np.full((len(archs), len(betas)), np.nan)
         for _, r in s.iterrows():
             grid[archs.index(r["arch"]), betas.index(r["beta_i"])] = r[col]
@@ -291,8 +299,8 @@ def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, o
         p = s["P"]
         reading = s["reading"].iloc[0]
         color = f"C{2 * k}"
-        ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3, color=color,
-                    ls="-" if default else "-.", label=f"ours, best epoch ({reading} reading)")
+        ax.errorbar(p, s["best_test_mean"], yerr=s["best_test_std"].fillna(0), marker="o", capsize=3,
+                    color=color, ls="-" if default else "-.", label=f"ours, best epoch ({reading} reading)")
         ax.plot(p, s["final_test_mean"], "s:", color=color, label=f"ours, final epoch ({reading} reading)")
         for _, line in s.iterrows():
             for acc in _line_runs(runs, line)["best_test_acc"]:
@@ -300,7 +308,8 @@ def accuracy_vs_p(runs_csv: str | os.PathLike, summary_csv: str | os.PathLike, o
     epochs = int(summary["epochs"].max()) if len(summary) else 0
     p_of = dict(zip(summary["row"], summary["P"]))
     theirs = [(p_of[label], np.mean([max(c.test_acc[:epochs]) for c in curves]))
-              for label in dict.fromkeys(summary["row"]) if (curves := curves_for(experiment, label)) and epochs]
+              for label in dict.fromkeys(summary["row"])
+              if (curves := curves_for(experiment, label)) and epochs]
     if theirs:
         ax.plot(*zip(*theirs), "x--", color="k", label=f"authors' code, best of their first {epochs} epochs")
     ax.set_xlabel("AGT connection probability P")
@@ -349,7 +358,8 @@ def dynamics_curves(runs_csv, summary_csv, out_png, profile: str, experiment: st
     fig, axes = plt.subplots(len(archs), 4, figsize=(16, 3 * len(archs)), squeeze=False)
     for row, arch in zip(axes, archs):
         a = t[t["arch"] == arch]
-        for ax, (col, label) in zip(row, (("ftmle", "FTMLE"), ("mle", "MLE"), ("train_acc", "train accuracy (%)"),
+        for ax, (col, label) in zip(row, (("ftmle", "FTMLE"), ("mle", "MLE"),
+                                          ("train_acc", "train accuracy (%)"),
                                           ("test_acc", "test accuracy (%)"))):
             for beta, b in a.groupby("beta"):
                 curve = b.groupby("epoch")[col].mean().dropna()
@@ -401,7 +411,8 @@ def panel_curves(runs_csv, summary_csv, out_png, profile: str, experiment: str) 
         for col, color in (("train_acc", "C0"), ("test_acc", "C1")):
             for c in _epoch_curves(runs, s, col):
                 ax.plot(np.arange(1, len(c) + 1), c, color=color, lw=0.6, alpha=0.5)
-        _accuracy_panel(ax, runs, s, f"({chr(97 + k)}) {s['row']}", {"train_acc": ("o-", "C0"), "test_acc": ("o-", "C1")})
+        _accuracy_panel(ax, runs, s, f"({chr(97 + k)}) {s['row']}",
+                        {"train_acc": ("o-", "C0"), "test_acc": ("o-", "C1")})
     fig.suptitle(f"{experiment} ({profile} profile)")
     return _save(fig, out_png, dpi=100)
 
@@ -441,7 +452,8 @@ def neuron_error_maps(runs_csv, summary_csv, out_png, profile: str, experiment: 
     runs = _runs(runs_csv, summary)
     errors = neuron_errors(runs, summary)
     n = len(summary)
-    fig, axes = plt.subplots(n, 2, figsize=(10, 2.6 * n), squeeze=False, gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, axes = plt.subplots(n, 2, figsize=(10, 2.6 * n), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.4, 1]})
     for k, (row, (_, s)) in enumerate(zip(axes, summary.iterrows())):
         e = errors.get(s["row"])
         ax = row[0]
@@ -451,7 +463,8 @@ def neuron_error_maps(runs_csv, summary_csv, out_png, profile: str, experiment: 
                                norm=LogNorm(vmin=1e-8, vmax=1), cmap="viridis", shading="flat")
             fig.colorbar(im, ax=ax)
         else:
-            ax.text(0.5, 0.5, "no per-neuron error recorded", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no per-neuron error recorded", ha="center", va="center",
+                    transform=ax.transAxes)
         acc = row[1]
         for a in (ax, acc):
             a.xaxis.get_major_locator().set_params(integer=True)
@@ -512,11 +525,14 @@ def state_heatmaps(csv: str | os.PathLike, out_png: str | os.PathLike) -> Path:
     fig, axes = plt.subplots(2, len(settings), figsize=(4.2 * len(settings), 6.5), squeeze=False)
     for k, setting in enumerate(settings):
         g = t[t["setting"] == setting]
-        for row, (col, cmap, label) in enumerate((("state", "RdBu_r", "activity"), ("change", "PuOr", "s[t]-s[t-1]"))):
+        for row, (col, cmap, label) in enumerate((("state", "RdBu_r", "activity"),
+                                                  ("change", "PuOr", "s[t]-s[t-1]"))):
             grid = g.pivot_table(index="neuron", columns="step", values=col)
             lim = max(1e-12, float(np.abs(grid.values).max()))
-            im = axes[row][k].imshow(grid.values, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim, origin="lower",
-                                     extent=(grid.columns.min() - 0.5, grid.columns.max() + 0.5, -0.5, grid.shape[0] - 0.5))
+            im = axes[row][k].imshow(grid.values, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim,
+                                     origin="lower",
+                                     extent=(grid.columns.min() - 0.5, grid.columns.max() + 0.5, -0.5,
+                                             grid.shape[0] - 0.5))
             axes[row][k].set_title(f"{setting}: {label}", fontsize=8)
             axes[row][k].set_xlabel("step")
             axes[row][k].set_ylabel("neuron (s_1: 0-63, s_2: 64-127)")

@@ -39,7 +39,8 @@ def _number(text: str, column: str, low: float, high: float, *, empty_ok: bool =
     except ValueError:
         raise CellError(column, f"{_show(text)} is not a number") from None
     if not math.isfinite(value):
-        raise CellError(column, f"{_show(text)} is not a finite number (an unmeasured value is an empty cell)")
+        raise CellError(column,
+                        f"{_show(text)} is not a finite number (an unmeasured value is an empty cell)")
     if not low <= value <= high:
         raise CellError(column, f"{_show(text)} is outside [{low:g}, {high:g}]")
     return value

@@ -61,24 +61,21 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
     """The CSV row of one run; `result=None` records a run that raised before finishing."""
     cfg = planned.config
     h = result.history if result is not None else []
-    return {
-        "run_id": planned.run_id, "experiment": planned.experiment, "row": planned.row.label,
-        "reading": planned.reading, "arch": planned.row.arch, "rule": cfg.rule.name, "seed": planned.seed, "profile": planned.profile,
-        "epochs": cfg.optim.epochs, "epochs_run": len(h),
-        "best_test_acc": result.best_test_acc if result else math.nan,
-        "final_test_acc": result.final_test_acc if result else math.nan,
-        "best_train_acc": result.best_train_acc if result else math.nan,
-        "final_train_acc": h[-1].train_acc if h else math.nan,
-        "wall_s": result.wall_s if result else math.nan,
-        "epoch_s": sum(e.seconds for e in h) / len(h) if h else math.nan,
-        "device": device_name(result.device if result else cfg.device),
-        "torch": torch.__version__, "git_commit": commit or git_commit(),
-        "status": status or (result.status if result else "failed"),
-        "message": message or (result.message if result else ""),
-        "config": json.dumps(cfg.to_dict(), sort_keys=True),
-        "history": json.dumps(result.history_dicts() if result else []),
-        "probe_before": json.dumps(result.probe_before if result else {}),
-    }
+    return {"run_id": planned.run_id, "experiment": planned.experiment, "row": planned.row.label,
+            "reading": planned.reading, "arch": planned.row.arch, "rule": cfg.rule.name, "seed": planned.seed,
+            "profile": planned.profile, "epochs": cfg.optim.epochs, "epochs_run": len(h),
+            "best_test_acc": result.best_test_acc if result else math.nan,
+            "final_test_acc": result.final_test_acc if result else math.nan,
+            "best_train_acc": result.best_train_acc if result else math.nan,
+            "final_train_acc": h[-1].train_acc if h else math.nan,
+            "wall_s": result.wall_s if result else math.nan,
+            "epoch_s": sum(e.seconds for e in h) / len(h) if h else math.nan,
+            "device": device_name(result.device if result else cfg.device), "torch": torch.__version__,
+            "git_commit": commit or git_commit(), "status": status or (result.status if result else "failed"),
+            "message": message or (result.message if result else ""),
+            "config": json.dumps(cfg.to_dict(), sort_keys=True),
+            "history": json.dumps(result.history_dicts() if result else []),
+            "probe_before": json.dumps(result.probe_before if result else {}),}
 
 
 class ResultsFileError(ConfigError):
@@ -133,8 +130,8 @@ def read_runs(path: str | os.PathLike) -> tuple[pd.DataFrame, list[list[str]]]:
                 start = reader.line_num + 1
     except (UnicodeDecodeError, csv.Error) as exc:
         where = f" (line {start})" if isinstance(exc, csv.Error) else ""
-        raise ResultsFileError(f"{path} is not a readable CSV{where}: {exc}; correct that line or move the file "
-                               f"aside to start afresh (the file was left as it is)") from None
+        raise ResultsFileError(f"{path} is not a readable CSV{where}: {exc}; correct that line or move the "
+                               f"file aside to start afresh (the file was left as it is)") from None
     except OSError as exc:
         raise ResultsFileError(f"cannot read {path}: {exc.strerror or exc}; make it a readable file "
                                f"(or choose another --out-dir)") from None
@@ -188,9 +185,9 @@ class RunClaims:
             self.folder.mkdir(parents=True, exist_ok=True)
             handle = open(self.folder / f"{run_id}.lock", "a")
         except OSError as exc:
-            raise ResultsFileError(f"cannot take the claim {self.folder / f'{run_id}.lock'} ({exc.strerror or exc}): "
-                                   f"{self.folder} must be a folder of plain lock files; move the wrong one "
-                                   f"aside and rerun") from None
+            raise ResultsFileError(f"cannot take the claim {self.folder / f'{run_id}.lock'} "
+                                   f"({exc.strerror or exc}): {self.folder} must be a folder of plain lock "
+                                   f"files; move the wrong one aside and rerun") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -248,7 +245,8 @@ def locked(path: Path) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock, "a")  # noqa: SIM115 (closed by the `with` below, once it is known to be open)
     except OSError as exc:
-        raise ResultsFileError(f"cannot open the lock file {lock} ({exc.strerror or exc}): it must be a plain "
+        raise ResultsFileError(f"cannot open the lock file {lock} ({exc.strerror or exc}): it must be a "
+                               f"plain "
                                f"file in a writable folder; move the wrong one aside and rerun") from None
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -297,7 +295,8 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
     lines found on the way are moved, raw, to <name>.rejected rather than dropped unseen."""
     path = Path(path)
     # a bare carriage return (an exception's message) is written unquoted and would tear the line
-    record = {k: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v for k, v in record.items()}
+    record = {k: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v
+              for k, v in record.items()}
     with locked(path):
         runs, bad = read_runs(path)
         if bad:
@@ -306,9 +305,10 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
                 with open(rejected, "a", newline="", encoding="utf-8") as f:
                     csv.writer(f).writerows(bad)
             except OSError as exc:
-                raise ResultsFileError(f"cannot write {rejected} ({exc.strerror or exc}); {path.name} is left as "
-                                       f"it was: free space or fix that path, then rerun") from None
-            print(f"warning: {path}: {len(bad)} damaged line(s) moved to {path.name}.rejected", file=sys.stderr)
+                raise ResultsFileError(f"cannot write {rejected} ({exc.strerror or exc}); {path.name} is "
+                                       f"left as it was: free space or fix that path, then rerun") from None
+            print(f"warning: {path}: {len(bad)} damaged line(s) moved to {path.name}.rejected",
+                  file=sys.stderr)
         runs = runs[runs["run_id"] != record["run_id"]]
         new = pd.DataFrame([record], columns=RUN_COLUMNS)
         runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)

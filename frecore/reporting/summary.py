@@ -66,7 +66,8 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
         paper = row.paper
         out.append({
             **row.coords,
-            "row": row.label, "arch": row.arch, "approach": row.approach if default else f"{row.approach} [{reading}]",
+            "row": row.label, "arch": row.arch,
+            "approach": row.approach if default else f"{row.approach} [{reading}]",
             "reading": reading, "default_reading": default, "profile": profile,
             "n": len(ok), "n_diverged": int((r["status"] == "diverged").sum()),
             "n_failed": int((r["status"] == "failed").sum()),
@@ -80,8 +81,10 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
             "diff_vs_paper": best_mean - paper.test_acc if paper else nan,
             "wall_s_mean": _mean(ok["wall_s"]), "epoch_s_mean": epoch_s, "epoch_fraction": fraction,
             "full_epoch_s_mean": full_epoch_s,
-            "extrapolated_paper_wall_s": full_epoch_s * row.config.optim.epochs,  # training only, paper's epochs
-            "paper_wct_s": paper.wct_s if paper and paper.wct_s is not None else nan, "paper_protocol": paper.protocol if paper else "",
+            # training only, paper's epochs
+            "extrapolated_paper_wall_s": full_epoch_s * row.config.optim.epochs,
+            "paper_wct_s": paper.wct_s if paper and paper.wct_s is not None else nan,
+            "paper_protocol": paper.protocol if paper else "",
             "device": ", ".join(sorted(set(ok["device"]))) if len(ok) else "",
             "run_ids": " ".join(ok["run_id"]),
             **_probe_means(ok), **_step_means(ok),
@@ -89,7 +92,8 @@ def summarise(runs: pd.DataFrame, rows: Sequence[Row], profile: str,
     return pd.DataFrame(out)
 
 
-SUMMARY_COLUMNS = ("row", "arch", "approach", "profile", "n", "best_test_mean", "final_test_mean", "paper_test")
+SUMMARY_COLUMNS = ("row", "arch", "approach", "profile", "n", "best_test_mean", "final_test_mean",
+                   "paper_test")
 
 
 def load_summary(path: str | os.PathLike) -> pd.DataFrame | None:

@@ -24,7 +24,8 @@ class BatchStats:
 
 class LearningRule(Protocol):
     name: str
-    settings: tuple[type, ...]  # the RuleConfig groups it reads (frecore.config.rules); tests check it reads no other
+    # the RuleConfig groups it reads (frecore.config.rules); tests check it reads no other
+    settings: tuple[type, ...]
     build_net: Callable[..., Net]  # (net_cfg, input_shape, n_out, generator, device) -> the net it trains
 
     def __init__(self, cfg: RuleConfig) -> None: ...

@@ -23,7 +23,8 @@ class Backprop:
         pass
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
+    def predict(self, net: LayeredFRENet, x: torch.Tensor,
+                noise: GaussianNoise | None = None) -> torch.Tensor:
         return net.feedforward(x)[1]
 
     def compute_gradients(self, net: LayeredFRENet, x: torch.Tensor, y: torch.Tensor,
@@ -32,7 +33,8 @@ class Backprop:
         with torch.enable_grad():
             _, logits = net.feedforward(x, feedback_alignment=self.feedback_alignment)
             loss = mean_cross_entropy(logits, y)  # batch mean (per member, side by side)
-            grads = torch.autograd.grad(loss, weights, allow_unused=True)  # a feedback-only AGT block has no use
+            # a feedback-only AGT block has no use
+            grads = torch.autograd.grad(loss, weights, allow_unused=True)
         for w, g in zip(weights, grads):
             w.grad = torch.zeros_like(w) if g is None else g
         return batch_stats(logits.detach(), y)

@@ -53,7 +53,8 @@ SIGN_STREAM = 524287  # random-sign's generator: the run's seed + this (a prime 
 
 class Phases(NamedTuple):
     free: Relaxation  # s^0, settled from s = 0
-    nudged: Relaxation  # s^beta, from s^0 under the nudge (centered: the +beta_f phase; random-sign: sigma beta_f)
+    # s^beta, from s^0 under the nudge (centered: the +beta_f phase; random-sign: sigma beta_f)
+    nudged: Relaxation
     logits: torch.Tensor  # the free phase's prediction
     e_readout: torch.Tensor  # the e_p W_f learns from (RuleConfig.readout_error)
     ds: list[torch.Tensor]  # what the update reads per layer: the estimator's state difference (module doc)
@@ -66,9 +67,11 @@ class EquilibriumPropagation:
 
     def __init__(self, cfg: RuleConfig) -> None:
         self.cfg = cfg
-        self.beta_f: float | torch.Tensor = cfg.beta_f  # a (M, 1, 1) tensor for members side by side (for_members)
+        # a (M, 1, 1) tensor for members side by side (for_members)
+        self.beta_f: float | torch.Tensor = cfg.beta_f
         self._counts = [0, 0, 0]  # free steps, nudged steps, batches since the last take_step_counts
-        self.keep_last = False  # keep the last batch's phases in `last` (a probe of the per-neuron error sets it)
+        # keep the last batch's phases in `last` (a probe of the per-neuron error sets it)
+        self.keep_last = False
         self.last: Phases | None = None
         self.sign_gens: list[torch.Generator] = []  # random-sign: one stream per run (member)
         if cfg.estimator == "random-sign":
@@ -117,7 +120,8 @@ class EquilibriumPropagation:
         if self.cfg.beta_f <= 0:
             raise ConfigError(f"EP learns from the nudged phase: beta_f must be > 0, got {self.cfg.beta_f!r}")
         if net_cfg.arch == "conv" and self.cfg.nudge != "constant":
-            raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take nudge='constant'")
+            raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take "
+                              "nudge='constant'")
 
     @torch.no_grad()
     def predict(self, net: FRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
@@ -128,7 +132,8 @@ class EquilibriumPropagation:
         return target - torch.softmax(logits, dim=-1)
 
     @torch.no_grad()
-    def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> Phases:
+    def phases(self, net: FRENet, x: torch.Tensor, y: torch.Tensor,
+               noise: GaussianNoise | None = None) -> Phases:
         """The free and the nudged relaxation of one batch (Algorithm 1; Algorithm S2 for the conv
         net), the free logits and the e_p W_f learns from.
 
@@ -173,7 +178,8 @@ class EquilibriumPropagation:
         elif cfg.estimator == "random-sign":
             signs = self.draw_signs()
             nudged = nudged_at(self.beta_f * member_factor(net, signs, -1))
-            ds = [(b - a).div_(member_factor(net, signs, j)) for j, (a, b) in enumerate(zip(s0, nudged.state))]
+            ds = [(b - a).div_(member_factor(net, signs, j))
+                  for j, (a, b) in enumerate(zip(s0, nudged.state))]
             runs = [nudged]
         else:
             nudged = nudged_at(self.beta_f)
@@ -188,7 +194,8 @@ class EquilibriumPropagation:
         return Phases(free, nudged, logits0, e_readout, ds)
 
     @torch.no_grad()
-    def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
+    def compute_gradients(self, net: FRENet, x: torch.Tensor, y: torch.Tensor,
+                          noise: GaussianNoise | None = None) -> BatchStats:
         p = self.phases(net, x, y, noise)
         if self.keep_last:
             self.last = p
@@ -202,7 +209,8 @@ def member_factor(net: FRENet, values: list[float], layer: int) -> float | torch
     layout takes it (MemberStack.member_factor)."""
     members = getattr(net, "m", 1)  # a MemberStack's member count
     if len(values) != members:
-        raise ConfigError(f"{len(values)} values for {members} member(s): seed_streams takes one seed per run")
+        raise ConfigError(f"{len(values)} values for {members} member(s): seed_streams takes one seed "
+                          f"per run")
     return values[0] if members == 1 else net.member_factor(values, layer)
 
 

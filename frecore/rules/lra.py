@@ -35,10 +35,12 @@ class LocalRepresentationAlignment:
 
     def check(self, net_cfg: NetConfig) -> None:
         if net_cfg.arch != "layered" or net_cfg.topology != "chain":
-            raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch 'layered', topology 'chain'")
+            raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch 'layered', "
+                              "topology 'chain'")
 
     @torch.no_grad()
-    def predict(self, net: LayeredFRENet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
+    def predict(self, net: LayeredFRENet, x: torch.Tensor,
+                noise: GaussianNoise | None = None) -> torch.Tensor:
         return net.feedforward(x)[1]
 
     @torch.no_grad()
@@ -47,7 +49,8 @@ class LocalRepresentationAlignment:
         """(s^0, errors e_1..e_L, e_p, logits) of Algorithm S1 for one batch."""
         beta = self.cfg.beta_f
         s0, logits = net.feedforward(x)
-        pre = [net.input_drive(x)] + [s0[k] @ net.w_blocks[k].transpose(-1, -2) for k in range(len(s0) - 1)]  # h_i^0
+        # h_i^0
+        pre = [net.input_drive(x)] + [s0[k] @ net.w_blocks[k].transpose(-1, -2) for k in range(len(s0) - 1)]
         e_p = F.one_hot(y, logits.shape[-1]).to(logits.dtype) - torch.softmax(logits, dim=-1)
         errors: list[torch.Tensor] = [None] * len(s0)  # type: ignore[list-item]
         above = e_p @ net.output_feedback_operand()  # B_f e_p, ([M,] B, n_L)

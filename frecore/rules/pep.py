@@ -28,16 +28,19 @@ class PrototypicalEP:
 
     def check(self, net_cfg: NetConfig) -> None:
         if self.cfg.beta_f <= 0:
-            raise ConfigError(f"P-EP divides by its nudging strength: beta_f must be > 0, got {self.cfg.beta_f!r}")
+            raise ConfigError(f"P-EP divides by its nudging strength: beta_f must be > 0, got "
+                              f"{self.cfg.beta_f!r}")
         check_prototypical(net_cfg)
 
     @torch.no_grad()
-    def predict(self, net: PrototypicalNet, x: torch.Tensor, noise: GaussianNoise | None = None) -> torch.Tensor:
+    def predict(self, net: PrototypicalNet, x: torch.Tensor,
+                noise: GaussianNoise | None = None) -> torch.Tensor:
         """The output layer's activity at the free fixed point (used as class scores)."""
         return net.output(net.relax(net.input_drive(x), self.cfg.free_steps, noise=noise).state)
 
     @torch.no_grad()
-    def phases(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> tuple[PState, PState]:
+    def phases(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor,
+               noise: GaussianNoise | None = None) -> tuple[PState, PState]:
         drive = net.input_drive(x)
         free = net.relax(drive, self.cfg.free_steps, noise=noise)
         target = F.one_hot(y, net.output(free.state).shape[-1]).to(drive.dtype)
@@ -45,14 +48,16 @@ class PrototypicalEP:
                            nudge=self.cfg.pep_nudge, noise=noise)
         return free.state, nudged.state
 
-    def compute_gradients(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor, noise: GaussianNoise | None = None) -> BatchStats:
+    def compute_gradients(self, net: PrototypicalNet, x: torch.Tensor, y: torch.Tensor,
+                          noise: GaussianNoise | None = None) -> BatchStats:
         s0, s_beta = self.phases(net, x, y, noise)
         set_contrastive_gradients(net, x, s0, s_beta, self.cfg.beta_f)
         return batch_stats(net.output(s0), y)
 
 
 @torch.no_grad()
-def set_contrastive_gradients(net: PrototypicalNet, x: torch.Tensor, s0: PState, s_beta: PState, beta: float) -> None:
+def set_contrastive_gradients(net: PrototypicalNet, x: torch.Tensor, s0: PState, s_beta: PState,
+                              beta: float) -> None:
     """-(1/beta)(dPhi/dtheta(s^beta) - dPhi/dtheta(s^0)) as `.grad` (batch mean; per member for
     members side by side, whose Phi sums to each member's own)."""
     params = net.weights()

@@ -138,7 +138,8 @@ def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timi
             cfg = json.loads(r["config"])
             fraction = float(cfg.get("optim", {}).get("epoch_fraction", 1.0))
             epochs, train_s = float(r["epochs_run"]), float(r["epoch_s"])  # epoch_s: training only, per epoch
-            rest = (float(r["wall_s"]) - train_s * epochs) / epochs  # evaluation and set-up: not scaled by fraction
+            # evaluation and set-up: not scaled by fraction
+            rest = (float(r["wall_s"]) - train_s * epochs) / epochs
             per_run.append(train_s / fraction + max(rest, 0.0))
         except (ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
             continue
@@ -146,7 +147,8 @@ def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timi
         return None, "nothing measured"
     median = sorted(per_run)[len(per_run) // 2]
     factor = ONE_THREAD_FACTOR if threads == 1 else 1.0
-    return median * members * factor, f"{len(per_run)} recorded run(s)" + (" x1.8 (one thread)" if threads == 1 else "")
+    source = f"{len(per_run)} recorded run(s)" + (" x1.8 (one thread)" if threads == 1 else "")
+    return median * members * factor, source
 
 
 def _recorded_rows(experiment: str, out_dir: str | os.PathLike) -> list[dict]:
@@ -197,20 +199,22 @@ def _fmt(seconds: float | None) -> str:
 def describe(units: list[Unit], planned_n: int, done_n: int, threads: int) -> str:
     """The queue as a person reads it: done, left, each unit's estimate and the total ETA."""
     known = [u.estimate_s for u in units if u.estimate_s is not None]
-    lines = [f"campaign: {done_n} of {planned_n} runs done, {sum(len(u.runs) for u in units)} left in {len(units)} "
-             f"unit(s); ETA {_fmt(sum(known))} on {threads} thread(s)"
-             + (f" plus {len(units) - len(known)} unit(s) not yet measured" if len(known) < len(units) else "")]
+    lines = [f"campaign: {done_n} of {planned_n} runs done, {sum(len(u.runs) for u in units)} left in "
+             f"{len(units)} unit(s); ETA {_fmt(sum(known))} on {threads} thread(s)"
+             + (f" plus {len(units) - len(known)} unit(s) not yet measured"
+                if len(known) < len(units) else "")]
     for i, u in enumerate(units, 1):
         progress = f", {u.done_epochs}/{u.epochs} epochs in checkpoint" if u.done_epochs else ""
         lines.append(f"  {i:3d}. {u.label}: {len(u.runs)} run(s) x {u.epochs} epochs{progress}, "
-                     f"est {_fmt(u.estimate_s)} ({u.source})" + (" [long: paused by the budget]" if u.entry.long else ""))
+                     f"est {_fmt(u.estimate_s)} ({u.source})"
+                     + (" [long: paused by the budget]" if u.entry.long else ""))
     return "\n".join(lines)
 
 
-def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float = 150 * 60, out_dir: str = "results",
-                 threads: int = 1, data_root: str | None = None, device: str = "cpu", progress: bool = True,
-                 dry_run: bool = False, echo: Callable[[str], None] = print,
-                 clock: Callable[[], float] = time.time) -> list[Unit]:
+def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float = 150 * 60,
+                 out_dir: str = "results", threads: int = 1, data_root: str | None = None,
+                 device: str = "cpu", progress: bool = True, dry_run: bool = False,
+                 echo: Callable[[str], None] = print, clock: Callable[[], float] = time.time) -> list[Unit]:
     """Train what fits of the queue in `budget_s` seconds; return the units still left.
 
     Each unit starts only when its estimate fits the budget left (a `long` entry when one epoch
@@ -233,7 +237,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     left = list(units)
     for i, unit in enumerate(units, 1):
         timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
-        if any(t["row"] == unit.runs[0].row.label and t["experiment"] == unit.entry.experiment for t in timings):
+        if any(t["row"] == unit.runs[0].row.label and t["experiment"] == unit.entry.experiment
+               for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
                                                          len(unit.runs), threads, timings, recorded)
         budget_left = deadline - clock()
@@ -241,21 +246,25 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         fits = (unit.estimate_s is None or unit.estimate_s <= budget_left
                 or (unit.entry.long and (per_epoch is None or per_epoch <= budget_left)))
         if not fits:
-            echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} left")
+            echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} "
+                 f"left")
             continue
         echo(f"[{i}/{len(units)}] start {unit.label}: {len(unit.runs)} run(s), est {_fmt(unit.estimate_s)}, "
              f"{_fmt(budget_left)} left")
         t0 = clock()
-        out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device, data_root=data_root,
-                             out_dir=out_dir, progress=progress, variant=unit.entry.variant, seeds=unit.entry.seeds,
+        out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device,
+                             data_root=data_root, out_dir=out_dir, progress=progress,
+                             variant=unit.entry.variant, seeds=unit.entry.seeds,
                              estimator=unit.entry.estimator,
                              executor=InProcess(side_by_side=len(unit.runs) > 1),
                              only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
-                             until=time.time() + (deadline - clock()))  # the deadline on the wall clock fit reads
+                             # the deadline on the wall clock fit reads
+                             until=time.time() + (deadline - clock()))
         seconds = clock() - t0
         ids = {p.run_id for p in unit.runs}
         rows = out.runs[out.runs["run_id"].isin(ids)]
-        resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)  # every seed recorded, not just this unit's
+        # every seed recorded, not just this unit's
+        resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)
         if out.paused:
             reached = checkpoint_epoch(unit_checkpoint(out_dir, unit.runs))
             echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
@@ -267,7 +276,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
                              zip(rows["seed"], rows["best_test_acc"], rows["status"]))
             echo(f"[{i}/{len(units)}] done {unit.label} in {_fmt(seconds)}: best {best}")
         if reached > unit.done_epochs:
-            _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds, str(resolve_device(device)))
+            _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds,
+                           str(resolve_device(device)))
         if out.paused or clock() >= deadline:
             break
     done_now = planned_n - sum(len(u.runs) for u in left)

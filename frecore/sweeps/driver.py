@@ -54,7 +54,8 @@ def output_paths(out_dir: str | os.PathLike, name: str, profile: str) -> tuple[P
     return out / f"{name}.csv", out / f"{stem}_summary.csv", out / f"{stem}.png"
 
 
-def runs_csvs(name: str, planned: Sequence[PlannedRun], out_dir: str | os.PathLike, profile: str) -> dict[str, Path]:
+def runs_csvs(name: str, planned: Sequence[PlannedRun], out_dir: str | os.PathLike,
+              profile: str) -> dict[str, Path]:
     """experiment -> runs CSV of every experiment whose runs `planned` holds (its own, and the owners
     of rows it shares: Row.owner), in plan order; the experiment's own when nothing is planned."""
     owners = list(dict.fromkeys(p.experiment for p in planned)) or [name]
@@ -79,14 +80,15 @@ def check_writable(out_dir: str | os.PathLike, *files: Path) -> None:
 def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None = None,
                    seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
                    out_dir: str = "results", progress: bool | str = True, variant: str | None = None,
-                   executor: str | Executor | None = None, save_models: str | None = None, only: set[str] | None = None,
-                   checkpoint_dir: str | os.PathLike | None = None, until: float | None = None,
-                   estimator: str | None = None) -> SweepOutput:
+                   executor: str | Executor | None = None, save_models: str | None = None,
+                   only: set[str] | None = None, checkpoint_dir: str | os.PathLike | None = None,
+                   until: float | None = None, estimator: str | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
     "inprocess" (one run after another), "side-by-side" (the runs that can share a pass as one,
-    frecore.training.members), "ray" (frecore.sweeps.ray_executor), or an Executor object; whichever it is, this loop records each row as its run ends, so resuming
+    frecore.training.members), "ray" (frecore.sweeps.ray_executor), or an Executor object; whichever it is,
+    this loop records each row as its run ends, so resuming
     works across executors and an interrupted sweep keeps every row it finished. `progress`
     shows one bar over the sweep's runs, with an ETA (and per-epoch bars for in-process runs);
     "lines" prints instead one plain line as each run starts and ends, with an ETA from recorded
@@ -103,7 +105,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     nothing is recorded for it, its checkpoint continues it, and SweepOutput.paused names it."""
     get_experiment(name)  # an unknown name fails here, before anything else
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
-    executor = get_executor(executor, device=device)  # an unknown name or a missing Ray fails before any training
+    # an unknown name or a missing Ray fails before any training
+    executor = get_executor(executor, device=device)
     _, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant,
                    estimator=estimator)
@@ -121,7 +124,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     probes = {e: get_experiment(e).probe for e in csvs}  # a shared run is probed as its owner probes it
     trainer = RunTrainer(probe=next((v for v in probes.values() if v), None), probes=probes,
                          commit=store.git_commit(), progress=progress,
-                         checkpoint_dir=checkpoints.resolve(), until=until,  # absolute: a Ray worker has its own cwd
+                         # absolute: a Ray worker has its own cwd
+                         checkpoint_dir=checkpoints.resolve(), until=until,
                          save_dir=Path(save_models).resolve() if save_models else None)
     missing: dict[str, Exception] = {}  # dataset -> why it could not be loaded
     claims = store.RunClaims(Path(out_dir) / ".claims")
@@ -157,7 +161,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     paused: list[str] = []
     try:
         for p, outcome in outcomes:
-            if isinstance(outcome, MissingDataError):  # its rows are reported "not run: no data", the rest go on
+            # its rows are reported "not run: no data", the rest go on
+            if isinstance(outcome, MissingDataError):
                 missing[p.config.data.dataset] = outcome
                 if len({q.config.data.dataset for q in planned}) > 1:  # else the error below says it, once
                     tqdm.write(f"skipping every {p.config.data.dataset} run: {outcome}")
@@ -187,13 +192,15 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     # the summary is the profile's, every row: a run of some rows or seeds adds to it, never shrinks it
     # (seeds outside the profile's are counted too)
     every_seed = None if seeds is None else sorted(set(PROFILES[profile].seeds) | set(seeds))
-    out = summarise_experiment(name, profile, seeds=every_seed, device=device, data_root=data_root, out_dir=out_dir)
+    out = summarise_experiment(name, profile, seeds=every_seed, device=device, data_root=data_root,
+                               out_dir=out_dir)
     # what is returned is this call's: the runs it planned (its rows, seeds, reading and estimator) and,
     # for a selection of rows or seeds, their summary lines (a notebook's table and checks)
     recorded = load_recorded(list(csvs.values()))
     out.runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})].reset_index(drop=True)
     if rows is not None or seeds is not None:
-        out.summary = out.summary[out.summary["row"].isin({p.row.label for p in planned})].reset_index(drop=True)
+        labels = {p.row.label for p in planned}
+        out.summary = out.summary[out.summary["row"].isin(labels)].reset_index(drop=True)
     out.paused = paused
     return out
 
@@ -210,20 +217,22 @@ def resummarise(name: str, profile: str, out_dir: str = "results") -> SweepOutpu
     seeds = sorted({int(s) for s in runs["seed"]})
     # the data root and device are part of a run's identity: take those most runs were recorded with
     configs = [json.loads(c) for c in runs["config"]]
-    (root, device), _ = Counter((c["data"].get("root"), c.get("device", "auto")) for c in configs).most_common(1)[0]
+    (root, device), _ = Counter((c["data"].get("root"), c.get("device", "auto"))
+                                for c in configs).most_common(1)[0]
     return summarise_experiment(name, profile, seeds=seeds, device=device, data_root=root, out_dir=out_dir)
 
 def authors_best_within(experiment: str, label: str, epochs: int) -> float:
     """The authors' printed runs of a row: best test accuracy within their first `epochs` epochs,
     mean over runs (NaN when they printed no curve or we ran nothing): ours at equal training."""
 
-    curves = [c.test_acc[:epochs] for c in curves_for(experiment, label) if epochs and len(c.test_acc) >= epochs]
+    curves = [c.test_acc[:epochs]
+              for c in curves_for(experiment, label) if epochs and len(c.test_acc) >= epochs]
     return sum(max(c) for c in curves) / len(curves) if curves else math.nan
 
 
 def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = None,
-                         seeds: Sequence[int] | None = None, device: str = "auto", data_root: str | None = None,
-                         out_dir: str = "results") -> SweepOutput:
+                         seeds: Sequence[int] | None = None, device: str = "auto",
+                         data_root: str | None = None, out_dir: str = "results") -> SweepOutput:
     """(Re)write the profile's summary and plot from the runs recorded in <name>.csv.
 
     Only the runs of the current plan count: a row recorded under an older config is not one.
@@ -258,9 +267,9 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     # the authors' printed runs are a check of a row's default only where that default is their setting
     coded = {r.label for r in lines if r.reading != "text"}
     # (a partial epoch has no counterpart in their per-epoch curves)
-    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded and f >= 1.0 else math.nan
-                                      for r, e, d, f in zip(summary["row"], summary["epochs"], summary["default_reading"],
-                                                            summary["epoch_fraction"])]
+    columns = zip(summary["row"], summary["epochs"], summary["default_reading"], summary["epoch_fraction"])
+    summary["authors_same_epochs"] = [authors_best_within(name, r, e) if d and r in coded and f >= 1.0
+                                      else math.nan for r, e, d, f in columns]
     store.write_csv(summary, summary_csv)
     plots.PLOTS[experiment.plot](csvs if len(csvs) > 1 else runs_csv, summary_csv, plot_png, profile=profile,
                                  experiment=name)

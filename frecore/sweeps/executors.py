@@ -113,7 +113,8 @@ def get_executor(name: str | Executor | None = "auto", address: str | None = Non
     if not 0 < cpus_per_run < math.inf:
         raise ConfigError(f"--cpus-per-run must be > 0, got {cpus_per_run}")
     if gpus_per_run is not None and not 0 <= gpus_per_run < math.inf:
-        raise ConfigError(f"--gpus-per-run must be >= 0 (a fraction of a GPU, or whole GPUs), got {gpus_per_run}")
+        raise ConfigError(f"--gpus-per-run must be >= 0 (a fraction of a GPU, or whole GPUs), got "
+                          f"{gpus_per_run}")
     if name == "auto":
         from frecore.training.train import resolve_device
 

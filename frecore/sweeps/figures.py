@@ -13,7 +13,8 @@ from frecore.reporting import plots
 from frecore.reporting.store import write_csv
 
 
-def _written(table: pd.DataFrame, out_dir: str, name: str, draw: Callable[[Path, Path], object]) -> pd.DataFrame:
+def _written(table: pd.DataFrame, out_dir: str, name: str,
+             draw: Callable[[Path, Path], object]) -> pd.DataFrame:
     """Write <name>.csv in out_dir and draw <name>.png from it."""
     out = Path(out_dir)
     write_csv(table, out / f"{name}.csv")

@@ -29,7 +29,8 @@ from frecore.reporting import store
 from frecore.reporting.notebook import PROGRESS_PREFIX
 from frecore.training.train import resolve_device
 
-CHECKOUT_RESULTS = Path(__file__).resolve().parents[2] / "results"  # the committed reference, when there is one
+# the committed reference, when there is one
+CHECKOUT_RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
 def hms(seconds: float) -> str:
@@ -39,8 +40,8 @@ def hms(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
-def recorded_runs(name: str, out_dir: str | os.PathLike, reference: str | os.PathLike | None = CHECKOUT_RESULTS
-                  ) -> pd.DataFrame:
+def recorded_runs(name: str, out_dir: str | os.PathLike,
+                  reference: str | os.PathLike | None = CHECKOUT_RESULTS) -> pd.DataFrame:
     """The finished runs of `name` recorded in out_dir, then in the reference folder (the same run
     recorded in both counts once, out_dir's first)."""
     frames = []
@@ -127,7 +128,8 @@ def sweep_plan(name: str, profile: str, out_dir: str | os.PathLike, planned: Seq
     todo = [p for p in planned if p.run_id not in done]
     dev = store.device_name(str(resolve_device(device)))
     recorded = pd.concat([recorded_runs(e, out_dir, reference) for e in owners], ignore_index=True)
-    return SweepPlan(name, profile, Path(out_dir), list(planned), [p for p in planned if p.run_id in done], todo,
+    reused = [p for p in planned if p.run_id in done]
+    return SweepPlan(name, profile, Path(out_dir), list(planned), reused, todo,
                      [estimate(p, recorded, dev) for p in todo], dev)
 
 
@@ -180,8 +182,9 @@ class ProgressLines:
         self.started += 1
         est = self.seconds.get(p.run_id, math.nan)
         about = f" (about {hms(est)})" if math.isfinite(est) else ""
-        self._say(f"run {self.started}/{self.total} start: {p.row.label} seed {p.seed}, {p.config.optim.epochs} epochs"
-                  f"{about} | elapsed {hms(self.clock() - self.t0)} | {self._eta_text()}")
+        self._say(f"run {self.started}/{self.total} start: {p.row.label} seed {p.seed}, "
+                  f"{p.config.optim.epochs} epochs{about} | elapsed {hms(self.clock() - self.t0)} | "
+                  f"{self._eta_text()}")
 
     def drop(self, p: PlannedRun) -> None:
         """A run this sweep will not train after all (another process took it, its data is missing)."""

@@ -44,7 +44,8 @@ def check_answers(address: str | None, timeout: float = ANSWER_S) -> None:
             pass
     except (OSError, ValueError, OverflowError) as exc:
         why = "no answer" if isinstance(exc, socket.timeout) else (getattr(exc, "strerror", None) or str(exc))
-        raise ConfigError(f"the Ray cluster at {address!r} does not answer ({why}, waited up to {timeout:g}s); "
+        raise ConfigError(f"the Ray cluster at {address!r} does not answer ({why}, waited up to "
+                          f"{timeout:g}s); "
                           f"start it (ray start --head) or fix --address / $RAY_ADDRESS") from None
 
 # A Ray worker is a long-lived process that runs task after task (max_calls=0 below, also for GPU
@@ -75,8 +76,8 @@ class RayExecutor:
     At most twice as many runs as the cluster has slots are dispatched (and claimed) at once, so
     a second sweep on the same results folder still finds unclaimed runs to take."""
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float | None = None,
-                 max_retries: int = MAX_RETRIES):
+    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0,
+                 gpus_per_run: float | None = None, max_retries: int = MAX_RETRIES):
         try:
             import ray
         except ImportError:
@@ -118,8 +119,9 @@ class RayExecutor:
         if gpus > 0:
             n = min(n, math.floor(cluster.get("GPU", 0) / gpus + 1e-9))
         if n < 1:
-            raise ConfigError(f"no Ray node can take a run of {self.cpus_per_run:g} CPU(s) and {gpus:g} GPU(s): "
-                              f"the cluster has {cluster.get('CPU', 0):g} CPU(s), {cluster.get('GPU', 0):g} GPU(s)")
+            raise ConfigError(f"no Ray node can take a run of {self.cpus_per_run:g} CPU(s) and {gpus:g} "
+                              f"GPU(s): the cluster has {cluster.get('CPU', 0):g} CPU(s), "
+                              f"{cluster.get('GPU', 0):g} GPU(s)")
         return n
 
     def map(self, runs: Sequence[PlannedRun], trainer: RunTrainer,
@@ -132,7 +134,8 @@ class RayExecutor:
             gpus = self._gpus(runs, cluster)
             window = 2 * self.slots(gpus, cluster)
             task = self._task.options(num_cpus=self.cpus_per_run, num_gpus=gpus, max_retries=self.max_retries)
-            trainer_ref = ray.put(dataclasses.replace(trainer, progress=False))  # no per-epoch bars in workers
+            # no per-epoch bars in workers
+            trainer_ref = ray.put(dataclasses.replace(trainer, progress=False))
             threads = max(1, int(self.cpus_per_run))
             pending = iter(runs)
 
@@ -149,13 +152,14 @@ class RayExecutor:
                 p = in_flight.pop(ref)
                 try:
                     outcome = ray.get(ref)
-                except self._lost as exc:  # retried max_retries times already: a failed row, the sweep goes on
-                    outcome = store.run_record(p, None, status="failed", commit=trainer.commit,
-                                                 message=f"Ray worker lost after {self.max_retries} retries: "
-                                                         f"{type(exc).__name__}")
+                # retried max_retries times already: a failed row, the sweep goes on
+                except self._lost as exc:
+                    why = f"Ray worker lost after {self.max_retries} retries: {type(exc).__name__}"
+                    outcome = store.run_record(p, None, status="failed", commit=trainer.commit, message=why)
                 except ray.exceptions.RayTaskError as exc:  # training errors are rows: this is the set-up
-                    outcome = ConfigError(f"a Ray worker could not run {p.row.label!r} seed {p.seed} (is frecore "
-                                          f"installed on every node? docs/scale-out.md): {exc.cause!r}")
+                    outcome = ConfigError(f"a Ray worker could not run {p.row.label!r} seed {p.seed} (is "
+                                          f"frecore installed on every node? docs/scale-out.md): "
+                                          f"{exc.cause!r}")
                 yield p, outcome
                 dispatch()
         finally:  # the driver stopped early (error, Ctrl-C) or we are done: leave nothing running

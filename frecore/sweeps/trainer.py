@@ -22,7 +22,8 @@ from frecore.training.train import RunPaused, RunResult, resolve_device
 
 
 def checkpoint_file(folder: Path, runs: Sequence[PlannedRun]) -> Path:
-    """The per-epoch checkpoint of a run (<run_id>.pt) or of runs side by side (group-<hash of their ids>.pt)."""
+    """The per-epoch checkpoint of a run (<run_id>.pt) or of runs side by side (group-<hash of their
+    ids>.pt)."""
     if len(runs) == 1:
         return Path(folder) / f"{runs[0].run_id}.pt"
     ids = hashlib.sha1(" ".join(p.run_id for p in runs).encode()).hexdigest()[:12]
@@ -36,13 +37,18 @@ class RunTrainer:
     Holds a data cache, so one trainer per process (or per worker) loads each dataset once.
     A `MissingDataError` or `ConfigError` is raised (the set-up is wrong, not the run); any
     other exception becomes a 'failed' row."""
-    probe: str | None = None  # the sweep's probe (executors.groups: a group shares one, none that reads the last batch)
-    probes: dict[str, str | None] = field(default_factory=dict)  # per owning experiment, where a sweep shares runs
+    # the sweep's probe (executors.groups: a group shares one, none that reads the last batch)
+    probe: str | None = None
+    # per owning experiment, where a sweep shares runs
+    probes: dict[str, str | None] = field(default_factory=dict)
     commit: str | None = None
     progress: bool = False
-    checkpoint_dir: Path | None = None  # per-epoch checkpoints <run_id>.pt here: a cut run continues (loop.fit)
-    save_dir: Path | None = None  # keep each run's final and best nets, <run_id>.pt and <run_id>.best.pt, here
-    until: float | None = None  # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
+    # per-epoch checkpoints <run_id>.pt here: a cut run continues (loop.fit)
+    checkpoint_dir: Path | None = None
+    # keep each run's final and best nets, <run_id>.pt and <run_id>.best.pt, here
+    save_dir: Path | None = None
+    # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
+    until: float | None = None
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
     def _record(self, p: PlannedRun, result: RunResult) -> dict:
@@ -53,7 +59,8 @@ class RunTrainer:
                 save_model(Path(self.save_dir) / f"{p.run_id}.pt", result)
                 save_model(Path(self.save_dir) / f"{p.run_id}.best.pt", result, best=True)
             except OSError as exc:
-                tqdm.write(f"warning: the net of {p.row.label} seed {p.seed} was not saved ({exc})", file=sys.stderr)
+                tqdm.write(f"warning: the net of {p.row.label} seed {p.seed} was not saved ({exc})",
+                           file=sys.stderr)
         return store.run_record(p, result, commit=self.commit)
 
     def dataset(self, p: PlannedRun) -> Dataset:
@@ -69,8 +76,10 @@ class RunTrainer:
         then trained one by one, each with its own failure handling."""
         data = self.dataset(runs[0])
         try:
-            checkpoint = checkpoint_file(self.checkpoint_dir, runs) if self.checkpoint_dir is not None else None
-            name = self.probe_name(runs[0])  # one probe per group (executors.groups), none that reads the last batch
+            checkpoint = checkpoint_file(self.checkpoint_dir,
+                                         runs) if self.checkpoint_dir is not None else None
+            # one probe per group (executors.groups), none that reads the last batch
+            name = self.probe_name(runs[0])
             results = fit_members([p.config for p in runs], data, checkpoint=checkpoint, until=self.until,
                                   keep_best=self.save_dir is not None,
                                   probe=PROBES[name] if name else None)
@@ -93,7 +102,8 @@ class RunTrainer:
         probe = PROBES[name] if name else None
         data = self.dataset(p)  # MissingDataError propagates: the driver skips that dataset's runs
         try:
-            checkpoint = checkpoint_file(self.checkpoint_dir, [p]) if self.checkpoint_dir is not None else None
+            checkpoint = checkpoint_file(self.checkpoint_dir,
+                                         [p]) if self.checkpoint_dir is not None else None
             result = fit(p.config, data, progress=self.progress, probe=probe, checkpoint=checkpoint,
                          until=self.until, keep_best=self.save_dir is not None)
             return self._record(p, result)

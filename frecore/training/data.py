@@ -50,8 +50,8 @@ def check_mnist_file(path: Path) -> int:
         head = f.read(header)
         magic, count = int.from_bytes(head[0:4], "big"), int.from_bytes(head[4:8], "big")
         if magic != IDX_MAGIC[kind]:
-            raise DataFileError(f"{path}: magic number {magic:#010x}, expected {IDX_MAGIC[kind]:#010x} for IDX "
-                                f"{kind} (a gzipped, renamed or foreign file?)")
+            raise DataFileError(f"{path}: magic number {magic:#010x}, expected {IDX_MAGIC[kind]:#010x} for "
+                                f"IDX {kind} (a gzipped, renamed or foreign file?)")
         item = 1
         if kind == "images":
             rows, cols = int.from_bytes(head[8:12], "big"), int.from_bytes(head[12:16], "big")
@@ -74,8 +74,8 @@ def check_mnist_files(folder: Path) -> None:
     for split in ("train", "t10k"):
         n_img, n_lab = counts[f"{split}-images-idx3-ubyte"], counts[f"{split}-labels-idx1-ubyte"]
         if n_img != n_lab:
-            raise DataFileError(f"{folder / f'{split}-labels-idx1-ubyte'}: {n_lab} labels for {n_img} images in "
-                                f"{folder / f'{split}-images-idx3-ubyte'}")
+            raise DataFileError(f"{folder / f'{split}-labels-idx1-ubyte'}: {n_lab} labels for {n_img} images "
+                                f"in {folder / f'{split}-images-idx3-ubyte'}")
 
 
 @dataclass
@@ -161,7 +161,8 @@ def _load_torchvision(name: str, root: Path, download: bool, verify: bool):
     missing = [f for f in files if not (folder / f).is_file()]
     if missing and not download:
         raise _missing(label, folder, files, f"missing {', '.join(missing)}; download disabled")
-    created = [p for p in (root, folder.parent, folder) if not p.exists()]  # removed again if a download fails
+    # removed again if a download fails
+    created = [p for p in (root, folder.parent, folder) if not p.exists()]
     try:
         if name == "mnist" and not missing:
             check_mnist_files(folder)  # torchvision would fail on a damaged file without naming it

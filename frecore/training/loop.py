@@ -23,10 +23,10 @@ from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
 from frecore.rules import LearningRule, build_rule
 from frecore.training.data import Dataset, Split, batch_indices
 from frecore.training.members import groupable, member_optimizer, members_that_fit, share_gradients
-from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged, _generators,
-                                    build_optimizer, build_scheduler, config_key, evaluate_members, load_checkpoint,
-                                    pause_before_epoch, prepare, restore_checkpoint, save_checkpoint,
-                                    set_aside_checkpoint, state_copy)
+from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
+                                    _generators, build_optimizer, build_scheduler, config_key,
+                                    evaluate_members, load_checkpoint, pause_before_epoch, prepare,
+                                    restore_checkpoint, save_checkpoint, set_aside_checkpoint, state_copy)
 
 
 class _Alone(MemberStack):
@@ -75,7 +75,8 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
 
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
                 on_epoch: Callable[[int], None] | None = None, until: float | None = None,
-                probe: Callable[..., dict[str, Any]] | None = None, keep_best: bool = False) -> list[RunResult]:
+                probe: Callable[..., dict[str, Any]] | None = None,
+                keep_best: bool = False) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
 
     `checkpoint`: as fit's, for the group (the same configs in the same order continue it).
@@ -86,11 +87,13 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
     if not cfgs:
         return []
     if probe is not None and getattr(probe, "reads_last_batch", False):
-        raise ConfigError("a probe that reads the last training batch measures one run's rule: train these runs alone")
+        raise ConfigError("a probe that reads the last training batch measures one run's rule: train these "
+                          "runs alone")
     if not groupable(cfgs):
-        raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA or P-EP on "
-                          "layered ones; equal but for seed, alpha_i, beta_i, noise stds, lr, weight decay, AGT graph "
-                          "and, for layered EP, beta_f; settling on layered nets only)")
+        raise ConfigError("these runs cannot train side by side (EP or BP on layered or conv nets, FA, LRA "
+                          "or P-EP on layered ones; equal but for seed, alpha_i, beta_i, noise stds, lr, "
+                          "weight decay, AGT graph and, for layered EP, beta_f; settling on layered nets "
+                          "only)")
     report = (lambda epoch, records: on_epoch(epoch)) if on_epoch is not None else None
     return _train(cfgs, data, True, False, report, probe, checkpoint, until, keep_best)
 
@@ -112,11 +115,13 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
                           f"train at most {members_that_fit(cfg)} side by side")
     order_gens = [torch.Generator().manual_seed(c.seed + 7919) for c in cfgs]  # each run's batch order
     noise_gens = [torch.Generator(device=device).manual_seed(c.seed + 104729) for c in cfgs]  # and noise
-    nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed), device)
+    nets = [rule.build_net(c.net, data.input_shape, data.n_classes, torch.Generator().manual_seed(c.seed),
+                           device)
             for c in cfgs]
     net = stack_members(nets) if stacked else nets[0]
     group = net if stacked else _Alone(net)
-    optimizer, own_params = member_optimizer(cfgs, nets, net) if stacked else (build_optimizer(cfg, net), None)
+    optimizer, own_params = member_optimizer(cfgs, nets, net) if stacked else (
+        build_optimizer(cfg, net), None)
     if stacked and hasattr(rule, "for_members"):
         rule = rule.for_members([c.rule for c in cfgs], net)
     if hasattr(rule, "seed_streams"):
@@ -127,16 +132,20 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
     scheduler = build_scheduler(cfg, optimizer)
     weight_noise = [GaussianNoise(c.noise.weight_std, g) if c.noise.weight_std > 0 else None
                     for c, g in zip(cfgs, noise_gens)]
-    test_noises = [state_noise(c.noise.state_std, g, c.noise.state_noise_model) for c, g in zip(cfgs, noise_gens)]
+    test_noises = [state_noise(c.noise.state_std, g, c.noise.state_noise_model)
+                   for c, g in zip(cfgs, noise_gens)]
     if not stacked:
         test_noise = test_noises[0]
     else:
-        test_noise = MemberNoise(test_noises, dim=net.member_dim) if any(n is not None for n in test_noises) else None
+        test_noise = MemberNoise(test_noises, dim=net.member_dim) if any(n is not None
+                                                                         for n in test_noises) else None
     train_noise = test_noise if cfg.noise.state_noise_in_training else None
-    generators = _generators(rule, net, order_gens + noise_gens, test_noises)  # (nothing draws from torch's global one)
+    # (nothing draws from torch's global one)
+    generators = _generators(rule, net, order_gens + noise_gens, test_noises)
     results = [RunResult(c, device=str(device)) for c in cfgs]
     active = [True] * m
-    saved = _load(Path(checkpoint), cfgs, stacked, generators, net, optimizer) if checkpoint is not None else None
+    saved = _load(Path(checkpoint), cfgs, stacked, generators, net,
+                  optimizer) if checkpoint is not None else None
     first_epoch, wall_before = 1, 0.0
     if saved is not None:
         first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
@@ -148,7 +157,8 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
         active = list(saved["active"])
         if progress:
             tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
-    elif probe is not None:  # each member's initial net (nets[j]: a stack holds copies), as its own fit measures it
+    # each member's initial net (nets[j]: a stack holds copies), as its own fit measures it
+    elif probe is not None:
         for r, c, own in zip(results, cfgs, nets):
             r.probe_before = probe(own, data, c)
     take_step_counts = getattr(rule, "take_step_counts", None)
@@ -160,10 +170,11 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
             take_step_counts()  # count this epoch's training batches only
         bar = tqdm(desc=f"{cfg.rule.name} epoch {epoch}/{cfg.optim.epochs}", disable=not progress,
                    leave=False, unit="batch")
-        loss_sum, correct, seen, broke = _epoch(rule, net, group, optimizer, data.train, cfg, order_gens, active,
-                                                own_params, weight_noise, train_noise, bar)
+        loss_sum, correct, seen, broke = _epoch(rule, net, group, optimizer, data.train, cfg, order_gens,
+                                                active, own_params, weight_noise, train_noise, bar)
         bar.close()
-        steps = take_step_counts() if take_step_counts is not None else {}  # per member: (M,) tensors when stacked
+        # per member: (M,) tensors when stacked
+        steps = take_step_counts() if take_step_counts is not None else {}
         if scheduler is not None:
             scheduler.step()
         seconds = (time.perf_counter() - t_epoch) / m  # the pass's time, shared between its members
@@ -175,28 +186,33 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
             train_loss = float(loss_sum[j]) / seen
             weights_ok = all(bool(torch.isfinite(w).all()) for w in group.member_weights(j))
             if broke[j] or not (math.isfinite(train_loss) and weights_ok):
-                r.status, r.message, active[j] = "diverged", f"non-finite loss or weights in epoch {epoch}", False
+                why = f"non-finite loss or weights in epoch {epoch}"
+                r.status, r.message, active[j] = "diverged", why, False
                 continue
             test_loss, test_acc = test[j]
             if keep_best and test_acc > max((h.test_acc for h in r.history), default=-math.inf):
                 r.best_state = state_copy(group.unstack(j, nets[j]))
             probed = probe(group.unstack(j, nets[j]), data, cfgs[j]) if probe is not None else {}
-            member_steps = {k: float(v[j]) if torch.is_tensor(v) and v.dim() else float(v) for k, v in steps.items()}
+            member_steps = {k: float(v[j]) if torch.is_tensor(v) and v.dim() else float(v)
+                            for k, v in steps.items()}
             records[j] = EpochRecord(epoch, train_loss, 100.0 * float(correct[j]) / seen, test_loss, test_acc,
                                      seconds, probed, member_steps)
             r.history.append(records[j])
             if progress:
-                tqdm.write(f"epoch {epoch}{f' member {j}' if stacked else ''}: train {records[j].train_acc:.2f}% "
-                           f"test {test_acc:.2f}% ({seconds:.1f}s)")
+                tqdm.write(f"epoch {epoch}{f' member {j}' if stacked else ''}: train "
+                           f"{records[j].train_acc:.2f}% test {test_acc:.2f}% ({seconds:.1f}s)")
             why = _diverged(train_loss, test_loss, data.n_classes, epoch)
             if why:
                 r.status, r.message, active[j] = "diverged", why, False
         if any(active) and checkpoint is not None:
             save_checkpoint(Path(checkpoint), {
-                "version": CHECKPOINT_VERSION, "config": _key(cfgs, stacked), "epoch": epoch, "net": net.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                "version": CHECKPOINT_VERSION, "config": _key(cfgs, stacked), "epoch": epoch,
+                "net": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler else None,
                 "generators": [g.get_state() for g in generators], "active": active,
-                "members": [{"history": [asdict(h) for h in r.history], "status": r.status, "message": r.message,
+                "members": [{"history": [asdict(h)
+                                         for h in r.history], "status": r.status, "message": r.message,
                              "probe_before": r.probe_before, "best_state": r.best_state} for r in results],
                 "wall_s": wall_before + time.perf_counter() - t_start})
         if on_epoch is not None:
@@ -287,7 +303,8 @@ def train_epoch(rule: LearningRule, net: torch.nn.Module, optimizer: torch.optim
 
 def _snapshot(group: MemberStack, frozen: torch.Tensor) -> dict[int, list[torch.Tensor]]:
     """Copies of the frozen members' weights, to put back after every optimiser step."""
-    return {j: [w.detach().clone() for w in group.member_weights(j)] for j in range(len(frozen)) if bool(frozen[j])}
+    return {j: [w.detach().clone()
+                for w in group.member_weights(j)] for j in range(len(frozen)) if bool(frozen[j])}
 
 
 def _key(cfgs: list[RunConfig], stacked: bool) -> str:
@@ -300,14 +317,17 @@ def _load(path: Path, cfgs: list[RunConfig], stacked: bool, generators: list[tor
     """The checkpoint to continue from, or None. A single run's checkpoint of the format before the
     loop was one (history at the top, the init generator first) is read too."""
     legacy_group = json.dumps({"members": [config_key(c) for c in cfgs],
-                               "streams": ["order", "noise"] + (["sign"] if len(generators) > 2 * len(cfgs) else [])})
+                               "streams": ["order",
+                                           "noise"] + (["sign"] if len(generators) > 2 * len(cfgs) else [])})
     legacy = legacy_group if stacked else config_key(cfgs[0])
     saved = load_checkpoint(path, (_key(cfgs, stacked), legacy), net, optimizer)
     if saved is None:
         return None
-    if saved["config"] == legacy and not stacked:  # fit's own format: history at the top, init generator first
+    # fit's own format: history at the top, init generator first
+    if saved["config"] == legacy and not stacked:
         saved = {**saved, "generators": saved["generators"][1:], "active": [True],
-                 "members": [{k: saved.get(k) for k in ("history", "status", "message", "probe_before", "best_state")}]}
+                 "members": [{k: saved.get(k)
+                              for k in ("history", "status", "message", "probe_before", "best_state")}]}
     if len(saved.get("generators") or ()) != len(generators):
         set_aside_checkpoint(path, "its random generators differ")
         return None

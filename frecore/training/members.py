@@ -17,7 +17,8 @@ from frecore.model.members import StackedConvNet, StackedLayeredNet, StackedProt
 from frecore.training.train import (OPTIMIZERS, build_optimizer, parameter_groups, resolve_device)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
-MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}  # arch -> rules that run side by side
+# arch -> rules that run side by side
+MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}
 MEMBER_BETA_F = {("layered", "ep")}  # (arch, rule) whose members may differ in beta_f
 
 
@@ -45,7 +46,8 @@ def groupable(cfgs: list[RunConfig]) -> bool:
         return False  # layered EP members stop each at its own settled step; conv members fixed T/K
     if c.optim.train_last is not None:
         return False
-    if (c.net.arch, c.rule.name) not in MEMBER_BETA_F and any(x.rule.beta_f != c.rule.beta_f for x in cfgs[1:]):
+    if (c.net.arch, c.rule.name) not in MEMBER_BETA_F and any(
+            x.rule.beta_f != c.rule.beta_f for x in cfgs[1:]):
         return False
     key = shared_settings(c)
     return all(shared_settings(x) == key for x in cfgs[1:])
@@ -60,7 +62,8 @@ def own_optimizers(cfgs: list[RunConfig]) -> bool:
     return (cfgs[0].net.topology == "agt" and per_layer) or any(r != rates[0] for r in rates[1:])
 
 
-def member_optimizer(cfgs: list[RunConfig], nets: list, net: StackedNet) -> tuple[torch.optim.Optimizer, list | None]:
+def member_optimizer(cfgs: list[RunConfig], nets: list, net: StackedNet) -> tuple[
+        torch.optim.Optimizer, list | None]:
     """The stack's optimiser, and the members' own parameters where they have them (else None).
 
     Adam, AdamW and SGD are elementwise, so one optimiser over the stacked weights is M optimisers

@@ -62,5 +62,6 @@ def check_fits(cfg: RunConfig, input_shape: tuple[int, ...], n_classes: int, dev
     need = estimated_bytes(cfg, input_shape, n_classes)
     free = available_bytes(device)
     if free is not None and need > free:
-        raise ConfigError(f"this net needs at least {need / GiB:.1f} GiB (weights, optimiser state and a batch's "
-                          f"states) but {device.type} has {free / GiB:.1f} GiB free; use smaller layers or batches")
+        raise ConfigError(f"this net needs at least {need / GiB:.1f} GiB (weights, optimiser state and a "
+                          f"batch's states) but {device.type} has {free / GiB:.1f} GiB free; use smaller "
+                          f"layers or batches")

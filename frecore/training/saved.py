@@ -59,10 +59,10 @@ def save_model(path: str | os.PathLike, result: RunResult, best: bool = False) -
     path.parent.mkdir(parents=True, exist_ok=True)
     state = result.best_state if best else {k: v.detach().cpu() for k, v in result.net.state_dict().items()}
     acc = result.best_test_acc if best else result.final_test_acc
-    payload = {"format": FORMAT, "version": VERSION, "config": json.dumps(result.config.to_dict(), sort_keys=True),
-               "state_dict": state, "test_acc": float(acc),
-               "best_test_acc": float(result.best_test_acc), "epochs_run": len(result.history),
-               "status": result.status}
+    payload = {"format": FORMAT, "version": VERSION,
+               "config": json.dumps(result.config.to_dict(), sort_keys=True), "state_dict": state,
+               "test_acc": float(acc), "best_test_acc": float(result.best_test_acc),
+               "epochs_run": len(result.history), "status": result.status}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)

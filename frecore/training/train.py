@@ -36,7 +36,8 @@ class RunPaused(Exception):
     its deadline (`until`); its checkpoint holds every finished epoch, so the same call continues it."""
 
     def __init__(self, epoch: int, checkpoint: Path | None) -> None:
-        super().__init__(f"paused after epoch {epoch}" + (f" (checkpoint {checkpoint})" if checkpoint else ""))
+        where = f" (checkpoint {checkpoint})" if checkpoint else ""
+        super().__init__(f"paused after epoch {epoch}{where}")
         self.epoch = epoch
         self.checkpoint = checkpoint
 
@@ -61,8 +62,10 @@ class EpochRecord:
     test_loss: float
     test_acc: float  # %
     seconds: float  # training time of the epoch (of its trained fraction), evaluation excluded
-    probe: dict[str, Any] = field(default_factory=dict)  # the run's probe after this epoch (floats, or lists of floats)
-    steps: dict[str, float] = field(default_factory=dict)  # mean free/nudged steps per batch, when a tolerance stops them
+    # the run's probe after this epoch (floats, or lists of floats)
+    probe: dict[str, Any] = field(default_factory=dict)
+    # mean free/nudged steps per batch, when a tolerance stops them
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +78,8 @@ class RunResult:
     device: str = "cpu"
     probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
     net: Net | None = field(default=None, repr=False)  # the trained net (in memory only)
-    best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # keep_best: the net at its best epoch
+    # keep_best: the net at its best epoch
+    best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def best_test_acc(self) -> float:
@@ -108,7 +112,8 @@ def _record_dict(h: EpochRecord) -> dict:
 
 def resolve_device(name: str) -> torch.device:
     """The device to train on. On CUDA, TF32 matmuls and convolutions are turned off for this process
-    (cuDNN allows them by default): full float32 on every device, so a GPU's numbers compare with the CPU's."""
+    (cuDNN allows them by default): full float32 on every device, so a GPU's numbers compare with the
+    CPU's."""
     if name not in DEVICES:  # torch's own message for "tpu" is a RuntimeError traceback
         raise ConfigError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
     if name == "auto":
@@ -131,7 +136,8 @@ def parameter_groups(cfg: RunConfig, layers: list[list[torch.Tensor]]) -> list[d
     if first < 0:
         raise ConfigError(f"train_last={cfg.optim.train_last} but the net has only {n} weight matrices")
     return [{"params": params, "lr": lr, "weight_decay": wd}
-            for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n), cfg.optim.weight_decays_for(n)))[first:]]
+            for params, lr, wd in list(zip(layers, cfg.optim.lrs_for(n),
+                                           cfg.optim.weight_decays_for(n)))[first:]]
 
 
 def build_optimizer(cfg: RunConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
@@ -219,7 +225,8 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()  # serialised first: torch's own writer turns a full disk into an opaque RuntimeError
+        # serialised first: torch's own writer turns a full disk into an opaque RuntimeError
+        buffer = io.BytesIO()
         torch.save(state, buffer)
         with open(tmp, "wb") as f:
             f.write(buffer.getbuffer())
@@ -236,7 +243,8 @@ def load_checkpoint(path: Path, key: str | tuple[str, ...], net: torch.nn.Module
                     optimizer: torch.optim.Optimizer | None = None,
                     generators: Sequence[torch.Generator] | None = None) -> dict | None:
     """The checkpoint at `path` if it is a readable one written under `key` (config_key: this very
-    config; or any of several keys, a format read for compatibility) whose tensors fit `net`, `optimizer` and `generators` (where given); otherwise None,
+    config; or any of several keys, a format read for compatibility) whose tensors fit `net`, `optimizer` and
+    `generators` (where given); otherwise None,
     and the run starts afresh: a damaged or foreign file is set aside (renamed, named in a
     warning on stderr), never deleted and never the run's failure."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a save cut mid-write (one process per run)
@@ -273,9 +281,11 @@ def checkpoint_mismatch(state: dict, net: torch.nn.Module | None, optimizer: tor
             if not isinstance(s, torch.Tensor) or s.shape != t.shape or s.dtype != t.dtype:
                 return f"{name} is {getattr(s, 'shape', type(s).__name__)}, the net's is {tuple(t.shape)}"
     if optimizer is not None:
-        groups = (state.get("optimizer") or {}).get("param_groups") if isinstance(state.get("optimizer"), dict) else None
+        groups = (state.get("optimizer") or {}).get("param_groups") if isinstance(
+            state.get("optimizer"), dict) else None
         ours_g = optimizer.state_dict()["param_groups"]
-        if not isinstance(groups, list) or [len(g.get("params", ())) for g in groups if isinstance(g, dict)] != \
+        if not isinstance(groups, list) or [len(g.get("params", ()))
+                                            for g in groups if isinstance(g, dict)] != \
                 [len(g["params"]) for g in ours_g]:
             return "its optimiser's parameter groups differ"
     if generators is not None and len(state.get("generators") or ()) != len(generators):
