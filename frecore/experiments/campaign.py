@@ -42,7 +42,7 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
                   ("Conv BP (hard-sigmoid)",), profile="quick"),
     CampaignEntry("0: quick Table S1 conv cells, one whole epoch", "tableS1",
                   _s1_cells("conv-symm"), profile="quick"),
-    CampaignEntry("0: quick Figure S8, the authors' graph code (to finish before it becomes the default)",
+    CampaignEntry("0: quick Figure S8, the authors' graph code (its default reading since it completed)",
                   "figS8", tuple(f"P={p:g}" for p in FIG_S8_PS), profile="quick", variant="code"),
     # (issue 22: the conv rows with the centered estimator, beside the default, quick profile, seed 0)
     CampaignEntry("0: quick Table 1 Conv Ours, centered estimator", "table1", ("Conv Ours (hard-sigmoid)",),
