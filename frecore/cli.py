@@ -295,6 +295,28 @@ def cmd_provenance(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimators(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from frecore.reporting.store import write_csv
+    from frecore.sweeps.estimator_study import digest, measure
+
+    out = check_writable_file(a.out, what="--out")  # before measuring, not after
+    points, summary = measure(a.nets.split(","), batch=a.batch, betas=a.betas, stages=a.stages.split(","),
+                              data_root=a.data_root, cache=a.cache, cost=not a.no_cost,
+                              say=lambda line: print(line, file=sys.stderr))
+    summary_csv = out.with_name(out.stem + "_summary.csv")
+    write_csv(points, out)
+    write_csv(summary, summary_csv)
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_rows", 500):
+        print(digest(summary).to_string(index=False, float_format="%.3g"))
+        if "stage" in summary and (summary.stage == "cost").any():
+            cost = summary[summary.stage == "cost"].dropna(axis=1, how="all")
+            print(cost.to_string(index=False, float_format="%.3g"))
+    print(f"wrote {out} and {summary_csv}", file=sys.stderr)
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from frecore.training.saved import load_model
 
@@ -436,6 +458,28 @@ def build_parser() -> argparse.ArgumentParser:
                                            "per row)")
     pv.add_argument("--out", default=None, help="write it here (default: print it)")
     pv.set_defaults(func=cmd_provenance)
+    es = sub.add_parser("estimators", help="measure EP's estimators against beta_f (bias vs the limit, BP)",
+                        description="EP's one-sided, centered and random-sign updates against beta_f, in "
+                                    "float64, on Table 1's 2HL-512, Table 2's 10-layer residual and Table "
+                                    "1's conv nets, at init and after one trained epoch: the error against "
+                                    "the beta_f -> 0 limit and against BP's gradient, its log-log slope, and "
+                                    "each estimator's cost (frecore/sweeps/estimator_study.py; "
+                                    "docs/readings.md).")
+    es.add_argument("--nets", default="2hl,res10,conv",
+                    help="comma-separated: 2hl, res10, conv (default: all)")
+    es.add_argument("--batch", type=int, default=128, help="test images measured on (default: %(default)s)")
+    es.add_argument("--betas", type=float, nargs="+", default=[0.1, 0.0316, 0.01, 0.00316, 0.001],
+                    help="beta_f values, largest first (default: two decades)")
+    es.add_argument("--stages", default="init,epoch1", help="init, epoch1 or both (default: %(default)s)")
+    es.add_argument("--no-cost", action="store_true", help="skip the float32 cost per training batch")
+    es.add_argument("--data-root", default=None,
+                    help="dataset folder (default: $FRECORE_DATA, else ./data)")
+    es.add_argument("--cache", default=".checkpoints/estimators",
+                    help="where the one-epoch nets are kept between runs (default: %(default)s)")
+    es.add_argument("--out", default="results/estimators.csv",
+                    help="every point; the summary goes beside it as <name>_summary.csv "
+                         "(default: %(default)s)")
+    es.set_defaults(func=cmd_estimators)
     ev = sub.add_parser("evaluate", help="test accuracy of a saved model (train --save-model)",
                         description="Rebuild a saved net from its stored config and print its test accuracy "
                                     "beside the one recorded when it was saved.")

@@ -277,3 +277,21 @@ def test_an_estimator_reading_plans_ep_rows_only_and_is_summarised_beside_the_de
     assert lines.loc[reading, "n"] == 1 == lines.loc[f"{reading}+centered", "n"]
     # the call returns the runs it planned (a campaign unit's log line reads their best accuracy)
     assert list(out.runs["reading"]) == [f"{reading}+centered"]
+
+
+def test_the_estimator_study_writes_its_points_and_slopes_through_the_store(tmp_path, mnist_root, capsys):
+    """`python -m frecore estimators`: the one-sided update's error against its limit falls as beta_f
+    (slope 1), the centered one's as beta_f^2 (slope 2); bad input is one message and exit 2."""
+    import pandas as pd
+
+    from frecore.cli import main
+
+    out = tmp_path / "est.csv"
+    assert main(["estimators", "--nets", "2hl", "--batch", "4", "--betas", "0.1", "0.01", "--stages", "init",
+                 "--no-cost", "--data-root", mnist_root, "--out", str(out)]) == 0
+    points, summary = pd.read_csv(out), pd.read_csv(tmp_path / "est_summary.csv")
+    assert set(points.estimator) >= {"one-sided", "centered"} and set(points.stage) == {"init"}
+    slope = summary[summary.hidden.astype(bool)].groupby("estimator").slope.median()
+    assert abs(slope["one-sided"] - 1) < 0.1 and abs(slope["centered"] - 2) < 0.2
+    assert main(["estimators", "--nets", "3hl", "--out", str(out)]) == 2
+    assert "unknown net '3hl'" in capsys.readouterr().err
