@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import replace
 from typing import Sequence
 
@@ -68,7 +69,11 @@ def update_limit(net: FRENet, x: torch.Tensor, y: torch.Tensor, rule: RuleConfig
     phase, exact for these T and K), W_f's from e_p at beta_f = 0."""
     ep = EquilibriumPropagation(replace(rule, estimator="one-sided"))
     dtype = net.weights()[0].dtype
-    with fwAD.dual_level():
+    with fwAD.dual_level(), warnings.catch_warnings():
+        # torch loads its forward-AD decompositions with torch.jit.script, which it has deprecated: its
+        # own FutureWarning, nothing a caller can act on
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated",
+                                category=FutureWarning)
         ep.beta_f = fwAD.make_dual(torch.zeros((), dtype=dtype), torch.ones((), dtype=dtype))
         p = ep.phases(net, x, y)
         tangent = [fwAD.unpack_dual(d).tangent for d in p.ds]
