@@ -301,11 +301,12 @@ def cmd_estimators(a: argparse.Namespace) -> int:
     from frecore.reporting.store import write_csv
     from frecore.sweeps.estimator_study import digest, measure
 
-    out = check_writable_file(a.out, what="--out")  # before measuring, not after
+    out = check_writable_file(a.out, what="--out")  # both files before measuring, not after
+    summary_csv = check_writable_file(out.with_name(out.stem + "_summary.csv"),
+                                      what="the summary beside --out")
     points, summary = measure(a.nets.split(","), batch=a.batch, betas=a.betas, stages=a.stages.split(","),
                               data_root=a.data_root, cache=a.cache, cost=not a.no_cost,
                               say=lambda line: print(line, file=sys.stderr))
-    summary_csv = out.with_name(out.stem + "_summary.csv")
     write_csv(points, out)
     write_csv(summary, summary_csv)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_rows", 500):
@@ -374,10 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt "
                         "and DIR/<run_id>.best.pt (frecore.load_model)")
     r.add_argument("--budget", default=None,
-                   help="wall-clock limit (150m, 2.5h, 90s): no epoch starts that would end after it; a run "
-                        "cut so is not recorded, its per-epoch checkpoint (OUT_DIR/.checkpoints) continues "
-                        "it when the same command runs again (a GPU lent for minutes; its epochs are printed "
-                        "as they end)")
+                   help="wall-clock limit (150m, 2.5h, 90s): after a run's first epoch, no epoch starts "
+                        "that would end after it (judged by the last epoch's time), and no further run "
+                        "starts once it has passed; a run cut so is not recorded, its per-epoch checkpoint "
+                        "(OUT_DIR/.checkpoints) continues it when the same command runs again (a GPU lent "
+                        "for minutes; its epochs are printed as they end)")
     r.add_argument("--side-by-side", action="store_true",
                    help="train runs that can share a pass (EP, BP on layered or conv nets, FA, LRA, P-EP on "
                         "layered ones, differing in seed, alpha_i, beta_i, noise std, lr, weight decay, AGT "

@@ -208,3 +208,17 @@ def test_run_with_a_budget_pauses_and_the_same_command_continues_exactly(
     assert curve(a) == curve(b)
     assert main([*args, "--out-dir", str(cut), "--budget", "soon"]) == 2
     assert "budget must be a duration" in capsys.readouterr().err
+
+
+def test_after_the_deadline_no_further_run_starts(tiny_experiment, tmp_path, mnist_root):
+    """One-epoch runs never reach an epoch boundary to pause at: the sweep starts its first run, then
+    no other once the deadline has passed; the same call without one trains the rest."""
+    import time
+
+    from frecore.sweeps.driver import run_experiment
+
+    kw = dict(rows=["tiny BP"], seeds=[0, 1, 2], data_root=mnist_root, out_dir=str(tmp_path), progress=False)
+    run_experiment(tiny_experiment, "smoke", until=time.time(), **kw)  # smoke: one epoch each
+    assert len(load_runs(tmp_path / f"{tiny_experiment}.csv")) == 1
+    run_experiment(tiny_experiment, "smoke", **kw)
+    assert sorted(load_runs(tmp_path / f"{tiny_experiment}.csv")["seed"]) == [0, 1, 2]

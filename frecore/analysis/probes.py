@@ -184,6 +184,9 @@ def _nudged_tops(net, rule, x: torch.Tensor, y: torch.Tensor, free, steps: int) 
     def error(s):
         return target - torch.softmax(net.logits(s[-1]), dim=1)
 
+    if rule.cfg.hold_error:  # e_p^0, held through the nudged phase (the authors' layered code)
+        error = error(free.state)
+
     trace = net.relax(net.input_drive(x), steps, start=free, nudge=Nudge(rule.cfg.beta_f, error),
                       record=True).trace
     return [free.state[-1]] + [s[-1] for s in trace]

@@ -80,8 +80,8 @@ class NetConfig:
         _check_choices(self)
         for name in ("hidden", "channels"):
             sizes = getattr(self, name)
-            positive = isinstance(sizes, (list, tuple)) and all(_is_int(h) and h >= 1 for h in sizes)
-            if not sizes or not positive:
+            listed = isinstance(sizes, (list, tuple)) and len(sizes) > 0
+            if not listed or not all(_is_int(h) and h >= 1 for h in sizes):
                 raise ConfigError(f"{name} must be a non-empty list of positive integers, got "
                                   f"{getattr(self, name)!r}")
             object.__setattr__(self, name, tuple(sizes))

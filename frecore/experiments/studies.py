@@ -6,9 +6,9 @@ settle: EP's relaxation stopped when settled against the paper's fixed T/K, on T
 K = 50); the mean free and nudged steps per batch are in each epoch's history (docs/speed.md).
 conv_cycle: does the conv nudged phase settle as Table 2's MNIST conv net (code reading) learns? The
 row as it is, with a damped step, with the unpooling indices frozen at the free phase's, and in the
-text's reading, each probed before training and after every epoch by `conv_cycle_probe` (share of
-cycling top units, max |s[K] - s[K-2]|, cosine of EP's update with BP's gradient after K and K + 1
-nudged steps; docs/readings.md).
+text's reading (each evaluated on the whole test set), each probed before training and after every
+epoch by `conv_cycle_probe` (share of cycling top units, max |s[K] - s[K-2]|, cosine of EP's update
+with BP's gradient after K and K + 1 nudged steps; docs/readings.md).
 """
 from __future__ import annotations
 
@@ -25,15 +25,16 @@ def _row_config(experiment: str, label: str, reading: str | None = None) -> RunC
     return row.reading_config(reading)[1]
 
 
-def _settle_rows(arch: str, cfg: RunConfig, quick_epochs: int, quick_fraction: float) -> list[Row]:
+def _settle_rows(arch: str, cfg: RunConfig, reading: str, quick_epochs: int,
+                 quick_fraction: float) -> list[Row]:
     fixed = f"fixed T={cfg.rule.free_steps}, K={cfg.rule.nudge_steps}"
     rows = [Row(f"{arch} {fixed}", arch, fixed, cfg, None, quick_epochs, quick_fraction=quick_fraction,
-                quick_seeds=(0,))]
+                quick_seeds=(0,), reading=reading)]
     for tol, approach in SETTLE_TOLS.items():
         settled = override(cfg, rule={"settle_tol": tol, "settle_tol_nudged": SETTLE_NUDGED,
                                       "settle_relative": True})
         rows.append(Row(f"{arch} {approach}", arch, approach, settled, None, quick_epochs,
-                        quick_fraction=quick_fraction, quick_seeds=(0,)))
+                        quick_fraction=quick_fraction, quick_seeds=(0,), reading=reading))
     return rows
 
 
@@ -43,7 +44,8 @@ def settle() -> list[Row]:
     net."""
     two = _row_config("table1", "2HL Ours (tanh, Adam)", "text")
     residual = _row_config("table2", "MNIST 10-symm Ours-Residual")
-    return _settle_rows("2HL-512", two, 10, 1.0) + _settle_rows("10-Residual", residual, 1, 0.5)
+    return (_settle_rows("2HL-512", two, "text", 10, 1.0)
+            + _settle_rows("10-Residual", residual, "code", 1, 0.5))
 
 
 CONV_CYCLE_SETTINGS = {  # Table 2's MNIST conv Ours (code reading), changed so; None: the text's reading
@@ -62,5 +64,6 @@ def conv_cycle() -> list[Row]:
     rows = []
     for name, changes in CONV_CYCLE_SETTINGS.items():
         cfg = row.reading_config("text")[1] if changes is None else override(row.config, **changes)
-        rows.append(Row(name, "MNIST conv", name, cfg, None, 2, quick_fraction=0.1, quick_seeds=(0,)))
+        rows.append(Row(name, "MNIST conv", name, cfg, None, 2, quick_fraction=0.1, quick_seeds=(0,),
+                        reading="text" if changes is None else "code"))
     return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,9 +144,15 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             lines.start(p)
         return skipped
 
+    started: list[str] = []  # run ids this sweep has begun to train
+
     def _skip(p: PlannedRun) -> bool:
         if p.config.data.dataset in missing:
             return True
+        if until is not None and started and time.time() >= until:
+            # the first run always starts (as a campaign unit's does); later ones not after the deadline,
+            # whatever their length: a run's first epoch has no measured time to be checked against
+            raise RunPaused(0, None, started=False)
         if not claims.take(p.run_id):  # another process is training it
             if progress:
                 tqdm.write(f"skipping {p.row.label} seed {p.seed}: another sweep is training it")
@@ -155,6 +162,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
             return True
         if progress:
             tqdm.write(f"{p.row.label} seed {p.seed}")
+        started.append(p.run_id)
         return False
 
     outcomes = executor.map(todo, trainer, skip)

@@ -157,8 +157,8 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
         active = list(saved["active"])
         if progress:
             tqdm.write(f"continuing from {checkpoint} after epoch {saved['epoch']}")
-    # each member's initial net (nets[j]: a stack holds copies), as its own fit measures it
     elif probe is not None:
+        # each member's initial net (nets[j]: a stack holds copies), as its own fit measures it
         for r, c, own in zip(results, cfgs, nets):
             r.probe_before = probe(own, data, c)
     take_step_counts = getattr(rule, "take_step_counts", None)

@@ -35,9 +35,10 @@ class RunPaused(Exception):
     """A run (or a group) stopped at an epoch boundary because its next epoch would not end before
     its deadline (`until`); its checkpoint holds every finished epoch, so the same call continues it."""
 
-    def __init__(self, epoch: int, checkpoint: Path | None) -> None:
+    def __init__(self, epoch: int, checkpoint: Path | None, started: bool = True) -> None:
         where = f" (checkpoint {checkpoint})" if checkpoint else ""
-        super().__init__(f"paused after epoch {epoch}{where}")
+        super().__init__(f"paused after epoch {epoch}{where}" if started
+                         else "the deadline has passed: no further run starts")
         self.epoch = epoch
         self.checkpoint = checkpoint
 
