@@ -34,11 +34,11 @@ def provenance_markdown() -> str:
     ]
     # owner -> figures drawing its runs (Row.owner): listed once, under the owner
     shared: dict[str, set[str]] = {}
-    for name in list_experiments():
+    for name in list_experiments(studies=False):
         for row in get_rows(name):
             if row.owner:
                 shared.setdefault(row.owner, set()).add(name)
-    for name in list_experiments():
+    for name in list_experiments(studies=False):
         groups: dict[tuple, list] = {}  # rows that share their readings and settings: one section
         if name in shared:
             out += [f"## {name}", "",
