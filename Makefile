@@ -31,7 +31,7 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) lint test bench lab docs clean-smoke campaign
+.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) $(STUDIES) lint test bench lab docs clean-smoke campaign
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,17 @@ $(FIGURES): %: $(STAMP)
 	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
 	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
+
+# Studies beyond the paper (frecore/experiments/studies.py): planned, resumed and recorded like a
+# table, no notebook (no figure of the paper); their page goes to docs/results/<study>.md.
+STUDIES := settle conv_cycle
+settle: ## study: EP's relaxation stopped when settled vs the paper's fixed T/K -> results/settle*
+conv_cycle: ## study: does the conv nudged phase settle as the net learns? -> results/conv_cycle*
+
+$(STUDIES): %: $(STAMP)
+	$(BIN)/python -m frecore run $@ --profile $(PROFILE) --out-dir $(RESULTS) --device $(DEVICE)
+	$(BIN)/python -m frecore report $@ --out-dir $(RESULTS) --profile $(PROFILE) \
+		--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$@$(SUFFIX).md
 
 # The campaign: the paper's protocol for every row this CPU can afford, banked across sessions
 # (frecore/experiments/campaign.py; docs/campaign.md). One thread and nice 19 by default, so that

@@ -297,6 +297,13 @@ def test_every_experiment_has_a_notebook_and_every_sweep_notebook_an_experiment(
         assert f'run_experiment("{name}"' in code, name
 
 
+def test_every_study_has_a_make_target():
+    """`make <study>` runs and reports each registered study (no notebook: no figure of the paper)."""
+    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("STUDIES :="))
+    studies = set(list_experiments()) - set(list_experiments(studies=False))
+    assert studies and set(line.split(":=", 1)[1].split("#", 1)[0].split()) == studies
+
+
 def test_experiments_are_found_in_their_modules_and_registered_once():
     """Discovery imports every table module of frecore.experiments; none lives in registry or common,
     and a second function under a registered name is refused."""
