@@ -31,7 +31,7 @@ FIGURES := fig2 figS10  # figures computed directly, not as a resumable sweep: n
 # adding a table is that module and notebooks/<name>.ipynb, nothing here (docs/extending.md).
 EXPERIMENTS := $(filter-out $(FIGURES),$(basename $(notdir $(wildcard notebooks/*.ipynb))))
 
-.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) $(STUDIES) lint test bench lab docs clean-smoke campaign
+.PHONY: help venv lock $(EXPERIMENTS) $(FIGURES) $(STUDIES) lint test bench lab docs clean-smoke campaign campaign-pages
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET
 	OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) nice -n 19 $(BIN)/python -m frecore campaign \
 		--budget $(BUDGET) --threads $(THREADS) --out-dir $(RESULTS) --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 		$(if $(ENTRIES),--entries '$(ENTRIES)')
+	$(MAKE) --no-print-directory campaign-pages
+
+campaign-pages: $(STAMP) ## rewrite the tables' pages, README's Table 1 and docs/campaign.md's standing from RESULTS
 	for e in table1 table2 tableS1; do \
 		if [ -f $(RESULTS)/$${e}_paper_summary.csv ]; then \
 			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick \
@@ -126,6 +129,7 @@ campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET
 				--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$${e}_paper.md > /dev/null; \
 		fi; \
 	done
+	$(if $(OWN_RESULTS),,$(BIN)/python -m frecore campaign --out-dir $(RESULTS) --standing docs/campaign.md)
 
 lint: $(STAMP) ## ruff check (pyproject.toml [tool.ruff]): what make test checks first
 	$(BIN)/ruff check .

@@ -222,3 +222,33 @@ def test_after_the_deadline_no_further_run_starts(tiny_experiment, tmp_path, mni
     assert len(load_runs(tmp_path / f"{tiny_experiment}.csv")) == 1
     run_experiment(tiny_experiment, "smoke", **kw)
     assert sorted(load_runs(tmp_path / f"{tiny_experiment}.csv")["seed"]) == [0, 1, 2]
+
+
+def test_the_standing_shows_finished_and_paused_runs_beside_the_paper(tiny_experiment, tmp_path, mnist_root):
+    from frecore.cli import main
+
+    quiet = lambda line: None  # noqa: E731
+    out = tmp_path / "out"
+    campaign.run_campaign(QUEUE[:1], budget_s=campaign.MARGIN_S + 1e-3, out_dir=str(out),
+                          data_root=mnist_root, progress=False, echo=quiet)
+    text = campaign.standing(QUEUE, str(out), mnist_root)
+    assert "| x: tiny EP | 0 of 1, 3 epochs | - | - | 90.00 ± 0.10 | - | seed 0: epoch 1/3 |" in text
+    assert "Not started (1 entries): x: tiny BP side by side." in text
+    campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(out), data_root=mnist_root, progress=False,
+                          echo=quiet)
+    runs = load_runs(out / "campaign_test_table.csv").set_index("seed")
+    bp = runs[runs["row"] == "tiny BP"]["best_test_acc"]
+    mean, std = bp.mean(), bp.std(ddof=1)
+    text = campaign.standing(QUEUE, str(out), mnist_root)
+    assert f"| x: tiny BP side by side | 2 of 2, 3 epochs | {mean:.2f} ± {std:.2f} |" in text
+    assert f"| {mean - 90:+.2f} | - |" in text and "Not started" not in text and "epoch 1/3" not in text
+    page = tmp_path / "campaign.md"
+    page.write_text("# Campaign\n\nno block here\n")
+    argv = ["campaign", "--queue", "smoke", "--out-dir", str(out), "--standing", str(page)]
+    assert main(argv) == 2  # one clear message: the page has no block to rewrite
+    page.write_text("# Campaign\n<!-- campaign-standing:start -->\nold\n"
+                    "<!-- campaign-standing:end -->\ntail\n")
+    assert main(argv) == 0
+    written = page.read_text()
+    assert "old" not in written and "| smoke: Table 1 2HL BP | 0 of 2" not in written  # nothing trained there
+    assert "Not started (2 entries)" in written and written.endswith("tail\n")

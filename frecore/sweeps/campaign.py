@@ -284,3 +284,55 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     known = [u.estimate_s for u in left if u.estimate_s is not None]
     echo(f"campaign: {done_now} of {planned_n} runs done; {len(left)} unit(s) left, ETA {_fmt(sum(known))}")
     return left
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.2f}"
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def standing(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, data_root: str | None = None) -> str:
+    """Where the queue stands, as a markdown table: per entry with anything trained, the finished runs
+    (best over epochs and final, mean ± std over seeds) beside the paper's value, and the epochs a
+    paused run holds in its checkpoint; then the entries not started. Read from the results CSVs and
+    the checkpoints alone, so `campaign --standing PAGE` rewrites the page after any session."""
+    recorded = recorded_rows(queue, out_dir)
+    units = plan_units(queue, out_dir, 1, data_root, recorded)[0]
+    paused = {p.run_id: (u.done_epochs, u.epochs) for u in units if u.done_epochs for p in u.runs}
+    lines = ["| Entry | Runs done | Best (%) | Final (%) | Paper (%) | Best − paper | Paused at |",
+             "|---|---|---|---|---|---|---|"]
+    untouched = []
+    for entry in queue:
+        runs = plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
+                    data_root=data_root, variant=entry.variant, estimator=entry.estimator)
+        by_id = {r["run_id"]: r for r in recorded[entry.experiment]}
+        done = [by_id[p.run_id] for p in runs
+                if p.run_id in by_id and by_id[p.run_id]["status"] in ("ok", "diverged")]
+        ok = [r for r in done if r["status"] == "ok"]
+        progress = [f"seed {p.seed}: epoch {paused[p.run_id][0]}/{paused[p.run_id][1]}"
+                    for p in runs if p.run_id in paused]
+        if not done and not progress:
+            untouched.append(entry.key)
+            continue
+        one_row = len(entry.rows) == 1  # several rows' accuracies make no mean: their page has each
+        paper = runs[0].row.paper if one_row else None
+        best = [float(r["best_test_acc"]) for r in ok] if one_row else []
+        final = [float(r["final_test_acc"]) for r in ok] if one_row else []
+        diverged = len(done) - len(ok)
+        paper_text = "-" if paper is None else f"{paper.test_acc:.2f}" + (
+            f" ± {paper.test_std:.2f}" if math.isfinite(paper.test_std) else "")
+        delta = f"{sum(best) / len(best) - paper.test_acc:+.2f}" if paper and best else "-"
+        epochs = runs[0].config.optim.epochs
+        runs_text = (f"{len(done)} of {len(runs)}, {epochs} epoch{'s' if epochs != 1 else ''}"
+                     + (f" ({diverged} diverged)" if diverged else "")
+                     + ("" if one_row else ", several rows"))
+        lines.append(f"| {entry.key} | {runs_text} | {_mean_std(best)} | {_mean_std(final)} | {paper_text} | "
+                     f"{delta} | {'; '.join(progress) or '-'} |")
+    if untouched:
+        lines += ["", f"Not started ({len(untouched)} entries): " + "; ".join(untouched) + "."]
+    return "\n".join(lines)
