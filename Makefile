@@ -72,16 +72,17 @@ figS7: ## Figure S7, the same for 10HL with residual links -> results/figS7*
 
 # One rule for every experiment: print its plan (runs to train, runs reused, estimated time; FRESH=1
 # refuses a RESULTS folder that already holds any of its runs), run its notebook with papermill
-# (--log-output streams the sweep's progress lines: one per run start and end, with an ETA), keep
-# the executed copy (named by profile; EXECUTED above) without what changes from one execution to the next (timings, execution
-# counts, progress lines, this checkout's path: `frecore strip-notebook`); then regenerate its page
-# docs/results/<experiment>.md from the summary (and the README's headline block, for the experiments
-# that have one: Table 1). Results in another folder (RESULTS=/tmp/mine) get their page there and
-# leave docs/ and the README alone.
+# through `frecore notebook` (bad input inside the notebook ends in one line, not a traceback;
+# --log-output streams the sweep's progress lines: one per run start and end, with an ETA), keep the
+# executed copy (named by profile; EXECUTED above) without what changes from one execution to the
+# next (timings, execution counts, progress lines, this checkout's path: `frecore strip-notebook`);
+# then regenerate its page docs/results/<experiment>.md from the summary (and the README's headline
+# block, for the experiments that have one: Table 1). Results in another folder (RESULTS=/tmp/mine)
+# get their page there and leave docs/ and the README alone.
 $(EXPERIMENTS): %: $(STAMP)
 	$(BIN)/python -m frecore plan $@ --profile $(PROFILE) --out-dir $(RESULTS) --device $(DEVICE) $(if $(FRESH),--fresh)
 	mkdir -p $(RESULTS) $(dir $(EXECUTED))
-	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks --log-output --no-progress-bar \
+	$(BIN)/python -m frecore notebook notebooks/$@.ipynb $(EXECUTED) --cwd notebooks --log-output \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS)) -p progress lines \
 		-p executor $(EXECUTOR)
 	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
@@ -93,7 +94,7 @@ figS10: ## Figure S10, EP vs BP cosine similarity per layer -> results/figS10.cs
 
 $(FIGURES): %: $(STAMP)
 	mkdir -p $(RESULTS) $(dir $(EXECUTED))
-	$(BIN)/papermill notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
+	$(BIN)/python -m frecore notebook notebooks/$@.ipynb $(EXECUTED) --cwd notebooks \
 		-p profile $(PROFILE) -p device $(DEVICE) -p out_dir $(abspath $(RESULTS))
 	$(BIN)/python -m frecore strip-notebook $(EXECUTED)
 

@@ -340,6 +340,16 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook(a: argparse.Namespace) -> int:
+    from papermill.cli import _resolve_type  # -p values typed as papermill's own command line types them
+
+    from frecore.reporting.notebook import execute_notebook
+
+    execute_notebook(a.source, a.executed, {k: _resolve_type(v) for k, v in a.parameter}, cwd=a.cwd,
+                     log_output=a.log_output)
+    return 0
+
+
 def cmd_strip_notebook(a: argparse.Namespace) -> int:
     from frecore.reporting.notebook import strip_notebook_file
 
@@ -504,6 +514,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dataset folder (default: the recorded one, else $FRECORE_DATA)")
     ev.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     ev.set_defaults(func=cmd_evaluate)
+    nb = sub.add_parser("notebook", help="run a notebook with papermill; bad input ends in one line",
+                        description="Execute SOURCE into EXECUTED with papermill (what `make <experiment>` "
+                                    "runs). A ConfigError or MissingDataError inside the notebook (a bad "
+                                    "parameter, no dataset) ends the command with its message and exit 2, "
+                                    "not a traceback.")
+    nb.add_argument("source")
+    nb.add_argument("executed")
+    nb.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a parameter, typed as papermill's -p types it")
+    nb.add_argument("--cwd", default=None, help="the kernel's working directory")
+    nb.add_argument("--log-output", action="store_true", help="stream the notebook's output as it runs")
+    nb.set_defaults(func=cmd_notebook)
     sn = sub.add_parser("strip-notebook", help="drop an executed notebook's timings, counts and progress "
                                                "lines",
                         description="Rewrite executed notebooks without what changes between two runs that "

@@ -19,9 +19,9 @@ def _tiny(path):
 
 
 def _execute(src, out, cwd):
-    subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "-p", "n", "4", "-p", "out_dir",
-                    str(cwd / "results"), "--kernel", "python3"], cwd=cwd, check=True, capture_output=True,
-                   timeout=120)
+    """As `make <experiment>` runs a notebook: `frecore notebook`, -p values typed (n = 4, an int)."""
+    subprocess.run([sys.executable, "-m", "frecore", "notebook", str(src), str(out), "-p", "n", "4", "-p",
+                    "out_dir", str(cwd / "results")], cwd=cwd, check=True, capture_output=True, timeout=120)
 
 
 def test_executing_twice_then_stripping_gives_identical_bytes(tmp_path):
@@ -64,3 +64,24 @@ def test_a_file_that_is_not_a_notebook_exits_2(tmp_path, capsys):
     assert main(["strip-notebook", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_bad_input_inside_a_notebook_ends_in_one_line_and_a_bug_keeps_its_traceback(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from frecore.config import ConfigError\n"
+                                          "if profile == 'bogus':\n    raise ConfigError('unknown profile')\n"
+                                          "if profile == 'bug':\n    1 / 0")]
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, src)
+    out = tmp_path / "out.ipynb"
+    cmd = [sys.executable, "-m", "frecore", "notebook", str(src), str(out), "-p", "profile"]
+    ok = subprocess.run(cmd + ["smoke"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(cmd + ["bogus"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")] == [
+        f"error: unknown profile (notebook {src}; the partly executed copy: {out})"]
+    bug = subprocess.run(cmd + ["bug"], capture_output=True, text=True, timeout=120)
+    assert bug.returncode == 1 and "ZeroDivisionError" in bug.stderr and "Traceback" in bug.stderr

@@ -85,3 +85,24 @@ def strip_notebook_file(path: str | os.PathLike, root: str | os.PathLike | None 
         raise ConfigError(f"{path} is not a notebook (no cells)")
     nb = strip_notebook(nb, Path.cwd() if root is None else root)
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# Errors a notebook raises for bad input (a parameter, a missing dataset): one line, not a traceback.
+INPUT_ERRORS = ("ConfigError", "MissingDataError")
+
+
+def execute_notebook(source: str | os.PathLike, executed: str | os.PathLike, parameters: dict[str, Any],
+                     cwd: str | os.PathLike | None = None, log_output: bool = False) -> None:
+    """Run a notebook with papermill. A ConfigError or MissingDataError raised inside it (a bad
+    profile, device or executor, no MNIST) becomes a ConfigError carrying its own message, so the
+    command ends in one line; any other failure keeps papermill's traceback (a bug to see whole)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        pm.execute_notebook(str(source), str(executed), parameters=parameters, cwd=cwd, log_output=log_output,
+                            progress_bar=False)
+    except PapermillExecutionError as exc:
+        if exc.ename not in INPUT_ERRORS:
+            raise
+        raise ConfigError(f"{exc.evalue} (notebook {source}; the partly executed copy: {executed})") from None
