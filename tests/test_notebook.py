@@ -71,14 +71,15 @@ def test_bad_input_inside_a_notebook_ends_in_one_line_and_a_bug_keeps_its_traceb
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("from frecore.config import ConfigError\n"
+                                          "print('ran with', profile)\n"
                                           "if profile == 'bogus':\n    raise ConfigError('unknown profile')\n"
                                           "if profile == 'bug':\n    1 / 0")]
     src = tmp_path / "nb.ipynb"
     nbformat.write(nb, src)
     out = tmp_path / "out.ipynb"
     cmd = [sys.executable, "-m", "frecore", "notebook", str(src), str(out), "-p", "profile"]
-    ok = subprocess.run(cmd + ["smoke"], capture_output=True, text=True, timeout=120)
-    assert ok.returncode == 0, ok.stderr
+    ok = subprocess.run(cmd + ["smoke", "--log-output"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "ran with smoke" in ok.stderr, ok.stderr  # streamed as papermill's CLI does
     bad = subprocess.run(cmd + ["bogus"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")] == [

@@ -11,6 +11,7 @@ parameters, every output the notebook computed) is kept.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,13 @@ def execute_notebook(source: str | os.PathLike, executed: str | os.PathLike, par
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    if log_output:  # papermill logs the notebook's output through its logger: show it as its CLI does
+        logger = logging.getLogger("papermill")
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         pm.execute_notebook(str(source), str(executed), parameters=parameters, cwd=cwd, log_output=log_output,
                             progress_bar=False)
