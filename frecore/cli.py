@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -270,7 +271,8 @@ def cmd_report(a: argparse.Namespace) -> int:
         summary = with_protocol(summary, load_summary(output_paths(a.out_dir, a.experiment, "paper")[1]))
     table = markdown_table(summary)
     if a.page:
-        title = (experiment.rows.__doc__ or a.experiment).strip().splitlines()[0]
+        doc = " ".join((experiment.rows.__doc__ or a.experiment).split())
+        title = re.split(r"(?<=\.)\s+(?=[A-Z(])", doc)[0]  # its first sentence, however it is wrapped
         Path(a.page).write_text(results_page(a.experiment, summary, path.as_posix(), title,
                                              claims=_claims(a.experiment, a.profile, a.out_dir, summary)))
     if a.update_readme:

@@ -61,42 +61,62 @@ def _protocol_cell(s: pd.Series) -> str:
             f"{int(s['protocol_epochs'])} ep)")
 
 
+def _signed(x: object) -> str:
+    return f"{float(x):+.2f}" if _finite(x) else "-"  # type: ignore[arg-type]
+
+
+def has_paper_numbers(summary: pd.DataFrame) -> bool:
+    """Whether the paper prints a number (test, train or time) for any of these rows."""
+    return any(_finite(v) for c in ("paper_test", "paper_train", "paper_wct_s") if c in summary
+               for v in summary[c])
+
+
 def markdown_table(summary: pd.DataFrame) -> str:
-    """The README table: ours (best and final) beside the paper, with times and any probe values."""
+    """The README table: ours (best and final) beside the paper, with times and any probe values.
+    Columns that no row fills are left out: the authors' code and the protocol where nothing was
+    run, the paper's where it gives no number (the studies beyond it)."""
     probes = [c for c in summary.columns if c.startswith(("before_", "after_")) or c.endswith("_steps_mean")]
     authors = "authors_same_epochs" in summary and summary["authors_same_epochs"].notna().any()
     protocol = "protocol_n" in summary and summary["protocol_n"].notna().any()
-    lines = [
-        "| Arch | Approach | Ours best (%) | Ours final (%) | Paper (%) | Δ best vs paper "
-        "| Train best: ours / paper (%) "
-        + ("| Authors' code, same epochs (%) " if authors else "")
-        + ("| Ours at the paper's protocol: best / final (%) " if protocol else "")
-        + "| n | epochs (ours/paper) | Ours time/run | Ours time/epoch | Ours full run (extrapolated) | "
-          "Paper WCT | Device |" + "".join(f" {c.replace('_', ' ')} |" for c in probes),
-        "|---" * 14 + "|" + "---|" * (len(probes) + authors + protocol),
-    ]
-    for _, s in summary.iterrows():
-        diff = "-" if not _finite(s["diff_vs_paper"]) else f"{s['diff_vs_paper']:+.2f}"
-        n = f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")
-        paper = format_mean_std(s["paper_test"], s["paper_std"], missing="-")
+    paper = has_paper_numbers(summary)
+
+    def _epochs(s: pd.Series) -> str:
         fraction = s.get("epoch_fraction", 1.0)
         fraction = 1.0 if fraction is None or math.isnan(fraction) else fraction
-        epochs = f"{s['epochs']}" if fraction >= 1.0 else f"{fraction:g} of {s['epochs']}"
-        full_epoch = s.get("full_epoch_s_mean", s["epoch_s_mean"])
+        ours = f"{s['epochs']}" if fraction >= 1.0 else f"{fraction:g} of {s['epochs']}"
+        return f"{ours}/{s['paper_epochs']}"
+
+    def _best(s: pd.Series) -> str:
         note = s.get("note", "")
-        missing = note if isinstance(note, str) and note else "not run"
-        lines.append(
-            f"| {s['arch']} | {s['approach']} | "
-            f"{format_mean_std(s['best_test_mean'], s['best_test_std'], missing)} | "
-            f"{format_mean_std(s['final_test_mean'], s['final_test_std'])} | {paper} | {diff} | "
-            f"{format_mean_std(s['best_train_mean'], math.nan)} / "
-            f"{format_mean_std(s['paper_train'], math.nan).replace('not run', '-')} "
-            + (f"| {format_mean_std(s['authors_same_epochs'], math.nan, missing='-')} " if authors else "")
-            + (f"| {_protocol_cell(s)} " if protocol else "")
-            + f"| {n} | {epochs}/{s['paper_epochs']} | {_hms(s['wall_s_mean'])} | {_hms(full_epoch)} | "
-              f"{_hms(s['extrapolated_paper_wall_s'])} | {_hms(s['paper_wct_s'])} | "
-              f"{s['device'] if isinstance(s.get('device'), str) and s['device'] else '-'} |"
-            + "".join(f" {s[c]:.3g} |" if _finite(s[c]) else " - |" for c in probes))
+        return format_mean_std(s["best_test_mean"], s["best_test_std"],
+                               note if isinstance(note, str) and note else "not run")
+
+    def _train(s: pd.Series) -> str:
+        ours = format_mean_std(s["best_train_mean"], math.nan)
+        theirs = format_mean_std(s["paper_train"], math.nan).replace("not run", "-")
+        return f"{ours} / {theirs}" if paper else ours
+
+    columns = [
+        ("Arch", lambda s: f"{s['arch']}"), ("Approach", lambda s: f"{s['approach']}"),
+        ("Ours best (%)", _best),
+        ("Ours final (%)", lambda s: format_mean_std(s["final_test_mean"], s["final_test_std"])),
+        *([("Paper (%)", lambda s: format_mean_std(s["paper_test"], s["paper_std"], missing="-")),
+           ("Δ best vs paper", lambda s: _signed(s["diff_vs_paper"]))] if paper else []),
+        ("Train best: ours / paper (%)" if paper else "Train best (%)", _train),
+        *([("Authors' code, same epochs (%)",
+            lambda s: format_mean_std(s["authors_same_epochs"], math.nan, missing="-"))] if authors else []),
+        *([("Ours at the paper's protocol: best / final (%)", _protocol_cell)] if protocol else []),
+        ("n", lambda s: f"{s['n']}" + (f" (+{s['n_diverged']} diverged)" if s["n_diverged"] else "")),
+        ("epochs (ours/paper)", _epochs),
+        ("Ours time/run", lambda s: _hms(s["wall_s_mean"])),
+        ("Ours time/epoch", lambda s: _hms(s.get("full_epoch_s_mean", s["epoch_s_mean"]))),
+        ("Ours full run (extrapolated)", lambda s: _hms(s["extrapolated_paper_wall_s"])),
+        *([("Paper WCT", lambda s: _hms(s["paper_wct_s"]))] if paper else []),
+        ("Device", lambda s: s["device"] if isinstance(s.get("device"), str) and s["device"] else "-"),
+        *((c.replace("_", " "), lambda s, c=c: f"{s[c]:.3g}" if _finite(s[c]) else "-") for c in probes),
+    ]
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|---" * len(columns) + "|"]
+    lines += ["| " + " | ".join(cell(s) for _, cell in columns) + " |" for _, s in summary.iterrows()]
     return "\n".join(lines)
 
 
@@ -141,7 +161,9 @@ def results_page(experiment: str, summary: pd.DataFrame, summary_csv: str, title
         "\"Authors' code, same epochs\" is the mean over the authors' printed runs of their best test "
         "accuracy within our number of epochs. \"Ours at the paper's protocol\" is the paper profile (the "
         "paper's epochs; n seeds so far), trained by the campaign (`make campaign`, "
-        "[docs/campaign.md](../campaign.md)). Readings of these numbers: [docs/readings.md](../readings.md).",
+        "[docs/campaign.md](../campaign.md)). Readings of these numbers: [docs/readings.md](../readings.md)."
+        + ("" if has_paper_numbers(summary) else " The paper prints no number for any of these rows (it "
+           "draws them in a figure, or the study goes beyond it), so the table has no paper columns."),
         "",
         markdown_table(summary), "",
         f"![{experiment}](../../results/{experiment}.png)", "",
