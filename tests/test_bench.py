@@ -30,3 +30,11 @@ def test_ensemble_times_a_sweep_side_by_side(mnist_root):
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("| Table S1")][0]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert float(cells[1]) > 0 and float(cells[2]) > 0 and float(cells[4]) > 0
+
+
+def test_conv_pool_times_both_poolings_and_they_give_the_same_gradients():
+    assert _bench("conv_pool.py", "--repeats", "0").returncode == 2
+    done = _bench("conv_pool.py", "--repeats", "1", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    rows = [ln for ln in done.stdout.splitlines() if ln.startswith("| table")]
+    assert len(rows) == 3 and all(ln.rstrip().endswith("| yes |") for ln in rows)

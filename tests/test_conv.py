@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.protocol import Nudge
-from frecore.model.conv import ConvFRENet, conv_shapes
+from frecore.model.conv import ConvFRENet, conv_shapes, max_pool
 from frecore.model.build import build_fre_net
 from frecore.rules import build_rule
 
@@ -145,6 +145,33 @@ def test_readout_lag_reads_the_state_one_step_back_and_the_nudge_error_with_it()
     net.relax(drive, 3, start=r,
               nudge=Nudge(0.1, lambda s: seen.append(s) or torch.zeros(x.shape[0], 3, dtype=x.dtype)))
     assert seen[0] is r.previous  # the first nudged step reads the state before the free phase's last
+
+
+def test_the_channels_last_pool_gives_the_nchw_pools_values_and_indices_ties_included():
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        s = (torch.rand(8, 5, 12, 10, generator=g, dtype=dtype) * 3 - 1).clamp(0, 1)  # a hard-sigmoid state
+        assert float((s == 0).double().mean()) > 0.2 and float((s == 1).double().mean()) > 0.2  # many ties
+        values, indices = max_pool(s)
+        ref_values, ref_indices = F.max_pool2d(s, 2, return_indices=True)
+        assert torch.equal(values, ref_values) and torch.equal(indices, ref_indices)
+        back = torch.rand(values.shape, generator=g, dtype=dtype)
+        assert torch.equal(F.max_unpool2d(back, indices, 2, output_size=s.shape[-2:]),
+                           F.max_unpool2d(back, ref_indices, 2, output_size=s.shape[-2:]))
+
+
+def test_a_relaxation_in_previous_mode_is_its_steps_one_by_one():
+    """relax reuses the step before's pooling in 'previous' mode: the same as pooling again."""
+    net = _code_net(pool_indices="previous")
+    x, _ = _batch()
+    drive = net.input_drive(x)
+    got = net.relax(drive, 4)
+    previous, state = None, net.step(None, drive)
+    for _ in range(3):
+        indices = net.pool_indices_of(previous) if previous is not None else None
+        previous, state = state, net.step(state, drive, indices=indices)
+    for a, b in zip(got.state, state):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_pool_indices_previous_and_free_unpool_where_asked():
