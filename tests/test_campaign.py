@@ -97,6 +97,7 @@ def test_a_cut_campaign_continues_on_a_fresh_clone_with_the_same_rows(tiny_exper
     _committed_copy(cut, fresh)
     planned = campaign.plan_units(QUEUE, str(fresh), threads=1, data_root=mnist_root)[0]
     assert planned[0].done_epochs == 1  # the plan knows where it stands
+    assert planned[0].source == campaign.OWN_EPOCHS and planned[0].epoch_s > 0  # and its own epoch time
     left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(fresh), data_root=mnist_root,
                                  progress=False, echo=quiet)
     assert left == [] and not list((fresh / "campaign" / "checkpoints").glob("*.pt"))

@@ -34,6 +34,7 @@ from frecore.training.train import resolve_device
 TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
 ONE_THREAD_FACTOR = 1.8  # a run recorded without a thread count (two cores) costs about this much more on one
 MARGIN_S = 60.0  # kept back from the budget for summaries and the final write
+OWN_EPOCHS = "its checkpoint's last epochs"  # a paused unit's estimate source: its own measured epochs
 
 
 @dataclass
@@ -86,14 +87,27 @@ def unit_checkpoint(out_dir: str | os.PathLike, runs: Sequence[PlannedRun]) -> P
     return checkpoint_file(checkpoint_dir(out_dir), runs)
 
 
+def checkpoint_progress(path: Path) -> tuple[int, float | None]:
+    """(the last epoch a checkpoint holds, the seconds per epoch its run measured over its last three
+    epochs): (0, None) when there is none or it is unreadable (training then starts afresh); the time
+    is None where its history does not say."""
+    if not path.exists():
+        return 0, None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        epoch = int(saved["epoch"])
+    except Exception:
+        return 0, None
+    try:  # each member's history carries the pass's epoch time
+        last = [float(h["seconds"]) for h in saved["members"][0]["history"][-3:]]
+        return epoch, (sum(last) / len(last) if last else None)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return epoch, None
+
+
 def checkpoint_epoch(path: Path) -> int:
     """The last epoch a checkpoint holds (0: none, or unreadable: training then starts afresh)."""
-    if not path.exists():
-        return 0
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
-    except Exception:
-        return 0
+    return checkpoint_progress(path)[0]
 
 
 def _read_timings(out_dir: str | os.PathLike) -> list[dict]:
@@ -181,8 +195,10 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
                                                timings, recorded)
-            units.append(Unit(entry, members, epochs, checkpoint_epoch(unit_checkpoint(out_dir, members)),
-                              epoch_s, source))
+            done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members))
+            if own_epoch_s is not None:  # a paused unit's own recent epochs say it best
+                epoch_s, source = own_epoch_s, OWN_EPOCHS
+            units.append(Unit(entry, members, epochs, done_epochs, epoch_s, source))
     return units, planned_n, done_n
 
 
@@ -237,8 +253,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     left = list(units)
     for i, unit in enumerate(units, 1):
         timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
-        if any(t["row"] == unit.runs[0].row.label and t["experiment"] == unit.entry.experiment
-               for t in timings):
+        if unit.source != OWN_EPOCHS and any(t["row"] == unit.runs[0].row.label
+                                             and t["experiment"] == unit.entry.experiment for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
                                                          len(unit.runs), threads, timings, recorded)
         budget_left = deadline - clock()
