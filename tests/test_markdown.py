@@ -27,3 +27,13 @@ def test_a_table_shows_the_paper_beside_ours_and_drops_the_paper_columns_where_i
     assert len(rows) == len(study) and all(r.count("|") == len(header) + 1 for r in rows)
     assert "The paper prints no number for any of these rows" in results_page("x", study, "x.csv", "X")
     assert "The paper prints no number" not in results_page("table1", table1, "t.csv", "Table 1")
+
+
+def test_a_page_names_the_command_that_wrote_it():
+    table1 = pd.read_csv("results/table1_summary.csv")
+    quick = results_page("table1", table1, "results/table1_summary.csv", "Table 1")
+    assert "`python -m frecore report table1 --page docs/results/table1.md` (run by `make table1`)" in quick
+    paper = results_page("table1", table1, "results/table1_paper_summary.csv", "Table 1", profile="paper",
+                         page="docs/results/table1_paper.md")
+    assert ("`python -m frecore report table1 --profile paper --page docs/results/table1_paper.md` "
+            "(run by `make campaign`)") in paper
