@@ -57,10 +57,13 @@ def _nonzero(factor: float | torch.Tensor) -> bool:
 
 
 def max_pool(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """2x2 max-pool with its argmax indices, run in channels-last: on the CPU that kernel is 2.5-5x
-    faster than the NCHW one (which took half of a conv EP batch), with the very same values and
-    indices (tests/test_conv.py); the values come back channels-last, which the next conv reads."""
-    return F.max_pool2d(s.contiguous(memory_format=torch.channels_last), 2, return_indices=True)
+    """2x2 max-pool with its argmax indices, run in channels-last on the CPU: there that kernel is
+    2.5-5x faster than the NCHW one (which took half of a conv EP batch), with the very same values
+    and indices (tests/test_conv.py); the values come back channels-last, which the next conv reads.
+    Other devices pool as they are (not measured there; the GPU numbers of docs/gpu.md used NCHW)."""
+    if s.device.type == "cpu":
+        s = s.contiguous(memory_format=torch.channels_last)
+    return F.max_pool2d(s, 2, return_indices=True)
 
 
 class ConvFRENet(nn.Module):
