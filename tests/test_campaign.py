@@ -225,7 +225,8 @@ def test_after_the_deadline_no_further_run_starts(tiny_experiment, tmp_path, mni
     assert sorted(load_runs(tmp_path / f"{tiny_experiment}.csv")["seed"]) == [0, 1, 2]
 
 
-def test_the_standing_shows_finished_and_paused_runs_beside_the_paper(tiny_experiment, tmp_path, mnist_root):
+def test_the_standing_shows_finished_and_paused_runs_beside_the_paper(tiny_experiment, tmp_path, mnist_root,
+                                                                      capsys):
     from frecore.cli import main
 
     quiet = lambda line: None  # noqa: E731
@@ -247,6 +248,7 @@ def test_the_standing_shows_finished_and_paused_runs_beside_the_paper(tiny_exper
     page.write_text("# Campaign\n\nno block here\n")
     argv = ["campaign", "--queue", "smoke", "--out-dir", str(out), "--standing", str(page)]
     assert main(argv) == 2  # one clear message: the page has no block to rewrite
+    assert "error: --standing:" in capsys.readouterr().err
     page.write_text("# Campaign\n<!-- campaign-standing:start -->\nold\n"
                     "<!-- campaign-standing:end -->\ntail\n")
     assert main(argv) == 0

@@ -1,5 +1,6 @@
-"""Strip what changes between two executions of a notebook that change no number, so that the
-executed copy `make <experiment>` keeps under results/ is byte-identical when the results are.
+"""Run a notebook headlessly (`frecore notebook`: papermill, bad input in one line), and strip what
+changes between two executions of a notebook that change no number, so that the executed copy
+`make <experiment>` keeps under results/ is byte-identical when the results are.
 
 Removed: papermill's timings (per notebook and per cell), the kernel's execution timestamps,
 execution counts, the random id papermill gives its injected-parameters cell, and the progress lines the sweep
