@@ -121,11 +121,13 @@ campaign: $(STAMP) ## paper-profile queue under a time budget, resumable (BUDGET
 	$(MAKE) --no-print-directory campaign-pages
 
 campaign-pages: $(STAMP) ## rewrite the tables' pages, README's Table 1 and docs/campaign.md's standing from RESULTS
-	for e in table1 table2 tableS1; do \
+	set -e; for e in table1 table2 tableS1; do \
 		if [ -f $(RESULTS)/$${e}_paper_summary.csv ]; then \
-			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick \
-				--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$$e.md \
-				$(if $(OWN_RESULTS),,$$(grep -q "<!-- $$e:start -->" README.md && echo --update-readme README.md)) > /dev/null; \
+			if [ -f $(RESULTS)/$${e}_summary.csv ]; then \
+				$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile quick \
+					--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$$e.md \
+					$(if $(OWN_RESULTS),,$$(grep -q "<!-- $$e:start -->" README.md && echo --update-readme README.md)) > /dev/null; \
+			fi; \
 			$(BIN)/python -m frecore report $$e --out-dir $(RESULTS) --profile paper \
 				--page $(if $(OWN_RESULTS),$(RESULTS),docs/results)/$${e}_paper.md > /dev/null; \
 		fi; \
