@@ -46,7 +46,7 @@ config_from_args = config_from_flags  # the RunConfig of `train`'s parsed flags
 def check_trainable(cfg: RunConfig) -> None:
     """What fit checks before it allocates anything, without loading data: the rule can train this
     net, the conv maps do not vanish, the net fits in memory. ConfigError otherwise."""
-    from frecore.model.conv import conv_shapes
+    from frecore.model.build import check_input
     from frecore.training.data import INPUT_SHAPES
     from frecore.training.resources import check_fits
     from frecore.rules import build_rule
@@ -54,8 +54,7 @@ def check_trainable(cfg: RunConfig) -> None:
 
     build_rule(cfg.rule).check(cfg.net)
     shape, n_classes = INPUT_SHAPES[cfg.data.dataset]
-    if cfg.net.arch == "conv":
-        conv_shapes(cfg.net, shape)
+    check_input(cfg.net, shape)
     check_fits(cfg, shape, n_classes, resolve_device(cfg.device))
     check_layer_lists(cfg, shape, n_classes)
 

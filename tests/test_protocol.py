@@ -65,3 +65,36 @@ def test_rules_and_training_never_ask_a_net_for_its_class(folder):
             for i, line in enumerate(path.read_text().splitlines(), 1) if FORBIDDEN.search(line)]
     assert hits == []
 
+
+
+ARCH_BRANCH = re.compile(r"\.arch\s*(==|!=|in\b)|\[[\w.]*\.arch\]|\.get\([\w.]*\.arch\b")
+
+
+def test_no_arch_string_branches_outside_the_builder():
+    """What an arch can do is asked of frecore.model.build (`supports`, `check_input`, `sizes`); only
+    the builder and the config that declares the archs' fields compare arch strings."""
+    allowed = {ROOT / "frecore/model/build.py"}
+    hits = [f"{path.relative_to(ROOT)}:{i}: {line.strip()}"
+            for path in sorted((ROOT / "frecore").rglob("*.py"))
+            if path not in allowed and "config" not in path.relative_to(ROOT / "frecore").parts
+            for i, line in enumerate(path.read_text().splitlines(), 1) if ARCH_BRANCH.search(line)]
+    assert hits == []
+    assert ARCH_BRANCH.search('if cfg.net.arch == "conv":')  # the pattern finds what it is for
+    assert ARCH_BRANCH.search("RULES.get(c.net.arch, ())") and ARCH_BRANCH.search("x = T[cfg.arch]")
+
+
+def test_supports_knows_each_feature_and_refuses_an_unknown_one():
+    from frecore.config import ConfigError, NetConfig
+    from frecore.model.build import ARCH_SUPPORTS, FEATURES, supports
+    from frecore.rules import build_rule
+    from frecore.config import RuleConfig
+
+    layered, conv = NetConfig(), NetConfig(arch="conv", channels=(2, 3), kernel=3, padding=1)
+    assert set(ARCH_SUPPORTS) == {"layered", "conv"} and FEATURES == ARCH_SUPPORTS["layered"]
+    assert supports(conv, "ep-members") and not supports(conv, "feedback-alignment")
+    with pytest.raises(ValueError):
+        supports(layered, "telepathy")
+    for rule in (RuleConfig(name="fa"), RuleConfig(name="lra"), RuleConfig(name="ep", nudge="accumulating")):
+        build_rule(rule).check(NetConfig(feedback="random") if rule.name == "fa" else layered)
+        with pytest.raises(ConfigError):
+            build_rule(rule).check(conv)

@@ -44,7 +44,7 @@ from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.noise import GaussianNoise
 from frecore.model.protocol import FRENet, Nudge
 from frecore.model.relaxation import Relaxation
-from frecore.model.build import build_fre_net
+from frecore.model.build import build_fre_net, supports
 from frecore.rules.base import BatchStats, batch_stats
 
 
@@ -89,7 +89,7 @@ class EquilibriumPropagation:
 
     def for_members(self, cfgs: list[RuleConfig], net: torch.nn.Module) -> EquilibriumPropagation:
         """This rule for a stack of members with these settings: each member's own beta_f on its
-        slice of the nudge when they differ (layered nets; frecore.training.members.MEMBER_BETA_F)."""
+        slice of the nudge when they differ (layered nets; frecore.model.build.ARCH_SUPPORTS)."""
         values = [c.beta_f for c in cfgs]
         if all(v == values[0] for v in values):
             return self
@@ -119,7 +119,7 @@ class EquilibriumPropagation:
     def check(self, net_cfg: NetConfig) -> None:
         if self.cfg.beta_f <= 0:
             raise ConfigError(f"EP learns from the nudged phase: beta_f must be > 0, got {self.cfg.beta_f!r}")
-        if net_cfg.arch == "conv" and self.cfg.nudge != "constant":
+        if self.cfg.nudge != "constant" and not supports(net_cfg, "accumulating-nudge"):
             raise ConfigError("the accumulating nudge is the layered graph code's; conv nets take "
                               "nudge='constant'")
 

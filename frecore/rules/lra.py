@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from frecore.config.rules import RelaxationSettings
 from frecore.config import ConfigError, NetConfig, RuleConfig
 from frecore.model.layered import LayeredFRENet, State
-from frecore.model.build import build_fre_net
+from frecore.model.build import build_fre_net, supports
 from frecore.model.noise import GaussianNoise
 from frecore.rules.base import BatchStats, batch_stats
 
@@ -34,7 +34,7 @@ class LocalRepresentationAlignment:
         self.cfg = cfg
 
     def check(self, net_cfg: NetConfig) -> None:
-        if net_cfg.arch != "layered" or net_cfg.topology != "chain":
+        if not supports(net_cfg, "lra") or net_cfg.topology != "chain":
             raise ConfigError("rule 'lra' (Algorithm S1) is defined on the layered chain: arch 'layered', "
                               "topology 'chain'")
 

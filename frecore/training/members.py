@@ -5,7 +5,8 @@ its own separate `fit`.
 Members share everything but their seed (initial weights, batch order), alpha_i, beta_i, noise
 stds, learning rates, weight decays, AGT graphs and (layered EP) beta_f: one relaxation and one
 optimiser step advance all of them. EP and BP on layered and conv nets, FA, LRA and P-EP on
-layered ones; `groupable` says which configs may share a pass.
+layered ones; `groupable` says which configs may share a pass (what each arch can do:
+frecore.model.build.ARCH_SUPPORTS).
 """
 from __future__ import annotations
 
@@ -13,13 +14,11 @@ from __future__ import annotations
 import torch
 
 from frecore.config import RunConfig
+from frecore.model.build import supports
 from frecore.model.members import StackedConvNet, StackedLayeredNet, StackedPrototypicalNet
 from frecore.training.train import (OPTIMIZERS, build_optimizer, parameter_groups, resolve_device)
 
 StackedNet = StackedLayeredNet | StackedConvNet | StackedPrototypicalNet
-# arch -> rules that run side by side
-MEMBER_RULES = {"layered": ("ep", "bp", "fa", "lra", "pep"), "conv": ("ep", "bp")}
-MEMBER_BETA_F = {("layered", "ep")}  # (arch, rule) whose members may differ in beta_f
 
 
 def shared_settings(cfg: RunConfig) -> dict:
@@ -40,13 +39,14 @@ def groupable(cfgs: list[RunConfig]) -> bool:
     seed, alpha_i, beta_i, the noise stds, learning rates, weight decays, their AGT graphs and, for
     layered EP, beta_f."""
     c = cfgs[0]
-    if c.rule.name not in MEMBER_RULES.get(c.net.arch, ()):
+    if not supports(c.net, f"{c.rule.name}-members"):
         return False
-    if (c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None) and c.net.arch != "layered":
+    if (c.rule.settle_tol is not None or c.rule.settle_tol_nudged is not None) and not supports(
+            c.net, "settled-members"):
         return False  # layered EP members stop each at its own settled step; conv members fixed T/K
     if c.optim.train_last is not None:
         return False
-    if (c.net.arch, c.rule.name) not in MEMBER_BETA_F and any(
+    if not (c.rule.name == "ep" and supports(c.net, "members-differ-in-beta-f")) and any(
             x.rule.beta_f != c.rule.beta_f for x in cfgs[1:]):
         return False
     key = shared_settings(c)

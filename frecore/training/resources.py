@@ -12,6 +12,7 @@ import os
 import torch
 
 from frecore.config import ConfigError, RunConfig
+from frecore.model.build import sizes
 
 GiB = 2**30
 STATE_COPIES = 4  # states live in a few copies at once: current, next, free-phase and nudged ends
@@ -20,24 +21,7 @@ STATE_COPIES = 4  # states live in a few copies at once: current, next, free-pha
 def estimated_bytes(cfg: RunConfig, input_shape: tuple[int, ...], n_classes: int) -> int:
     """A lower bound on the bytes one training step of `cfg` holds (weights, optimiser, states)."""
     itemsize = 8 if cfg.net.dtype == "float64" else 4
-    net = cfg.net
-    if net.arch == "conv":
-        from frecore.model.conv import conv_shapes
-
-        shapes = conv_shapes(net, input_shape)
-        channels = [input_shape[0], *(c for c, _, _ in shapes)]
-        params = sum(net.kernel ** 2 * a * b for a, b in zip(channels, channels[1:]))
-        c, h, w = shapes[-1]
-        params += c * h * w * n_classes
-        units = sum(c * h * w for c, h, w in shapes)
-    else:
-        n_in = 1
-        for d in input_shape:
-            n_in *= d
-        sizes = net.hidden
-        params = n_in * sizes[0] + sizes[-1] * n_classes
-        params += sum(sizes[b.src] * sizes[b.dst] for b in net.graph().blocks)
-        units = sum(sizes) + n_classes
+    params, units = sizes(cfg.net, input_shape, n_classes)
     per_param = 5  # weight, feedback matrix, gradient, two Adam moments
     return itemsize * (per_param * params + STATE_COPIES * cfg.optim.batch_size * units)
 
