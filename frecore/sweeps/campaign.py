@@ -15,6 +15,7 @@ import csv
 import json
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from frecore.config import ConfigError
 from frecore.experiments import PlannedRun, plan
 from frecore.experiments.campaign import QUEUES, CampaignEntry
 from frecore.reporting import store
+from frecore.reporting.markdown import format_mean_std
 from frecore.sweeps.driver import output_paths, resummarise, run_experiment
 from frecore.sweeps.executors import InProcess, groups
 from frecore.sweeps.trainer import checkpoint_file
@@ -103,11 +105,6 @@ def checkpoint_progress(path: Path) -> tuple[int, float | None]:
         return epoch, (sum(last) / len(last) if last else None)
     except (KeyError, IndexError, TypeError, ValueError):
         return epoch, None
-
-
-def checkpoint_epoch(path: Path) -> int:
-    """The last epoch a checkpoint holds (0: none, or unreadable: training then starts afresh)."""
-    return checkpoint_progress(path)[0]
 
 
 def _read_timings(out_dir: str | os.PathLike) -> list[dict]:
@@ -282,7 +279,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         # every seed recorded, not just this unit's
         resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)
         if out.paused:
-            reached = checkpoint_epoch(unit_checkpoint(out_dir, unit.runs))
+            reached = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))[0]
             echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
                  f"({_fmt(seconds)}); the next campaign continues it")
         else:
@@ -303,13 +300,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
 
 
 def _mean_std(values: Sequence[float]) -> str:
-    if not values:
-        return "-"
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return f"{mean:.2f}"
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.2f} ± {std:.2f}"
+    return format_mean_std(statistics.fmean(values) if values else math.nan,
+                           statistics.stdev(values) if len(values) > 1 else math.nan, missing="-")
 
 
 def standing(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, data_root: str | None = None) -> str:
@@ -340,9 +332,8 @@ def standing(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, data_ro
         best = [float(r["best_test_acc"]) for r in ok] if one_row else []
         final = [float(r["final_test_acc"]) for r in ok] if one_row else []
         diverged = len(done) - len(ok)
-        paper_text = "-" if paper is None else f"{paper.test_acc:.2f}" + (
-            f" ± {paper.test_std:.2f}" if math.isfinite(paper.test_std) else "")
-        delta = f"{sum(best) / len(best) - paper.test_acc:+.2f}" if paper and best else "-"
+        paper_text = "-" if paper is None else format_mean_std(paper.test_acc, paper.test_std, missing="-")
+        delta = f"{statistics.fmean(best) - paper.test_acc:+.2f}" if paper and best else "-"
         epochs = runs[0].config.optim.epochs
         runs_text = (f"{len(done)} of {len(runs)}, {epochs} epoch{'s' if epochs != 1 else ''}"
                      + (f" ({diverged} diverged)" if diverged else "")
