@@ -6,6 +6,7 @@ T or K below 1; a malformed layer list; missing data) stops with one message and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from typing import Sequence
 from frecore.config import DEVICES, ConfigError, RunConfig
 from frecore.config.flags import add_config_flags, config_from_flags
 from frecore.training.data import MissingDataError
+from frecore.training.train import Deadline
 from frecore.experiments import PROFILES, READINGS, list_experiments
 from frecore.reporting.paths import check_writable_dir, check_writable_file
 
@@ -176,14 +178,41 @@ def cmd_campaign(a: argparse.Namespace) -> int:
                             + standing(entries, a.out_dir, a.data_root))
         print(f"wrote the campaign's standing into {a.standing}")
         return 0
+    budget_s = parse_budget(a.budget)
+    stop = Deadline()
     try:
-        run_campaign(entries, budget_s=parse_budget(a.budget), out_dir=a.out_dir, threads=a.threads,
-                     data_root=a.data_root, device=a.device, progress=not a.no_progress, dry_run=a.dry_run)
+        with stop_on_signal(stop):
+            run_campaign(entries, budget_s=budget_s, out_dir=a.out_dir, threads=a.threads,
+                         data_root=a.data_root, device=a.device, progress=not a.no_progress,
+                         dry_run=a.dry_run, stop=stop)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are recorded in {a.out_dir} and every epoch is checkpointed in "
-              f"{a.out_dir}/campaign/checkpoints; the same command continues", file=sys.stderr)
+        print(f"\ninterrupted: finished runs are recorded in {a.out_dir} and every finished epoch is "
+              f"checkpointed in {a.out_dir}/campaign/checkpoints; the same command continues",
+              file=sys.stderr)
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signal(stop: Deadline):
+    """SIGINT or SIGTERM stops `stop`: the campaign pauses after the epoch in progress, checkpointed and
+    timed, and exits 0; a second signal interrupts at once (that epoch lost). SIGINT is taken even where
+    it was ignored: a campaign started in the background (`nohup ... &`) ignores it otherwise."""
+    import signal
+
+    def handler(signum: int, frame) -> None:
+        if stop.stopped:
+            raise KeyboardInterrupt
+        stop.stop()
+        print(f"\n{signal.Signals(signum).name}: stopping after the epoch in progress (it is checkpointed); "
+              f"signal again to stop at once, losing it", file=sys.stderr, flush=True)
+
+    before = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in before.items():
+            signal.signal(sig, old)
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
@@ -342,11 +371,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_notebook(a: argparse.Namespace) -> int:
-    from papermill.cli import _resolve_type  # -p values typed as papermill's own command line types them
+    from frecore.reporting.notebook import execute_notebook, parameter_value
 
-    from frecore.reporting.notebook import execute_notebook
-
-    execute_notebook(a.source, a.executed, {k: _resolve_type(v) for k, v in a.parameter}, cwd=a.cwd,
+    execute_notebook(a.source, a.executed, {k: parameter_value(v) for k, v in a.parameter}, cwd=a.cwd,
                      log_output=a.log_output)
     return 0
 

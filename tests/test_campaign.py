@@ -255,3 +255,60 @@ def test_the_standing_shows_finished_and_paused_runs_beside_the_paper(tiny_exper
     written = page.read_text()
     assert "old" not in written and "| smoke: Table 1 2HL BP | 0 of 2" not in written  # nothing trained there
     assert "Not started (2 entries)" in written and written.endswith("tail\n")
+
+
+def test_a_stop_request_pauses_after_the_epoch_in_progress_and_the_campaign_continues_exactly(
+        tiny_experiment, tmp_path, mnist_root, monkeypatch):
+    """A stop (the CLI's SIGTERM/SIGINT) arriving mid-epoch: that epoch finishes, is checkpointed and timed,
+    no other unit starts; the next campaign ends with the rows of an uncut one."""
+    from frecore.training import loop
+    from frecore.training.train import Deadline
+
+    quiet = lambda line: None  # noqa: E731
+    uncut = tmp_path / "uncut"
+    campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(uncut), data_root=mnist_root, progress=False,
+                          echo=quiet)
+    stop, real_epoch = Deadline(), loop._epoch
+
+    def epoch_with_a_signal(*args, **kwargs):  # the signal comes while the first epoch trains
+        stop.stop()
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_epoch", epoch_with_a_signal)
+    cut, lines = tmp_path / "cut", []
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(cut), data_root=mnist_root, progress=False,
+                                 echo=lines.append, stop=stop)
+    monkeypatch.setattr(loop, "_epoch", real_epoch)
+    assert len(left) == 2 and not any(line.startswith("[2/2]") for line in lines), lines
+    assert any("paused x: tiny EP (seed 0) after epoch 1/3" in line and "stopped on request" in line
+               for line in lines), lines
+    assert campaign.checkpoint_progress(campaign.unit_checkpoint(str(cut), left[0].runs))[0] == 1
+    assert (cut / "campaign" / "timings.csv").read_text().count("\n") == 2  # the epoch trained is timed
+    campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(cut), data_root=mnist_root, progress=False,
+                          echo=quiet)
+    a = load_runs(uncut / "campaign_test_table.csv").set_index("run_id").sort_index()
+    b = load_runs(cut / "campaign_test_table.csv").set_index("run_id").sort_index()
+    assert list(a.index) == list(b.index) and len(a) == 3
+    for col in ("best_test_acc", "final_test_acc", "epochs_run", "status"):
+        assert list(a[col]) == list(b[col]), col
+
+
+def test_the_first_signal_stops_after_the_epoch_the_second_at_once_and_handlers_are_restored():
+    import os
+    import signal
+
+    from frecore.cli import stop_on_signal
+    from frecore.training.train import Deadline
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a campaign started with `nohup ... &`
+    try:
+        stop = Deadline()
+        with stop_on_signal(stop):
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stop.stopped and stop.passed()
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -86,3 +86,16 @@ def test_bad_input_inside_a_notebook_ends_in_one_line_and_a_bug_keeps_its_traceb
         f"error: unknown profile (notebook {src}; the partly executed copy: {out})"]
     bug = subprocess.run(cmd + ["bug"], capture_output=True, text=True, timeout=120)
     assert bug.returncode == 1 and "ZeroDivisionError" in bug.stderr and "Traceback" in bug.stderr
+
+
+def test_parameter_values_are_typed_as_papermills_command_line_types_them():
+    """As papermill 2.7's `-p` (its cli._resolve_type): the notebooks' parameters keep their types."""
+    from frecore.reporting.notebook import parameter_value
+
+    expected = {"True": True, "False": False, "None": None, "4": 4, "-3": -3, " 5": 5, "1_000": 1000,
+                "1e-3": 1e-3, "0.25": 0.25, "inf": float("inf"), "quick": "quick", "2HL BP": "2HL BP", "": "",
+                "true": "true", "0x10": "0x10"}
+    for text, value in expected.items():
+        got = parameter_value(text)
+        assert type(got) is type(value) and got == value, text
+    assert parameter_value("nan") != parameter_value("nan")  # a float NaN, as papermill's

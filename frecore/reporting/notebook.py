@@ -89,6 +89,19 @@ def strip_notebook_file(path: str | os.PathLike, root: str | os.PathLike | None 
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def parameter_value(text: str) -> bool | int | float | str | None:
+    """A `-p NAME VALUE` value typed as papermill's command line types it (True, False and None; then an
+    int, a float, else the text), so `frecore notebook` and `papermill` run a notebook alike."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 # Errors a notebook raises for bad input (a parameter, a missing dataset): one line, not a traceback.
 INPUT_ERRORS = ("ConfigError", "MissingDataError")
 

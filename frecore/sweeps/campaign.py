@@ -31,7 +31,7 @@ from frecore.reporting.markdown import format_mean_std
 from frecore.sweeps.driver import output_paths, resummarise, run_experiment
 from frecore.sweeps.executors import InProcess, groups
 from frecore.sweeps.trainer import checkpoint_file
-from frecore.training.train import resolve_device
+from frecore.training.train import Deadline, resolve_device
 
 TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
 ONE_THREAD_FACTOR = 1.8  # a run recorded without a thread count (two cores) costs about this much more on one
@@ -227,12 +227,15 @@ def describe(units: list[Unit], planned_n: int, done_n: int, threads: int) -> st
 def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float = 150 * 60,
                  out_dir: str = "results", threads: int = 1, data_root: str | None = None,
                  device: str = "cpu", progress: bool = True, dry_run: bool = False,
-                 echo: Callable[[str], None] = print, clock: Callable[[], float] = time.time) -> list[Unit]:
+                 echo: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
+                 stop: Deadline | None = None) -> list[Unit]:
     """Train what fits of the queue in `budget_s` seconds; return the units still left.
 
     Each unit starts only when its estimate fits the budget left (a `long` entry when one epoch
     does); each runs under a deadline, so a misestimated unit pauses at an epoch boundary instead
-    of being cut. `dry_run` prints the plan and trains nothing."""
+    of being cut. `stop`: a Deadline the caller may stop() meanwhile (a signal handler): the unit in
+    flight then pauses after its epoch in progress and no other starts; the campaign sets its time.
+    `dry_run` prints the plan and trains nothing."""
     if isinstance(queue, str) and queue not in QUEUES:
         raise ConfigError(f"unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}")
     entries = QUEUES[queue] if isinstance(queue, str) else tuple(queue)
@@ -248,7 +251,10 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     if dry_run:
         return units
     left = list(units)
+    until = stop if stop is not None else Deadline()
     for i, unit in enumerate(units, 1):
+        if until.stopped:
+            break
         timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
         if unit.source != OWN_EPOCHS and any(t["row"] == unit.runs[0].row.label
                                              and t["experiment"] == unit.entry.experiment for t in timings):
@@ -265,23 +271,26 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         echo(f"[{i}/{len(units)}] start {unit.label}: {len(unit.runs)} run(s), est {_fmt(unit.estimate_s)}, "
              f"{_fmt(budget_left)} left")
         t0 = clock()
+        until.at = time.time() + (deadline - clock())  # the deadline on the wall clock fit reads
         out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device,
                              data_root=data_root, out_dir=out_dir, progress=progress,
                              variant=unit.entry.variant, seeds=unit.entry.seeds,
                              estimator=unit.entry.estimator,
                              executor=InProcess(side_by_side=len(unit.runs) > 1),
                              only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
-                             # the deadline on the wall clock fit reads
-                             until=time.time() + (deadline - clock()))
+                             until=until)
         seconds = clock() - t0
         ids = {p.run_id for p in unit.runs}
         rows = out.runs[out.runs["run_id"].isin(ids)]
         # every seed recorded, not just this unit's
         resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)
-        if out.paused:
+        # paused, or kept from starting by the deadline (a failed run is recorded)
+        unrecorded = ids - set(rows["run_id"])
+        if out.paused or unrecorded:
             reached = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))[0]
             echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
-                 f"({_fmt(seconds)}); the next campaign continues it")
+                 f"({_fmt(seconds)}{', stopped on request' if until.stopped else ''}); "
+                 f"the next campaign continues it")
         else:
             reached = int(rows["epochs_run"].max()) if len(rows) else unit.done_epochs
             left.remove(unit)
@@ -291,7 +300,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if reached > unit.done_epochs:
             _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds,
                            str(resolve_device(device)))
-        if out.paused or clock() >= deadline:
+        if out.paused or unrecorded or clock() >= deadline:
             break
     done_now = planned_n - sum(len(u.runs) for u in left)
     known = [u.estimate_s for u in left if u.estimate_s is not None]

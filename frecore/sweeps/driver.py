@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from frecore.sweeps.executors import Executor, get_executor
 from frecore.sweeps.progress import progress_lines
 from frecore.sweeps.trainer import RunTrainer
 from frecore.training.data import MissingDataError, data_available
-from frecore.training.train import RunPaused
+from frecore.training.train import Deadline, RunPaused, as_deadline
 
 
 @dataclass
@@ -83,7 +82,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    out_dir: str = "results", progress: bool | str = True, variant: str | None = None,
                    executor: str | Executor | None = None, save_models: str | None = None,
                    only: set[str] | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                   until: float | None = None, estimator: str | None = None) -> SweepOutput:
+                   until: float | Deadline | None = None, estimator: str | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
@@ -102,9 +101,11 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
 
     `only` (run ids) trains just those of the plan (a campaign's unit; the summary still covers the
     whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
-    `until` (time.time() seconds) pauses a run or group at the first epoch that would end after it:
-    nothing is recorded for it, its checkpoint continues it, and SweepOutput.paused names it."""
+    `until` (time.time() seconds, or a Deadline) pauses a run or group at the first epoch that would
+    end after it (a stopped Deadline: at the next epoch boundary), and no later run starts: nothing is
+    recorded for a paused run, its checkpoint continues it, and SweepOutput.paused names it."""
     get_experiment(name)  # an unknown name fails here, before anything else
+    until = as_deadline(until)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
     # an unknown name or a missing Ray fails before any training
     executor = get_executor(executor, device=device)
@@ -149,7 +150,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     def _skip(p: PlannedRun) -> bool:
         if p.config.data.dataset in missing:
             return True
-        if until is not None and started and time.time() >= until:
+        if until is not None and started and until.passed():
             # the first run always starts (as a campaign unit's does); later ones not after the deadline,
             # whatever their length: a run's first epoch has no measured time to be checked against
             raise RunPaused(0, None, started=False)

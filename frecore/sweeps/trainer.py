@@ -18,7 +18,7 @@ from frecore.reporting import store
 from frecore.training.data import Dataset, load_dataset
 from frecore.training.loop import fit, fit_members
 from frecore.training.saved import save_model
-from frecore.training.train import RunPaused, RunResult, resolve_device
+from frecore.training.train import Deadline, RunPaused, RunResult, resolve_device
 
 
 def checkpoint_file(folder: Path, runs: Sequence[PlannedRun]) -> Path:
@@ -47,8 +47,8 @@ class RunTrainer:
     checkpoint_dir: Path | None = None
     # keep each run's final and best nets, <run_id>.pt and <run_id>.best.pt, here
     save_dir: Path | None = None
-    # a deadline (time.time()): no epoch starts that would end after it (RunPaused)
-    until: float | None = None
+    # no epoch starts that would end after it, none once it is stopped (RunPaused)
+    until: Deadline | None = None
     cache: dict[tuple, Dataset] = field(default_factory=dict, repr=False)
 
     def _record(self, p: PlannedRun, result: RunResult) -> dict:

@@ -23,10 +23,11 @@ from frecore.model.noise import GaussianNoise, MemberNoise, state_noise
 from frecore.rules import LearningRule, build_rule
 from frecore.training.data import Dataset, Split, batch_indices
 from frecore.training.members import groupable, member_optimizer, members_that_fit, share_gradients
-from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, EpochRecord, RunResult, _diverged,
-                                    _generators, build_optimizer, build_scheduler, config_key,
-                                    evaluate_members, load_checkpoint, pause_before_epoch, prepare,
-                                    restore_checkpoint, save_checkpoint, set_aside_checkpoint, state_copy)
+from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, Deadline, EpochRecord, RunResult,
+                                    _diverged, _generators, as_deadline, build_optimizer, build_scheduler,
+                                    config_key, evaluate_members, load_checkpoint, pause_before_epoch,
+                                    prepare, restore_checkpoint, save_checkpoint, set_aside_checkpoint,
+                                    state_copy)
 
 
 class _Alone(MemberStack):
@@ -48,7 +49,8 @@ class _Alone(MemberStack):
 def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         probe: Callable[..., dict[str, Any]] | None = None,
-        checkpoint: Path | None = None, until: float | None = None, keep_best: bool = False) -> RunResult:
+        checkpoint: Path | None = None, until: float | Deadline | None = None,
+        keep_best: bool = False) -> RunResult:
     """Train one net with one rule; a run that diverges stops with status 'diverged'.
 
     Divergence: the epoch's loss or weights go non-finite, or (finite but exploded) its mean train
@@ -64,8 +66,9 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
     uncut run; a damaged file or another config's is set aside (warning on stderr). The file is
     deleted when the run ends, ok or diverged: the result is then the record.
 
-    `until` (time.time() seconds; needs `checkpoint`): stop with RunPaused before an epoch that
-    would end after it, judged by the last epoch's measured time (a campaign's budget).
+    `until` (time.time() seconds, or a Deadline; needs `checkpoint`): stop with RunPaused before an
+    epoch that would end after it, judged by the last epoch's measured time (a campaign's budget), or
+    before the next epoch once the Deadline is stopped.
     `keep_best`: RunResult.best_state holds the net's weights at its best test accuracy (the first
     epoch reaching it), as the paper reports that epoch; checkpoints carry it.
     """
@@ -74,7 +77,7 @@ def fit(cfg: RunConfig, data: Dataset | None = None, progress: bool = True,
 
 
 def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: Path | None = None,
-                on_epoch: Callable[[int], None] | None = None, until: float | None = None,
+                on_epoch: Callable[[int], None] | None = None, until: float | Deadline | None = None,
                 probe: Callable[..., dict[str, Any]] | None = None,
                 keep_best: bool = False) -> list[RunResult]:
     """Train `cfgs` side by side; one RunResult per config, as `fit(cfg)` would return it.
@@ -100,11 +103,12 @@ def fit_members(cfgs: list[RunConfig], data: Dataset | None = None, checkpoint: 
 
 def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress: bool,
            on_epoch: Callable[[int, list[EpochRecord | None]], None] | None,
-           probe: Callable[..., dict[str, Any]] | None, checkpoint: Path | None, until: float | None,
-           keep_best: bool) -> list[RunResult]:
+           probe: Callable[..., dict[str, Any]] | None, checkpoint: Path | None,
+           until: float | Deadline | None, keep_best: bool) -> list[RunResult]:
     """The loop behind fit (one net, `stacked` False) and fit_members (a stack of M)."""
     if until is not None and checkpoint is None:
         raise ConfigError("a deadline (until) needs a checkpoint to continue from")
+    until = as_deadline(until)
     t_start = time.perf_counter()
     cfg, m = cfgs[0], len(cfgs)
     device, rule, data = prepare(cfg, data)

@@ -43,15 +43,35 @@ class RunPaused(Exception):
         self.checkpoint = checkpoint
 
 
-def pause_before_epoch(until: float | None, last_epoch_s: float | None, epoch: int,
+@dataclass
+class Deadline:
+    """When training pauses: before an epoch that would end after `at` (time.time() seconds), or before
+    the next epoch at all once `stop()` is called. A signal handler stops a campaign this way without
+    losing the epoch in progress (frecore.cli's campaign command)."""
+    at: float = math.inf
+    stopped: bool = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def passed(self, after_s: float = 0.0) -> bool:
+        """Whether work lasting `after_s` seconds from now would end after the deadline."""
+        return self.stopped or time.time() + after_s > self.at
+
+
+def as_deadline(until: float | Deadline | None) -> Deadline | None:
+    return Deadline(float(until)) if isinstance(until, (int, float)) else until
+
+
+def pause_before_epoch(until: Deadline | None, last_epoch_s: float | None, epoch: int,
                        checkpoint: Path | None) -> None:
-    """Raise RunPaused when the next epoch, if it lasts as long as the last one measured in this
-    process, would end after `until` (time.time() seconds). Without a checkpoint nothing could be
-    continued, so a deadline needs one; the first epoch of a process always runs (the caller has
-    checked that one fits)."""
-    if until is None or last_epoch_s is None:
+    """Raise RunPaused when the deadline was stopped, or when the next epoch, if it lasts as long as
+    the last one measured in this process, would end after it. Without a checkpoint nothing could
+    be continued, so a deadline needs one; the first epoch of a process always runs on a time
+    deadline (the caller has checked that one fits)."""
+    if until is None:
         return
-    if time.time() + last_epoch_s > until:
+    if until.stopped or (last_epoch_s is not None and until.passed(last_epoch_s)):
         raise RunPaused(epoch - 1, checkpoint)
 
 
