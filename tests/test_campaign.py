@@ -312,3 +312,42 @@ def test_the_first_signal_stops_after_the_epoch_the_second_at_once_and_handlers_
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_unit_longer_than_any_budget_starts_and_is_paused_by_it(tiny_experiment, tmp_path, mnist_root):
+    """Estimated at 900 s against a 400 s budget it could never fit one: it starts (one epoch fits),
+    here finishing at once; a unit whose single epoch exceeds the budget left still waits."""
+    out = tmp_path / "out"
+    (out / "campaign").mkdir(parents=True)
+    (out / "campaign" / "timings.csv").write_text(
+        "experiment,row,profile,threads,members,epochs,seconds,host\n"
+        "campaign_test_table,tiny EP,quick,1,1,3,900,cpu\n"  # 300 s an epoch
+        "campaign_test_table,tiny BP,quick,1,1,3,3000,cpu\n")  # 1000 s an epoch
+    lines: list[str] = []
+    left = campaign.run_campaign(QUEUE, budget_s=campaign.MARGIN_S + 400, out_dir=str(out),
+                                 data_root=mnist_root, progress=False, echo=lines.append)
+    assert any(line.startswith("[1/2] start x: tiny EP") and "the budget's end pauses it" in line
+               for line in lines), lines
+    assert any(line.startswith("[1/2] done") for line in lines)
+    assert any(line.startswith("[2/2] skip") for line in lines) and len(left) == 1
+
+
+def test_estimates_count_the_rows_current_setting_and_its_thread_count():
+    cfg = TINY
+    older = RunConfig(net=NetConfig(hidden=(64,), beta=0.01), rule=TINY.rule, optim=TINY.optim,
+                      data=TINY.data)
+
+    def row(config, device, epoch_s, profile="quick"):
+        return {"row": "tiny EP", "profile": profile, "status": "ok", "device": device,
+                "config": json.dumps(config.to_dict()), "epochs_run": 2, "epoch_s": epoch_s,
+                "wall_s": 2 * epoch_s}
+
+    recorded = {"x": [row(cfg, "cpu:x86_64 x2", 10.0), row(cfg, "cpu:x86_64 x1", 20.0),
+                      row(cfg, "cpu:x86_64 x1", 20.0), row(older, "cpu:x86_64 x1", 500.0),
+                      row(cfg, "cuda:NVIDIA H200", 0.1), row(cfg, "cpu:x86_64 x1", 1.0, profile="smoke")]}
+    seconds, source = campaign.estimate_epoch_s("x", "tiny EP", 2, 1, [], recorded, cfg)
+    assert seconds == 2 * 20.0 and source.startswith("3 recorded run(s)")  # 18 (10 x 1.8), 20, 20
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 2, [], recorded, cfg)[0] == 20.0  # 10, 20, 20
+    alone = {"x": [recorded["x"][3]]}  # only an older setting recorded: better than nothing, and said
+    seconds, source = campaign.estimate_epoch_s("x", "tiny EP", 1, 1, [], alone, cfg)
+    assert seconds == 500.0 and "older settings" in source

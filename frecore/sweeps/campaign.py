@@ -3,11 +3,12 @@
 A campaign (frecore.experiments.campaign.QUEUES) is a list of entries, each some rows of an
 experiment in a profile. Every run is the one `run <experiment> --profile P` plans: the same run
 id and the same results row, written through run_experiment as each run ends. A unit (one run, or a
-row's seeds side by side) starts only when its estimated time fits the budget left; a `long` entry
-starts whenever it is reached and pauses at an epoch boundary when the budget ends. Checkpoints live
-in <out_dir>/campaign/checkpoints, a folder meant to be committed: a fresh clone continues a paused
-run exactly. Estimates come from this campaign's own measured epoch times (<out_dir>/campaign/
-timings.csv, per thread count), else from the recorded runs of the same row (scaled for threads).
+row's seeds side by side) starts only when its estimated time fits the budget left; a `long` entry, a
+paused unit and one longer than the whole budget start when one epoch fits and pause at an epoch
+boundary when the budget ends. Checkpoints live in <out_dir>/campaign/checkpoints, a folder meant to
+be committed: a fresh clone continues a paused run exactly. Estimates come from this campaign's own
+measured epoch times (<out_dir>/campaign/timings.csv, per thread count), else from the recorded CPU
+runs of the row's current setting (scaled for threads).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import csv
 import json
 import math
 import os
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -23,8 +25,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from frecore.config import ConfigError
+from frecore.config import ConfigError, RunConfig, run_config_from_dict
 from frecore.experiments import PlannedRun, plan
+from frecore.experiments.registry import identity_fields
 from frecore.experiments.campaign import QUEUES, CampaignEntry
 from frecore.reporting import store
 from frecore.reporting.markdown import format_mean_std
@@ -34,7 +37,7 @@ from frecore.sweeps.trainer import checkpoint_file
 from frecore.training.train import Deadline, resolve_device
 
 TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
-ONE_THREAD_FACTOR = 1.8  # a run recorded without a thread count (two cores) costs about this much more on one
+ONE_THREAD_FACTOR = 1.8  # a run recorded on two threads costs about this much more on one
 MARGIN_S = 60.0  # kept back from the budget for summaries and the final write
 OWN_EPOCHS = "its checkpoint's last epochs"  # a paused unit's estimate source: its own measured epochs
 
@@ -130,36 +133,64 @@ def _record_timing(out_dir: str | os.PathLike, unit: Unit, threads: int, epochs:
                         "epochs": epochs, "seconds": f"{seconds:.2f}", "host": store.device_name(device)})
 
 
+def _cost_identity(config: dict | RunConfig) -> str:
+    """A run's setting without what a profile or seed changes (epochs, the trained fraction of an
+    epoch, the seed; and, as in a run id, the data root and device): runs with equal ones cost the
+    same per epoch. Defaults are filled in, so a row recorded before a setting existed still matches."""
+    cfg = run_config_from_dict(config) if isinstance(config, dict) else config
+    fields = identity_fields(cfg)
+    fields.pop("seed", None)
+    for key in ("epochs", "epoch_fraction"):
+        fields.get("optim", {}).pop(key, None)
+    return json.dumps({k: v for k, v in fields.items() if v != {}}, sort_keys=True, default=str)
+
+
+def _recorded_threads(device: str) -> int | None:
+    """The CPU thread count a results row's device names ('cpu:x86_64 x2' -> 2); None for another device."""
+    match = re.fullmatch(r"cpu\S*\s+x(\d+)", str(device).strip())
+    return int(match.group(1)) if match else None
+
+
 def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timings: list[dict],
-                     recorded: dict[str, list[dict]]) -> tuple[float | None, str]:
+                     recorded: dict[str, list[dict]], config: RunConfig | None = None
+                     ) -> tuple[float | None, str]:
     """Seconds per epoch of a unit of `members` runs of `row`: this campaign's own measurement at
-    this thread count (scaled by members), else the recorded runs of the row (their wall time per
-    whole epoch, scaled by members and, on one thread, by ONE_THREAD_FACTOR)."""
+    this thread count (scaled by members), else the row's recorded CPU runs (their wall time per whole
+    epoch, scaled by members and, for a run recorded on more threads than `threads`, by
+    ONE_THREAD_FACTOR). Where `config` is given, only runs of the same setting count (an older
+    reading of the row can cost many times more), unless none was recorded."""
     own = [t for t in timings if t["experiment"] == experiment and t["row"] == row
            and int(t["threads"]) == threads and int(t["epochs"]) > 0]
     if own:
         per_member = [float(t["seconds"]) / int(t["epochs"]) / int(t["members"]) for t in own]
         return sorted(per_member)[len(per_member) // 2] * members, f"campaign, {len(own)} measured"
-    rows = recorded.get(experiment, [])
-    per_run = []
-    for r in rows:
+    measured: list[tuple[float, bool, bool]] = []  # (s per whole epoch at `threads`, same setting, scaled)
+    identity = _cost_identity(config) if config is not None else None
+    for r in recorded.get(experiment, []):
         if r["row"] != row or r["profile"] == "smoke" or r["status"] != "ok":
             continue
         try:
+            ran_on = _recorded_threads(r["device"])
+            if ran_on is None:  # a GPU's epoch says nothing of a CPU's
+                continue
             cfg = json.loads(r["config"])
             fraction = float(cfg.get("optim", {}).get("epoch_fraction", 1.0))
             epochs, train_s = float(r["epochs_run"]), float(r["epoch_s"])  # epoch_s: training only, per epoch
             # evaluation and set-up: not scaled by fraction
             rest = (float(r["wall_s"]) - train_s * epochs) / epochs
-            per_run.append(train_s / fraction + max(rest, 0.0))
+            factor = ONE_THREAD_FACTOR if ran_on > threads else 1.0
+            measured.append(((train_s / fraction + max(rest, 0.0)) * factor,
+                             identity is not None and _cost_identity(cfg) == identity, factor != 1.0))
         except (ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
             continue
-    if not per_run:
+    same = [m for m in measured if m[1]]
+    used = same or measured
+    if not used:
         return None, "nothing measured"
-    median = sorted(per_run)[len(per_run) // 2]
-    factor = ONE_THREAD_FACTOR if threads == 1 else 1.0
-    source = f"{len(per_run)} recorded run(s)" + (" x1.8 (one thread)" if threads == 1 else "")
-    return median * members * factor, source
+    median = sorted(t for t, _, _ in used)[len(used) // 2]
+    source = (f"{len(used)} recorded run(s)" + ("" if same or identity is None else " of older settings")
+              + (" (x1.8 where on more threads)" if any(scaled for _, _, scaled in used) else ""))
+    return median * members, source
 
 
 def _recorded_rows(experiment: str, out_dir: str | os.PathLike) -> list[dict]:
@@ -191,10 +222,10 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
         for members in (groups(todo) if entry.side_by_side else [[p] for p in todo]):
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
-                                               timings, recorded)
+                                               timings, recorded, members[0].config)
             done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members))
-            if own_epoch_s is not None:  # a paused unit's own recent epochs say it best
-                epoch_s, source = own_epoch_s, OWN_EPOCHS
+            if own_epoch_s is not None:  # a paused unit's own recent epochs say it best (per member: the
+                epoch_s, source = own_epoch_s * len(members), OWN_EPOCHS  # pass's time over its members)
             units.append(Unit(entry, members, epochs, done_epochs, epoch_s, source))
     return units, planned_n, done_n
 
@@ -259,17 +290,23 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if unit.source != OWN_EPOCHS and any(t["row"] == unit.runs[0].row.label
                                              and t["experiment"] == unit.entry.experiment for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
-                                                         len(unit.runs), threads, timings, recorded)
+                                                         len(unit.runs), threads, timings, recorded,
+                                                         unit.runs[0].config)
         budget_left = deadline - clock()
         per_epoch = unit.epoch_s
+        # pausable: a long entry, a unit already paused once, or one that no whole budget could hold (it
+        # would never start otherwise); it starts when one epoch fits and the budget's end pauses it
+        pausable = (unit.entry.long or unit.done_epochs > 0
+                    or (unit.estimate_s is not None and unit.estimate_s > budget_s - MARGIN_S))
         fits = (unit.estimate_s is None or unit.estimate_s <= budget_left
-                or (unit.entry.long and (per_epoch is None or per_epoch <= budget_left)))
+                or (pausable and (per_epoch is None or per_epoch <= budget_left)))
         if not fits:
             echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} "
                  f"left")
             continue
         echo(f"[{i}/{len(units)}] start {unit.label}: {len(unit.runs)} run(s), est {_fmt(unit.estimate_s)}, "
-             f"{_fmt(budget_left)} left")
+             f"{_fmt(budget_left)} left" + (" (the budget's end pauses it)" if unit.estimate_s is not None
+                                            and unit.estimate_s > budget_left else ""))
         t0 = clock()
         until.at = time.time() + (deadline - clock())  # the deadline on the wall clock fit reads
         out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device,
