@@ -283,6 +283,7 @@ def test_a_stop_request_pauses_after_the_epoch_in_progress_and_the_campaign_cont
     assert any("paused x: tiny EP (seed 0) after epoch 1/3" in line and "stopped on request" in line
                for line in lines), lines
     assert campaign.checkpoint_progress(campaign.unit_checkpoint(str(cut), left[0].runs))[0] == 1
+    assert left[0].done_epochs == 1 and left[0].source == campaign.OWN_EPOCHS  # the ETA of what is left
     assert (cut / "campaign" / "timings.csv").read_text().count("\n") == 2  # the epoch trained is timed
     campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(cut), data_root=mnist_root, progress=False,
                           echo=quiet)

@@ -337,11 +337,18 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if reached > unit.done_epochs:
             _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds,
                            str(resolve_device(device)))
+        if unit in left:  # paused: what is left of it, at the pace it just measured
+            unit.done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))
+            if own_epoch_s is not None:
+                unit.epoch_s, unit.source = own_epoch_s * len(unit.runs), OWN_EPOCHS
         if out.paused or unrecorded or clock() >= deadline:
             break
     done_now = planned_n - sum(len(u.runs) for u in left)
     known = [u.estimate_s for u in left if u.estimate_s is not None]
-    echo(f"campaign: {done_now} of {planned_n} runs done; {len(left)} unit(s) left, ETA {_fmt(sum(known))}")
+    echo(f"campaign: {done_now} of {planned_n} runs done; {len(left)} unit(s) left, ETA "
+         f"{_fmt(sum(known)) if known else '?'}"
+         + (f" plus {len(left) - len(known)} unit(s) not yet measured"
+            if known and len(known) < len(left) else ""))
     return left
 
 
