@@ -195,24 +195,32 @@ def cmd_campaign(a: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def stop_on_signal(stop: Deadline):
-    """SIGINT or SIGTERM stops `stop`: the campaign pauses after the epoch in progress, checkpointed and
-    timed, and exits 0; a second signal interrupts at once (that epoch lost). SIGINT is taken even where
-    it was ignored: a campaign started in the background (`nohup ... &`) ignores it otherwise."""
+    """SIGTERM or SIGINT stops `stop`: the campaign pauses after the epoch in progress, checkpointed and
+    timed, and exits 0. A later SIGINT (Ctrl-C again, a second or more after the first signal) stops at
+    once, that epoch lost; a repeated SIGTERM does not (make and `timeout` pass one on to the process
+    that already got it). SIGINT is taken even where it was ignored: a campaign started with `&` from
+    a script ignores it otherwise."""
     import signal
+
+    first: list[float] = []
 
     def handler(signum: int, frame) -> None:
         if stop.stopped:
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT and time.monotonic() - first[0] > 1.0:
+                raise KeyboardInterrupt
+            return
         stop.stop()
-        print(f"\n{signal.Signals(signum).name}: stopping after the epoch in progress (it is checkpointed); "
-              f"signal again to stop at once, losing it", file=sys.stderr, flush=True)
+        first.append(time.monotonic())
+        # os.write, not print: the signal may have interrupted a write to stderr (a progress bar)
+        os.write(2, f"\n{signal.Signals(signum).name}: stopping after the epoch in progress (it is "
+                    f"checkpointed); Ctrl-C again to stop at once, losing it\n".encode())
 
     before = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
         for sig, old in before.items():
-            signal.signal(sig, old)
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def cmd_plan(a: argparse.Namespace) -> int:

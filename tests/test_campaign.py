@@ -294,25 +294,55 @@ def test_a_stop_request_pauses_after_the_epoch_in_progress_and_the_campaign_cont
         assert list(a[col]) == list(b[col]), col
 
 
-def test_the_first_signal_stops_after_the_epoch_the_second_at_once_and_handlers_are_restored():
+def test_a_signal_stops_after_the_epoch_a_later_ctrl_c_at_once_and_handlers_are_restored(capfd):
     import os
     import signal
+    import time
 
     from frecore.cli import stop_on_signal
     from frecore.training.train import Deadline
 
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a campaign started with `nohup ... &`
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a campaign started with `... &` by a script
     try:
         stop = Deadline()
         with stop_on_signal(stop):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
             assert stop.stopped and stop.passed()
-            with pytest.raises(KeyboardInterrupt):
-                os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)  # make or `timeout` passing the same one on: no effect
+            os.kill(os.getpid(), signal.SIGINT)  # within a second of the first: taken as the same stop
+            time.sleep(1.1)
+            with pytest.raises(KeyboardInterrupt):  # Ctrl-C again, later: at once
+                os.kill(os.getpid(), signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, before)
+    assert capfd.readouterr().err.count("stopping after the epoch in progress") == 1
+
+
+def test_a_stopped_campaign_starts_nothing_and_a_claimed_run_is_skipped_not_paused(
+        tiny_experiment, tmp_path, mnist_root):
+    from frecore.reporting.store import RunClaims
+    from frecore.training.train import Deadline
+
+    stopped = Deadline()
+    stopped.stop()
+    lines: list[str] = []
+    left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(tmp_path), data_root=mnist_root,
+                                 progress=False, echo=lines.append, stop=stopped)
+    assert len(left) == 2 and not any(line.startswith("[") for line in lines)
+    other = RunClaims(tmp_path / ".claims")  # another campaign on the same folder trains the first unit
+    first = campaign.plan_units(QUEUE, str(tmp_path), threads=1, data_root=mnist_root)[0][0]
+    assert other.take(first.runs[0].run_id)
+    lines = []
+    try:
+        left = campaign.run_campaign(QUEUE, budget_s=3600, out_dir=str(tmp_path), data_root=mnist_root,
+                                     progress=False, echo=lines.append)
+    finally:
+        other.release_all()
+    assert any(line.startswith("[1/2] skipped 1 run(s)") for line in lines), lines
+    assert any(line.startswith("[2/2] done") for line in lines), lines  # and the campaign went on
+    assert len(left) == 1 and left[0].runs[0].run_id == first.runs[0].run_id
 
 
 def test_a_unit_longer_than_any_budget_starts_and_is_paused_by_it(tiny_experiment, tmp_path, mnist_root):
@@ -333,7 +363,22 @@ def test_a_unit_longer_than_any_budget_starts_and_is_paused_by_it(tiny_experimen
     assert any(line.startswith("[2/2] skip") for line in lines) and len(left) == 1
 
 
-def test_estimates_count_the_rows_current_setting_and_its_thread_count():
+def test_which_units_start_on_the_budget_left():
+    entry, long_entry = QUEUE[0], CampaignEntry("x: long", "campaign_test_table", ("tiny EP",), long=True)
+
+    def unit(epoch_s, epochs=10, done=0, e=entry):
+        return campaign.Unit(e, [], epochs, done, epoch_s, "test")
+
+    assert campaign.starts(unit(10), budget_s=1000, budget_left=100)  # 100 s: fits
+    assert campaign.starts(unit(None), budget_s=1000, budget_left=1)  # nothing measured: try it
+    assert not campaign.starts(unit(20), budget_s=1000, budget_left=100)  # 200 s: the next budget holds it
+    assert campaign.starts(unit(200), budget_s=1000, budget_left=300)  # 2000 s: no budget would
+    assert not campaign.starts(unit(400), budget_s=1000, budget_left=300)  # not even one epoch fits
+    assert campaign.starts(unit(20, done=2), budget_s=1000, budget_left=100)  # paused before: continue it
+    assert campaign.starts(unit(20, e=long_entry), budget_s=1000, budget_left=100)
+
+
+def test_estimates_count_the_rows_current_setting_on_its_device_and_thread_count():
     cfg = TINY
     older = RunConfig(net=NetConfig(hidden=(64,), beta=0.01), rule=TINY.rule, optim=TINY.optim,
                       data=TINY.data)
@@ -343,12 +388,18 @@ def test_estimates_count_the_rows_current_setting_and_its_thread_count():
                 "config": json.dumps(config.to_dict()), "epochs_run": 2, "epoch_s": epoch_s,
                 "wall_s": 2 * epoch_s}
 
-    recorded = {"x": [row(cfg, "cpu:x86_64 x2", 10.0), row(cfg, "cpu:x86_64 x1", 20.0),
-                      row(cfg, "cpu:x86_64 x1", 20.0), row(older, "cpu:x86_64 x1", 500.0),
-                      row(cfg, "cuda:NVIDIA H200", 0.1), row(cfg, "cpu:x86_64 x1", 1.0, profile="smoke")]}
+    recorded = {"x": [row(cfg, "cpu:x86_64 x2", 10.0), row(cfg, "cpu:Intel64 Family 6 x2", 10.0),
+                      row(older, "cpu:x86_64 x1", 500.0), row(cfg, "cuda:NVIDIA H200", 0.5),
+                      row(cfg, "cpu:x86_64 x1", 1.0, profile="smoke")]}
     seconds, source = campaign.estimate_epoch_s("x", "tiny EP", 2, 1, [], recorded, cfg)
-    assert seconds == 2 * 20.0 and source.startswith("3 recorded run(s)")  # 18 (10 x 1.8), 20, 20
-    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 2, [], recorded, cfg)[0] == 20.0  # 10, 20, 20
-    alone = {"x": [recorded["x"][3]]}  # only an older setting recorded: better than nothing, and said
-    seconds, source = campaign.estimate_epoch_s("x", "tiny EP", 1, 1, [], alone, cfg)
-    assert seconds == 500.0 and "older settings" in source
+    assert seconds == pytest.approx(2 * 18.0) and source == "2 recorded run(s) (x1.8 where on more threads)"
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 2, [], recorded, cfg) == (10.0, "2 recorded run(s)")
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, [], recorded, cfg, device="cuda")[0] == 0.5
+    alone = {"x": [recorded["x"][2]]}  # only an older setting recorded: better than nothing, and said
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, [], alone, cfg) == (
+        500.0, "1 recorded run(s) of older settings")
+    timings = [{"experiment": "x", "row": "tiny EP", "threads": "1", "members": "1", "epochs": "2",
+                "seconds": "8", "host": "cuda:NVIDIA H200"}]  # a GPU campaign's: not the CPU's
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, timings, recorded, cfg)[0] == pytest.approx(18.0)
+    assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, timings, recorded, cfg, device="cuda") == (
+        4.0, "campaign, 1 measured")

@@ -8,7 +8,7 @@ paused unit and one longer than the whole budget start when one epoch fits and p
 boundary when the budget ends. Checkpoints live in <out_dir>/campaign/checkpoints, a folder meant to
 be committed: a fresh clone continues a paused run exactly. Estimates come from this campaign's own
 measured epoch times (<out_dir>/campaign/timings.csv, per thread count), else from the recorded CPU
-runs of the row's current setting (scaled for threads).
+runs of the row's current setting (older settings where none was recorded; scaled for threads).
 """
 from __future__ import annotations
 
@@ -93,9 +93,10 @@ def unit_checkpoint(out_dir: str | os.PathLike, runs: Sequence[PlannedRun]) -> P
 
 
 def checkpoint_progress(path: Path) -> tuple[int, float | None]:
-    """(the last epoch a checkpoint holds, the seconds per epoch its run measured over its last three
-    epochs): (0, None) when there is none or it is unreadable (training then starts afresh); the time
-    is None where its history does not say."""
+    """(the last epoch a checkpoint holds, the unit's seconds per epoch): the training time its last
+    three epochs measured (the current pace) plus its evaluation, saving and set-up per epoch so far
+    (its wall time less all training). (0, None) when there is none or it is unreadable (training then
+    starts afresh); the time is None where its history does not say."""
     if not path.exists():
         return 0, None
     try:
@@ -103,9 +104,13 @@ def checkpoint_progress(path: Path) -> tuple[int, float | None]:
         epoch = int(saved["epoch"])
     except Exception:
         return 0, None
-    try:  # each member's history carries the pass's epoch time
-        last = [float(h["seconds"]) for h in saved["members"][0]["history"][-3:]]
-        return epoch, (sum(last) / len(last) if last else None)
+    try:  # each member's history carries the pass's training time over its members
+        members = len(saved["members"])
+        trained = [float(h["seconds"]) * members for h in saved["members"][0]["history"]]
+        if not trained:
+            return epoch, None
+        rest = max(float(saved["wall_s"]) - sum(trained), 0.0) / len(trained)
+        return epoch, sum(trained[-3:]) / len(trained[-3:]) + rest
     except (KeyError, IndexError, TypeError, ValueError):
         return epoch, None
 
@@ -147,19 +152,26 @@ def _cost_identity(config: dict | RunConfig) -> str:
 
 def _recorded_threads(device: str) -> int | None:
     """The CPU thread count a results row's device names ('cpu:x86_64 x2' -> 2); None for another device."""
-    match = re.fullmatch(r"cpu\S*\s+x(\d+)", str(device).strip())
-    return int(match.group(1)) if match else None
+    match = re.fullmatch(r"cpu(:.*)?\sx(\d+)", str(device).strip())
+    return int(match.group(2)) if match else None
+
+
+def _device_kind(device: object) -> str:
+    """'cpu' or 'cuda' of a recorded device name ('cuda:NVIDIA H200', 'cpu:x86_64 x1')."""
+    return str(device).strip().split(":")[0]
 
 
 def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timings: list[dict],
-                     recorded: dict[str, list[dict]], config: RunConfig | None = None
+                     recorded: dict[str, list[dict]], config: RunConfig | None = None, device: str = "cpu"
                      ) -> tuple[float | None, str]:
-    """Seconds per epoch of a unit of `members` runs of `row`: this campaign's own measurement at
-    this thread count (scaled by members), else the row's recorded CPU runs (their wall time per whole
-    epoch, scaled by members and, for a run recorded on more threads than `threads`, by
-    ONE_THREAD_FACTOR). Where `config` is given, only runs of the same setting count (an older
-    reading of the row can cost many times more), unless none was recorded."""
+    """Seconds per epoch of a unit of `members` runs of `row` on `device` ('cpu' or 'cuda'): this
+    campaign's own measurement there at this thread count (scaled by members), else the row's runs
+    recorded there (their wall time per whole epoch, scaled by members and, for a CPU run recorded on
+    more threads than `threads`, by ONE_THREAD_FACTOR). Where `config` is given, only runs of the same
+    setting count (an older reading of the row can cost many times more), unless none was recorded:
+    then the older ones do, and the source says so."""
     own = [t for t in timings if t["experiment"] == experiment and t["row"] == row
+           and _device_kind(t.get("host") or "cpu") == device
            and int(t["threads"]) == threads and int(t["epochs"]) > 0]
     if own:
         per_member = [float(t["seconds"]) / int(t["epochs"]) / int(t["members"]) for t in own]
@@ -170,15 +182,15 @@ def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timi
         if r["row"] != row or r["profile"] == "smoke" or r["status"] != "ok":
             continue
         try:
-            ran_on = _recorded_threads(r["device"])
-            if ran_on is None:  # a GPU's epoch says nothing of a CPU's
+            if _device_kind(r["device"]) != device:  # a GPU's epoch says nothing of a CPU's
                 continue
+            ran_on = _recorded_threads(r["device"]) if device == "cpu" else None
             cfg = json.loads(r["config"])
             fraction = float(cfg.get("optim", {}).get("epoch_fraction", 1.0))
             epochs, train_s = float(r["epochs_run"]), float(r["epoch_s"])  # epoch_s: training only, per epoch
             # evaluation and set-up: not scaled by fraction
             rest = (float(r["wall_s"]) - train_s * epochs) / epochs
-            factor = ONE_THREAD_FACTOR if ran_on > threads else 1.0
+            factor = ONE_THREAD_FACTOR if ran_on is not None and ran_on > threads else 1.0
             measured.append(((train_s / fraction + max(rest, 0.0)) * factor,
                              identity is not None and _cost_identity(cfg) == identity, factor != 1.0))
         except (ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
@@ -206,9 +218,10 @@ def recorded_rows(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike) ->
 
 
 def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threads: int,
-               data_root: str | None = None, recorded: dict[str, list[dict]] | None = None
-               ) -> tuple[list[Unit], int, int]:
-    """(units left to train, runs planned, runs finished) for a queue, in queue order."""
+               data_root: str | None = None, recorded: dict[str, list[dict]] | None = None,
+               device: str = "cpu") -> tuple[list[Unit], int, int]:
+    """(units left to train, runs planned, runs finished) for a queue, in queue order; estimates for
+    `device` ('cpu' or 'cuda')."""
     recorded = recorded_rows(queue, out_dir) if recorded is None else recorded
     timings = _read_timings(out_dir)
     units, planned_n, done_n = [], 0, 0
@@ -222,10 +235,10 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
         for members in (groups(todo) if entry.side_by_side else [[p] for p in todo]):
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
-                                               timings, recorded, members[0].config)
+                                               timings, recorded, members[0].config, device)
             done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members))
-            if own_epoch_s is not None:  # a paused unit's own recent epochs say it best (per member: the
-                epoch_s, source = own_epoch_s * len(members), OWN_EPOCHS  # pass's time over its members)
+            if own_epoch_s is not None:  # a paused unit's own recent epochs say it best
+                epoch_s, source = own_epoch_s, OWN_EPOCHS
             units.append(Unit(entry, members, epochs, done_epochs, epoch_s, source))
     return units, planned_n, done_n
 
@@ -255,6 +268,16 @@ def describe(units: list[Unit], planned_n: int, done_n: int, threads: int) -> st
     return "\n".join(lines)
 
 
+def starts(unit: Unit, budget_s: float, budget_left: float) -> bool:
+    """Whether `unit` starts with `budget_left` seconds of a `budget_s` budget left: when its estimate
+    fits, or, for a pausable one, when one epoch does. Pausable: a long entry, a unit paused before, and
+    one that no whole budget could hold (it would never start otherwise); the budget's end pauses it."""
+    if unit.estimate_s is None or unit.estimate_s <= budget_left:
+        return True
+    pausable = unit.entry.long or unit.done_epochs > 0 or unit.estimate_s > budget_s
+    return pausable and (unit.epoch_s is None or unit.epoch_s <= budget_left)
+
+
 def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float = 150 * 60,
                  out_dir: str = "results", threads: int = 1, data_root: str | None = None,
                  device: str = "cpu", progress: bool = True, dry_run: bool = False,
@@ -276,7 +299,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     start = clock()
     deadline = start + budget_s - MARGIN_S
     recorded = recorded_rows(entries, out_dir)
-    units, planned_n, done_n = plan_units(entries, out_dir, threads, data_root, recorded)
+    kind = resolve_device(device).type
+    units, planned_n, done_n = plan_units(entries, out_dir, threads, data_root, recorded, kind)
     echo(describe(units, planned_n, done_n, threads))
     echo(f"budget {_fmt(budget_s)} (until {time.strftime('%H:%M', time.localtime(start + budget_s))})")
     if dry_run:
@@ -291,16 +315,9 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
                                              and t["experiment"] == unit.entry.experiment for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
                                                          len(unit.runs), threads, timings, recorded,
-                                                         unit.runs[0].config)
+                                                         unit.runs[0].config, kind)
         budget_left = deadline - clock()
-        per_epoch = unit.epoch_s
-        # pausable: a long entry, a unit already paused once, or one that no whole budget could hold (it
-        # would never start otherwise); it starts when one epoch fits and the budget's end pauses it
-        pausable = (unit.entry.long or unit.done_epochs > 0
-                    or (unit.estimate_s is not None and unit.estimate_s > budget_s - MARGIN_S))
-        fits = (unit.estimate_s is None or unit.estimate_s <= budget_left
-                or (pausable and (per_epoch is None or per_epoch <= budget_left)))
-        if not fits:
+        if not starts(unit, budget_s - MARGIN_S, budget_left):
             echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} "
                  f"left")
             continue
@@ -321,9 +338,13 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         rows = out.runs[out.runs["run_id"].isin(ids)]
         # every seed recorded, not just this unit's
         resummarise(unit.entry.experiment, unit.entry.profile, out_dir=out_dir)
-        # paused, or kept from starting by the deadline (a failed run is recorded)
-        unrecorded = ids - set(rows["run_id"])
-        if out.paused or unrecorded:
+        unrecorded = ids - set(rows["run_id"])  # (a failed run is recorded, and retried next time)
+        cut = bool(out.paused) or (bool(unrecorded) and until.passed())  # by the deadline or a stop
+        if unrecorded and not cut:  # another process holds them (a second campaign), or no data
+            echo(f"[{i}/{len(units)}] skipped {len(unrecorded)} run(s) of {unit.label}: another process "
+                 f"is training them, or their data is missing")
+            reached = unit.done_epochs
+        elif cut:
             reached = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))[0]
             echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
                  f"({_fmt(seconds)}{', stopped on request' if until.stopped else ''}); "
@@ -340,8 +361,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if unit in left:  # paused: what is left of it, at the pace it just measured
             unit.done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))
             if own_epoch_s is not None:
-                unit.epoch_s, unit.source = own_epoch_s * len(unit.runs), OWN_EPOCHS
-        if out.paused or unrecorded or clock() >= deadline:
+                unit.epoch_s, unit.source = own_epoch_s, OWN_EPOCHS
+        if cut or until.passed() or clock() >= deadline:
             break
     done_now = planned_n - sum(len(u.runs) for u in left)
     known = [u.estimate_s for u in left if u.estimate_s is not None]

@@ -102,8 +102,9 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     `only` (run ids) trains just those of the plan (a campaign's unit; the summary still covers the
     whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
     `until` (time.time() seconds, or a Deadline) pauses a run or group at the first epoch that would
-    end after it (a stopped Deadline: at the next epoch boundary), and no later run starts: nothing is
-    recorded for a paused run, its checkpoint continues it, and SweepOutput.paused names it."""
+    end after it (a stopped Deadline: at the next epoch boundary; a Ray task holds a copy, so there a
+    stop only keeps further runs from starting), and no later run starts: nothing is recorded for a
+    paused run, its checkpoint continues it, and SweepOutput.paused names it."""
     get_experiment(name)  # an unknown name fails here, before anything else
     until = as_deadline(until)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
