@@ -7,8 +7,9 @@ row's seeds side by side) starts only when its estimated time fits the budget le
 paused unit and one longer than the whole budget start when one epoch fits and pause at an epoch
 boundary when the budget ends. Checkpoints live in <out_dir>/campaign/checkpoints, a folder meant to
 be committed: a fresh clone continues a paused run exactly. Estimates come from this campaign's own
-measured epoch times (<out_dir>/campaign/timings.csv, per thread count), else from the recorded CPU
-runs of the row's current setting (older settings where none was recorded; scaled for threads).
+measured epoch times (<out_dir>/campaign/timings.csv, per device and thread count), else from the runs
+of the row's current setting recorded on that device (older settings where none was; scaled for
+threads); a paused unit's from its checkpoint.
 """
 from __future__ import annotations
 
@@ -285,8 +286,8 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
                  stop: Deadline | None = None) -> list[Unit]:
     """Train what fits of the queue in `budget_s` seconds; return the units still left.
 
-    Each unit starts only when its estimate fits the budget left (a `long` entry when one epoch
-    does); each runs under a deadline, so a misestimated unit pauses at an epoch boundary instead
+    Each unit starts only when its estimate fits the budget left (a pausable one when one epoch does:
+    `starts`); each runs under a deadline, so a misestimated unit pauses at an epoch boundary instead
     of being cut. `stop`: a Deadline the caller may stop() meanwhile (a signal handler): the unit in
     flight then pauses after its epoch in progress and no other starts; the campaign sets its time.
     `dry_run` prints the plan and trains nothing."""
