@@ -368,7 +368,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     done_now = planned_n - sum(len(u.runs) for u in left)
     known = [u.estimate_s for u in left if u.estimate_s is not None]
     echo(f"campaign: {done_now} of {planned_n} runs done; {len(left)} unit(s) left, ETA "
-         f"{_fmt(sum(known)) if known else '?'}"
+         f"{_fmt(sum(known)) if known or not left else '?'}"
          + (f" plus {len(left) - len(known)} unit(s) not yet measured"
             if known and len(known) < len(left) else ""))
     return left
