@@ -264,6 +264,43 @@ def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, 
     assert [h.train_loss for h in resumed.history] == [h.train_loss for h in uncut.history]
 
 
+
+def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mnist, tmp_path, capsys):
+    """A GPU is lent by chance: a campaign unit paused there continues here. Its key names the device
+    'cuda' and its noise streams are CUDA (Philox, 16-byte) states; the weights, optimiser, batch order
+    and epoch carry over, the noise streams are seeded from the saved states, the same on every resume."""
+    import json
+    import shutil
+
+    cfg = _resume_cfg(mnist_root, "ep")
+    uncut = fit(cfg, small_mnist, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    key = json.loads(state["config"])
+    member = json.loads(key["members"][0])
+    assert member["device"] == "cpu"
+    key["members"] = [json.dumps({**member, "device": "cuda"}, sort_keys=True)]
+    state["config"] = json.dumps(key)
+    order, *noise = state["generators"]
+    state["generators"] = [order] + [torch.arange(16, dtype=torch.uint8) for _ in noise]
+    gpu_ckpt = tmp_path / "gpu.pt"
+    torch.save(state, gpu_ckpt)
+    runs = []
+    for _ in range(2):
+        shutil.copy(gpu_ckpt, ckpt)
+        capsys.readouterr()
+        runs.append(fit(cfg, small_mnist, progress=False, checkpoint=ckpt))
+        err = capsys.readouterr().err
+        assert "set aside" not in err and "another kind of device" in err
+    resumed, again = runs
+    assert len(resumed.history) == len(uncut.history) > 1
+    first = resumed.history[0]  # came from the checkpoint, not retrained
+    assert (first.test_acc, first.train_loss) == (uncut.history[0].test_acc, uncut.history[0].train_loss)
+    assert [h.test_acc for h in resumed.history] == [h.test_acc for h in again.history]
+    assert not list(tmp_path.glob("*.set-aside*"))
+
 # -- divergence ---------------------------------------------------------------------------------------
 
 def test_an_exploded_but_finite_run_counts_as_diverged(mnist_root, small_mnist):

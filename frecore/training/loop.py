@@ -26,8 +26,8 @@ from frecore.training.members import groupable, member_optimizer, members_that_f
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, Deadline, EpochRecord, RunResult,
                                     _diverged, _generators, as_deadline, build_optimizer, build_scheduler,
                                     config_key, evaluate_members, load_checkpoint, pause_before_epoch,
-                                    prepare, restore_checkpoint, save_checkpoint, set_aside_checkpoint,
-                                    state_copy)
+                                    portable_key, prepare, restore_checkpoint, save_checkpoint,
+                                    set_aside_checkpoint, state_copy)
 
 
 class _Alone(MemberStack):
@@ -328,7 +328,7 @@ def _load(path: Path, cfgs: list[RunConfig], stacked: bool, generators: list[tor
     if saved is None:
         return None
     # fit's own format: history at the top, init generator first
-    if saved["config"] == legacy and not stacked:
+    if portable_key(saved["config"]) == portable_key(legacy) and not stacked:
         saved = {**saved, "generators": saved["generators"][1:], "active": [True],
                  "members": [{k: saved.get(k)
                               for k in ("history", "status", "message", "probe_before", "best_state")}]}

@@ -3,6 +3,7 @@ results (EpochRecord, RunResult), device, optimiser and schedule, evaluation, th
 the generators it draws from, and per-epoch checkpoints that let a cut run continue."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -241,6 +242,20 @@ def config_key(cfg: RunConfig) -> str:
     return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
+def portable_key(key: object) -> object:
+    """A checkpoint's key (config_key, or a group's) less the device it trained on, so a run paused on
+    a GPU continues on the CPU and back (a run id never named the device either)."""
+    try:
+        obj = json.loads(key)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return key
+    if isinstance(obj, dict) and isinstance(obj.get("members"), list):
+        obj = {**obj, "members": [portable_key(m) for m in obj["members"]]}
+    elif isinstance(obj, dict):
+        obj.pop("device", None)
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -279,7 +294,8 @@ def load_checkpoint(path: Path, key: str | tuple[str, ...], net: torch.nn.Module
     except Exception as exc:  # truncated, corrupted or not ours: never worth losing the run over
         set_aside_checkpoint(path, f"damaged: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
         return None
-    if state.get("config") not in ((key,) if isinstance(key, str) else key):
+    keys = (key,) if isinstance(key, str) else key
+    if portable_key(state.get("config")) not in {portable_key(k) for k in keys}:
         set_aside_checkpoint(path, "it holds another config's run")
         return None
     why = checkpoint_mismatch(state, net, optimizer, generators)
@@ -339,8 +355,17 @@ def restore_checkpoint(saved: dict, net: torch.nn.Module, optimizer: torch.optim
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(saved["scheduler"])
+    moved = 0
     for g, st in zip(generators, saved["generators"], strict=True):
-        g.set_state(st)
+        if st.numel() == g.get_state().numel():
+            g.set_state(st)
+        else:  # saved on another kind of device, whose generator cannot continue here: seed one from it
+            g.manual_seed(int.from_bytes(hashlib.sha256(st.numpy().tobytes()).digest()[:8], "little"))
+            moved += 1
+    if moved:
+        print(f"note: the checkpoint was written on another kind of device; {moved} random stream(s) "
+              f"continue from seeds drawn from their saved states (the same on every resume)",
+              file=sys.stderr)
     return saved["epoch"] + 1, saved["wall_s"]
 
 
