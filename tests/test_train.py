@@ -283,6 +283,7 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
     assert member["device"] == "cpu"
     key["members"] = [json.dumps({**member, "device": "cuda"}, sort_keys=True)]
     state["config"] = json.dumps(key)
+    del state["device"], state["pace_from"]  # as the GPU checkpoints banked on 2026-12-04 were written
     order, *noise = state["generators"]
     state["generators"] = [order] + [torch.arange(16, dtype=torch.uint8) for _ in noise]
     gpu_ckpt = tmp_path / "gpu.pt"
@@ -300,6 +301,20 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
     assert (first.test_acc, first.train_loss) == (uncut.history[0].test_acc, uncut.history[0].train_loss)
     assert [h.test_acc for h in resumed.history] == [h.test_acc for h in again.history]
     assert not list(tmp_path.glob("*.set-aside*"))
+    # a campaign reads the pace of the epochs trained on its own kind of device, never a GPU's
+    from frecore.sweeps.campaign import checkpoint_progress
+
+    from frecore.training.train import checkpoint_device
+
+    assert checkpoint_device(state) == "cuda" and checkpoint_device({**state, "device": "cpu"}) == "cpu"
+    assert checkpoint_progress(gpu_ckpt, "cpu") == (1, None) and checkpoint_progress(gpu_ckpt, "cuda")[1] > 0
+    shutil.copy(gpu_ckpt, ckpt)
+    with pytest.raises(_Cut):
+        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(2), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    assert (state["device"], state["pace_from"], state["epoch"]) == ("cpu", 2, 2)
+    epoch_s = state["members"][0]["history"][1]["seconds"]
+    assert checkpoint_progress(ckpt, "cpu")[1] >= epoch_s and checkpoint_progress(ckpt, "cuda")[1] is None
 
 # -- divergence ---------------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from frecore.reporting.markdown import format_mean_std
 from frecore.sweeps.driver import output_paths, resummarise, run_experiment
 from frecore.sweeps.executors import InProcess, groups
 from frecore.sweeps.trainer import checkpoint_file
-from frecore.training.train import Deadline, resolve_device
+from frecore.training.train import Deadline, checkpoint_device, resolve_device
 
 TIMINGS_FIELDS = ("experiment", "row", "profile", "threads", "members", "epochs", "seconds", "host")
 ONE_THREAD_FACTOR = 1.8  # a run recorded on two threads costs about this much more on one
@@ -93,11 +93,12 @@ def unit_checkpoint(out_dir: str | os.PathLike, runs: Sequence[PlannedRun]) -> P
     return checkpoint_file(checkpoint_dir(out_dir), runs)
 
 
-def checkpoint_progress(path: Path) -> tuple[int, float | None]:
+def checkpoint_progress(path: Path, device: str | None = None) -> tuple[int, float | None]:
     """(the last epoch a checkpoint holds, the unit's seconds per epoch): the training time its last
-    three epochs measured (the current pace) plus its evaluation, saving and set-up per epoch so far
-    (its wall time less all training). (0, None) when there is none or it is unreadable (training then
-    starts afresh); the time is None where its history does not say."""
+    three epochs on this kind of device measured (the current pace) plus its evaluation, saving and
+    set-up per epoch so far (its wall time less all training). (0, None) when there is none or it is
+    unreadable (training then starts afresh); the time is None where its history does not say, or
+    where its epochs ran on another kind of device than `device` (a GPU's epoch says nothing of a CPU's)."""
     if not path.exists():
         return 0, None
     try:
@@ -105,13 +106,16 @@ def checkpoint_progress(path: Path) -> tuple[int, float | None]:
         epoch = int(saved["epoch"])
     except Exception:
         return 0, None
+    if device is not None and checkpoint_device(saved) not in (None, device):
+        return epoch, None
     try:  # each member's history carries the pass's training time over its members
         members = len(saved["members"])
         trained = [float(h["seconds"]) * members for h in saved["members"][0]["history"]]
-        if not trained:
+        here = trained[int(saved.get("pace_from", 1)) - 1:]
+        if not here:
             return epoch, None
         rest = max(float(saved["wall_s"]) - sum(trained), 0.0) / len(trained)
-        return epoch, sum(trained[-3:]) / len(trained[-3:]) + rest
+        return epoch, sum(here[-3:]) / len(here[-3:]) + rest
     except (KeyError, IndexError, TypeError, ValueError):
         return epoch, None
 
@@ -237,7 +241,7 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
                                                timings, recorded, members[0].config, device)
-            done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members))
+            done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members), device)
             if own_epoch_s is not None:  # a paused unit's own recent epochs say it best
                 epoch_s, source = own_epoch_s, OWN_EPOCHS
             units.append(Unit(entry, members, epochs, done_epochs, epoch_s, source))
@@ -360,7 +364,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
             _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds,
                            str(resolve_device(device)))
         if unit in left:  # paused: what is left of it, at the pace it just measured
-            unit.done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))
+            unit.done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs), kind)
             if own_epoch_s is not None:
                 unit.epoch_s, unit.source = own_epoch_s, OWN_EPOCHS
         if cut or until.passed() or clock() >= deadline:

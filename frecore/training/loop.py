@@ -25,9 +25,9 @@ from frecore.training.data import Dataset, Split, batch_indices
 from frecore.training.members import groupable, member_optimizer, members_that_fit, share_gradients
 from frecore.training.train import (CHECK_EVERY, CHECKPOINT_VERSION, Deadline, EpochRecord, RunResult,
                                     _diverged, _generators, as_deadline, build_optimizer, build_scheduler,
-                                    config_key, evaluate_members, load_checkpoint, pause_before_epoch,
-                                    portable_key, prepare, restore_checkpoint, save_checkpoint,
-                                    set_aside_checkpoint, state_copy)
+                                    checkpoint_device, config_key, evaluate_members, load_checkpoint,
+                                    pause_before_epoch, portable_key, prepare, restore_checkpoint,
+                                    save_checkpoint, set_aside_checkpoint, state_copy)
 
 
 class _Alone(MemberStack):
@@ -150,9 +150,12 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
     active = [True] * m
     saved = _load(Path(checkpoint), cfgs, stacked, generators, net,
                   optimizer) if checkpoint is not None else None
-    first_epoch, wall_before = 1, 0.0
+    first_epoch, wall_before, pace_from = 1, 0.0, 1
     if saved is not None:
         first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
+        # the first epoch trained on this kind of device: a campaign reads its pace from there on
+        pace_from = (int(saved.get("pace_from", 1)) if checkpoint_device(saved) in (None, device.type)
+                     else first_epoch)
         for r, s in zip(results, saved["members"], strict=True):
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
@@ -218,7 +221,8 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
                 "members": [{"history": [asdict(h)
                                          for h in r.history], "status": r.status, "message": r.message,
                              "probe_before": r.probe_before, "best_state": r.best_state} for r in results],
-                "wall_s": wall_before + time.perf_counter() - t_start})
+                "wall_s": wall_before + time.perf_counter() - t_start,
+                "device": device.type, "pace_from": pace_from})
         if on_epoch is not None:
             on_epoch(epoch, records)
         if not any(active):

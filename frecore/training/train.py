@@ -256,6 +256,20 @@ def portable_key(key: object) -> object:
     return json.dumps(obj, sort_keys=True, default=str)
 
 
+def checkpoint_device(state: dict) -> str | None:
+    """The kind of device ('cpu', 'cuda') a checkpoint's last epochs trained on; None where it does not
+    say (a config's 'auto', or a format that did not record it)."""
+    if state.get("device"):
+        return str(state["device"])
+    try:
+        key = json.loads(state["config"])
+        configs = [json.loads(m) for m in key["members"]] if "members" in key else [key]
+        kinds = {str(c["device"]).split(":")[0] for c in configs}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return kinds.pop() if len(kinds) == 1 and kinds <= {"cpu", "cuda"} else None
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically: a temp file in the same folder, then os.replace (a cut leaves the old one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
