@@ -296,6 +296,12 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
         err = capsys.readouterr().err
         assert "set aside" not in err and "another kind of device" in err
     resumed, again = runs
+    assert resumed.earlier_devices == "epochs 1-1 on cuda"  # the results row's device names both
+    from frecore.experiments.registry import plan
+    from frecore.reporting.store import run_record
+
+    planned = plan("table1", "smoke")[0]
+    assert run_record(planned, resumed, commit="abc")["device"].endswith("(after epochs 1-1 on cuda)")
     assert len(resumed.history) == len(uncut.history) > 1
     first = resumed.history[0]  # came from the checkpoint, not retrained
     assert (first.test_acc, first.train_loss) == (uncut.history[0].test_acc, uncut.history[0].train_loss)
@@ -313,6 +319,7 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
         fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(2), checkpoint=ckpt)
     state = torch.load(ckpt, weights_only=True)
     assert (state["device"], state["pace_from"], state["epoch"]) == ("cpu", 2, 2)
+    assert state["earlier_devices"] == "epochs 1-1 on cuda"
     epoch_s = state["members"][0]["history"][1]["seconds"]
     assert checkpoint_progress(ckpt, "cpu")[1] >= epoch_s and checkpoint_progress(ckpt, "cuda")[1] is None
 

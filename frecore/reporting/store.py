@@ -70,7 +70,9 @@ def run_record(planned: PlannedRun, result: RunResult | None, status: str | None
             "final_train_acc": h[-1].train_acc if h else math.nan,
             "wall_s": result.wall_s if result else math.nan,
             "epoch_s": sum(e.seconds for e in h) / len(h) if h else math.nan,
-            "device": device_name(result.device if result else cfg.device), "torch": torch.__version__,
+            "device": device_name(result.device if result else cfg.device)
+            + (f" (after {result.earlier_devices})" if result and result.earlier_devices else ""),
+            "torch": torch.__version__,
             "git_commit": commit or git_commit(), "status": status or (result.status if result else "failed"),
             "message": message or (result.message if result else ""),
             "config": json.dumps(cfg.to_dict(), sort_keys=True),

@@ -187,7 +187,8 @@ def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timi
         if r["row"] != row or r["profile"] == "smoke" or r["status"] != "ok":
             continue
         try:
-            if _device_kind(r["device"]) != device:  # a GPU's epoch says nothing of a CPU's
+            # a GPU's epoch says nothing of a CPU's; nor does a run continued across devices
+            if _device_kind(r["device"]) != device or "(after " in str(r["device"]):
                 continue
             ran_on = _recorded_threads(r["device"]) if device == "cpu" else None
             cfg = json.loads(r["config"])

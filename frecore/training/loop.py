@@ -150,13 +150,17 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
     active = [True] * m
     saved = _load(Path(checkpoint), cfgs, stacked, generators, net,
                   optimizer) if checkpoint is not None else None
-    first_epoch, wall_before, pace_from = 1, 0.0, 1
+    first_epoch, wall_before, pace_from, earlier = 1, 0.0, 1, ""
     if saved is not None:
         first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
-        # the first epoch trained on this kind of device: a campaign reads its pace from there on
-        pace_from = (int(saved.get("pace_from", 1)) if checkpoint_device(saved) in (None, device.type)
-                     else first_epoch)
+        # the first epoch trained on this kind of device (a campaign reads its pace from there on), and
+        # where the epochs before it ran: a result names every device that trained it
+        pace_from, earlier = int(saved.get("pace_from", 1)), str(saved.get("earlier_devices", ""))
+        if checkpoint_device(saved) not in (None, device.type):
+            here = f"epochs {pace_from}-{saved['epoch']} on {checkpoint_device(saved)}"
+            pace_from, earlier = first_epoch, f"{earlier}, {here}" if earlier else here
         for r, s in zip(results, saved["members"], strict=True):
+            r.earlier_devices = earlier
             r.history = [EpochRecord(**h) for h in s["history"]]
             r.status, r.message = s["status"], s["message"]
             r.probe_before = dict(s.get("probe_before", {}))
@@ -222,7 +226,7 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
                                          for h in r.history], "status": r.status, "message": r.message,
                              "probe_before": r.probe_before, "best_state": r.best_state} for r in results],
                 "wall_s": wall_before + time.perf_counter() - t_start,
-                "device": device.type, "pace_from": pace_from})
+                "device": device.type, "pace_from": pace_from, "earlier_devices": earlier})
         if on_epoch is not None:
             on_epoch(epoch, records)
         if not any(active):

@@ -98,6 +98,8 @@ class RunResult:
     message: str = ""
     wall_s: float = 0.0  # whole run: set-up, training and evaluation
     device: str = "cpu"
+    # epochs continued from a checkpoint of another kind of device: 'epochs 1-17 on cuda' (else '')
+    earlier_devices: str = ""
     probe_before: dict[str, float] = field(default_factory=dict)  # the probe on the initial net
     net: Net | None = field(default=None, repr=False)  # the trained net (in memory only)
     # keep_best: the net at its best epoch
