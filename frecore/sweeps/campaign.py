@@ -351,7 +351,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
                  f"is training them, or their data is missing")
             reached = unit.done_epochs
         elif cut:
-            reached = checkpoint_progress(unit_checkpoint(out_dir, unit.runs))[0]
+            reached, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs), kind)
             echo(f"[{i}/{len(units)}] paused {unit.label} after epoch {reached}/{unit.epochs} "
                  f"({_fmt(seconds)}{', stopped on request' if until.stopped else ''}); "
                  f"the next campaign continues it")
@@ -364,8 +364,10 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if reached > unit.done_epochs:
             _record_timing(out_dir, unit, threads, reached - unit.done_epochs, seconds,
                            str(resolve_device(device)))
-        if unit in left:  # paused: what is left of it, at the pace it just measured
-            unit.done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs), kind)
+        if unit in left:  # paused (or another's): what is left of it, at the pace it just measured
+            if not cut:
+                reached, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, unit.runs), kind)
+            unit.done_epochs = reached
             if own_epoch_s is not None:
                 unit.epoch_s, unit.source = own_epoch_s, OWN_EPOCHS
         if cut or until.passed() or clock() >= deadline:
