@@ -3,11 +3,13 @@
 # trained by `python -m frecore campaign --device cuda`, one campaign process per unit side by side
 # (each is launch-bound, the GPU mostly idle), every epoch checkpointed, under one budget:
 #   OUT=/tmp/gpu FRECORE_DATA=../shared/data BUDGET=9m bash bench/gpu_campaign.sh
-# Each process trains a b unit (5 seeds side by side) and, if it ends in time, starts an e unit that
-# the budget pauses. The results store's CSVs and timings come back packed in $OUT/store.tgz, and each
-# checkpoint written here (one per process, a few MB) as itself: copy those into results/campaign/
-# checkpoints at once, since the next call's copy of the working tree drops files the last one wrote
-# (this lost 35-42 GPU epochs on 2026-12-04), and append the new rows (by run_id) and timings.
+# Each process trains a b unit (5 seeds side by side) or row d and, if it ends in time, starts an e
+# unit that the budget pauses. At most 8 files come back: the log, the device, the store's CSVs and
+# timings packed in store.tgz, and each checkpoint written here as itself (a few MB; the next call's
+# fresh copy of the working tree drops what this one wrote, which lost 35-42 GPU epochs on 2026-12-04).
+# Bring them home at once:
+#   mkdir -p /tmp/gpu && tar xzf store.tgz -C /tmp/gpu && mkdir -p /tmp/gpu/results/campaign/checkpoints
+#   cp *.pt /tmp/gpu/results/campaign/checkpoints/ && python -m frecore merge /tmp/gpu/results
 set -u
 OUT=${OUT:?set OUT to the folder for the logs and packed results}
 BUDGET=${BUDGET:-9m}
@@ -19,7 +21,8 @@ mkdir -p "$OUT"
 i=0
 for entries in '^b: Table 2 10-symm Ours-Residual|^e: Table 1 Conv Ours' \
                '^b: Table 2 10-symm Ours$|^e: Table 2 20-symm Ours-Residual' \
-               '^b: Table 2 10-asymm Ours$|^e: Table 2 10-asymm Ours-AGT'; do
+               '^b: Table 2 10-asymm Ours$|^e: Table 2 10-asymm Ours-AGT' \
+               '^d:|^e: Table 1 3HL Ours'; do
   i=$((i + 1))
   python3 -m frecore campaign --device cuda --threads "$THREADS" --budget "$BUDGET" --entries "$entries" \
     --out-dir results --no-progress > "$OUT/campaign$i.log" 2>&1 &
@@ -27,4 +30,5 @@ done
 wait
 tar czf "$OUT/store.tgz" results/*.csv results/*_summary.csv results/campaign/timings.csv 2>/dev/null
 find results/campaign/checkpoints -name '*.pt' -newer "$OUT/device.txt" -exec cp {} "$OUT/" \;
-ls -la "$OUT"; tail -n 4 "$OUT"/campaign*.log
+for f in "$OUT"/campaign[0-9].log; do echo "== $f"; cat "$f"; done > "$OUT/campaign.log" && rm "$OUT"/campaign[0-9].log
+ls -la "$OUT"; grep -E "^\[|^campaign:" "$OUT/campaign.log"

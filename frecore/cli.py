@@ -271,6 +271,14 @@ def _claims(name: str, profile: str, out_dir: str, summary) -> list[str]:
     return [c.line() for c in figure_claims(name, load_recorded(csvs), summary)]
 
 
+def cmd_merge(a: argparse.Namespace) -> int:
+    from frecore.sweeps.merge import merge_results
+
+    check_writable_dir(a.out_dir)
+    print(merge_results(a.source, a.out_dir, a.queue).describe())
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from frecore.experiments import get_experiment
     from frecore.reporting.markdown import (headline_table, markdown_table, results_page, update_readme_block,
@@ -501,6 +509,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refuse (exit 2) when --out-dir already holds any of the planned runs: a "
                          "from-scratch run")
     pl.set_defaults(func=cmd_plan)
+    mg = sub.add_parser("merge", help="bring another results folder's runs, campaign timings and "
+                                      "checkpoints into this one (a lent GPU's, another machine's)",
+                        description="Add SOURCE's finished runs that --out-dir has not finished (keyed "
+                                    "by run id: the device and data root are not part of it), the campaign "
+                                    "timings it lacks and each campaign checkpoint of a unit left here that "
+                                    "holds more epochs than ours; then rebuild the summaries touched. "
+                                    "Finished runs here are never replaced; merging twice adds nothing.")
+    mg.add_argument("source", help="the results folder to merge from")
+    mg.add_argument("--out-dir", default="results")
+    mg.add_argument("--queue", default="paper", help="the campaign queue whose checkpoints count (default: "
+                                                     "%(default)s)")
+    mg.set_defaults(func=cmd_merge)
     ls = sub.add_parser("list", help="list experiments and their rows")
     ls.set_defaults(func=cmd_list)
     rep = sub.add_parser("report", help="print an experiment's summary as a markdown table")
