@@ -223,17 +223,23 @@ def recorded_rows(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike) ->
     return {e.experiment: _recorded_rows(e.experiment, out_dir) for e in queue}
 
 
+def entry_runs(entry: CampaignEntry, data_root: str | None = None) -> list[PlannedRun]:
+    """The runs a queue entry stands for, as `run` plans them."""
+    return plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
+                data_root=data_root, variant=entry.variant, estimator=entry.estimator)
+
+
 def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threads: int,
                data_root: str | None = None, recorded: dict[str, list[dict]] | None = None,
-               device: str = "cpu") -> tuple[list[Unit], int, int]:
+               device: str = "cpu", planned: Sequence[list[PlannedRun]] | None = None
+               ) -> tuple[list[Unit], int, int]:
     """(units left to train, runs planned, runs finished) for a queue, in queue order; estimates for
-    `device` ('cpu' or 'cuda')."""
+    `device` ('cpu' or 'cuda'). `planned`: each entry's runs (entry_runs), where the caller has them."""
     recorded = recorded_rows(queue, out_dir) if recorded is None else recorded
     timings = _read_timings(out_dir)
     units, planned_n, done_n = [], 0, 0
-    for entry in queue:
-        runs = plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
-                    data_root=data_root, variant=entry.variant, estimator=entry.estimator)
+    for i, entry in enumerate(queue):
+        runs = planned[i] if planned is not None else entry_runs(entry, data_root)
         done = {r["run_id"] for r in recorded[entry.experiment] if r["status"] in ("ok", "diverged")}
         planned_n += len(runs)
         done_n += sum(p.run_id in done for p in runs)
@@ -392,14 +398,13 @@ def standing(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, data_ro
     paused run holds in its checkpoint; then the entries not started. Read from the results CSVs and
     the checkpoints alone, so `campaign --standing PAGE` rewrites the page after any session."""
     recorded = recorded_rows(queue, out_dir)
-    units = plan_units(queue, out_dir, 1, data_root, recorded)[0]
+    planned = [entry_runs(entry, data_root) for entry in queue]
+    units = plan_units(queue, out_dir, 1, data_root, recorded, planned=planned)[0]
     paused = {p.run_id: (u.done_epochs, u.epochs) for u in units if u.done_epochs for p in u.runs}
     lines = ["| Entry | Runs done | Best (%) | Final (%) | Paper (%) | Best − paper | Paused at |",
              "|---|---|---|---|---|---|---|"]
     untouched = []
-    for entry in queue:
-        runs = plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
-                    data_root=data_root, variant=entry.variant, estimator=entry.estimator)
+    for entry, runs in zip(queue, planned):
         by_id = {r["run_id"]: r for r in recorded[entry.experiment]}
         done = [by_id[p.run_id] for p in runs
                 if p.run_id in by_id and by_id[p.run_id]["status"] in ("ok", "diverged")]
