@@ -267,8 +267,9 @@ def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, 
 
 def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mnist, tmp_path, capsys):
     """A GPU is lent by chance: a campaign unit paused there continues here. Its key names the device
-    'cuda' and its noise streams are CUDA (Philox, 16-byte) states; the weights, optimiser, batch order
-    and epoch carry over, the noise streams are seeded from the saved states, the same on every resume."""
+    'cuda' and that machine's data folder, and its noise streams are CUDA (Philox, 16-byte) states;
+    the weights, optimiser, batch order and epoch carry over, the noise streams are seeded from the
+    saved states, the same on every resume."""
     import json
     import shutil
 
@@ -281,7 +282,8 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
     key = json.loads(state["config"])
     member = json.loads(key["members"][0])
     assert member["device"] == "cpu"
-    key["members"] = [json.dumps({**member, "device": "cuda"}, sort_keys=True)]
+    elsewhere = {**member, "device": "cuda", "data": {**member["data"], "root": "/gpu/machine/data"}}
+    key["members"] = [json.dumps(elsewhere, sort_keys=True)]
     state["config"] = json.dumps(key)
     del state["device"], state["pace_from"]  # as the GPU checkpoints banked on 2026-12-04 were written
     order, *noise = state["generators"]

@@ -20,8 +20,15 @@ from frecore.config.rules import RULE_SETTINGS, EPSettings, PEPSettings, Relaxat
 __all__ = ["ACTIVATIONS", "AGT_DRAWS", "ARCHS", "DATASETS", "DEVICES", "DTYPES", "ESTIMATORS", "FEEDBACK",
            "FLOAT_MAX", "INITS", "NUDGES", "OPTIMIZERS", "POOL_INDICES", "READOUT_ERRORS", "RULE_SETTINGS",
            "SCHEDULERS", "SEED_MAX", "STATE_NOISE_MODELS", "TOPOLOGIES", "ConfigError", "DataConfig",
-           "EPSettings", "NetConfig", "NoiseConfig", "OptimConfig", "PEPSettings", "RelaxationSettings",
-           "RuleConfig", "RunConfig", "non_default_fields", "override", "run_config_from_dict", "setting"]
+           "EPSettings", "NOT_IDENTITY", "NetConfig", "NoiseConfig", "OptimConfig", "PEPSettings",
+           "RelaxationSettings", "RuleConfig", "RunConfig", "non_default_fields", "override",
+           "run_config_from_dict", "setting"]
+
+# Settings that say where a run's inputs live and what executes it, not what it computes: a sweep
+# started with FRECORE_DATA=../shared/data resumes under /abs/path/shared/data, or on another device,
+# and a checkpoint continues there (run ids and checkpoint keys leave them out).
+NOT_IDENTITY = (("data", "root"), ("device",))
+
 
 @dataclass(frozen=True)
 class NetConfig:

@@ -23,7 +23,8 @@ import pkgutil
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from frecore.config import ESTIMATORS, ConfigError, NetConfig, RunConfig, non_default_fields, override
+from frecore.config import (ESTIMATORS, NOT_IDENTITY, ConfigError, NetConfig, RunConfig, non_default_fields,
+                            override)
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,6 @@ class PlannedRun:
         return run_id(self.experiment, self.row.label, self.profile, self.config)
 
 
-# Settings that say where a run's inputs live and what executes it, not what it computes: a sweep
-# started with FRECORE_DATA=../shared/data resumes under /abs/path/shared/data, or on another device.
-NOT_IDENTITY = (("data", "root"), ("device",))
 
 
 def identity_fields(config: RunConfig) -> dict:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from frecore.config import DEVICES, ConfigError, RunConfig
+from frecore.config import DEVICES, NOT_IDENTITY, ConfigError, RunConfig
 from frecore.training.data import Dataset, Split, load_dataset
 from frecore.training.resources import check_fits
 from frecore.model.init import TORCH_DTYPES
@@ -245,8 +245,8 @@ def config_key(cfg: RunConfig) -> str:
 
 
 def portable_key(key: object) -> object:
-    """A checkpoint's key (config_key, or a group's) less the device it trained on, so a run paused on
-    a GPU continues on the CPU and back (a run id never named the device either)."""
+    """A checkpoint's key (config_key, or a group's) less what a run id leaves out (NOT_IDENTITY: the
+    device, the data's folder), so a run paused on a lent GPU, or on another machine, continues here."""
     try:
         obj = json.loads(key)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -254,7 +254,12 @@ def portable_key(key: object) -> object:
     if isinstance(obj, dict) and isinstance(obj.get("members"), list):
         obj = {**obj, "members": [portable_key(m) for m in obj["members"]]}
     elif isinstance(obj, dict):
-        obj.pop("device", None)
+        for path in NOT_IDENTITY:
+            section = obj
+            for part in path[:-1]:
+                section = section.get(part) if isinstance(section, dict) else None
+            if isinstance(section, dict):
+                section.pop(path[-1], None)
     return json.dumps(obj, sort_keys=True, default=str)
 
 
