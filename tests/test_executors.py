@@ -81,6 +81,20 @@ def test_a_ray_worker_loads_each_dataset_once(monkeypatch, mnist_root):
     assert len(loads) == 1  # two runs (two fresh trainers, as Ray hands each task its own copy), one load
 
 
+def test_a_ray_task_paused_by_the_deadline_returns_the_pause(mnist_root, tmp_path):
+    """A pause comes back as a value, which the driver raises as a pause (not a RayTaskError, which it
+    would report as a node without frecore)."""
+    from frecore.sweeps import ray_executor
+    from frecore.training.train import Deadline, RunPaused
+
+    stop = Deadline()
+    stop.stop()
+    p = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)[0]
+    out = ray_executor.train_in_worker(trainer.RunTrainer(commit="test", checkpoint_dir=tmp_path, until=stop),
+                                       p, threads=1)
+    assert isinstance(out, RunPaused)
+
+
 def test_ray_tasks_declare_a_gpu_share_only_where_there_are_gpus(mnist_root):
     pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
     from frecore.sweeps.ray_executor import GPU_SHARE, RayExecutor

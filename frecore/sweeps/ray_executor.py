@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from frecore.reporting import store
 from frecore.config import ConfigError
 from frecore.training.data import Dataset, MissingDataError
+from frecore.training.train import RunPaused
 from frecore.experiments import PlannedRun
 
 if TYPE_CHECKING:
@@ -58,14 +59,15 @@ _WORKER_DATA: dict[tuple, Dataset] = {}
 
 def train_in_worker(trainer: RunTrainer, p: PlannedRun, threads: int) -> dict | Exception:
     """A Ray task's body: train one run with this worker's data cache; a set-up error (missing
-    data, bad config) comes back as a value for the driver to handle, not as a task failure."""
+    data, bad config) comes back as a value for the driver to handle, not as a task failure, and so
+    does a pause at the deadline (the driver then reports the sweep paused, its checkpoint kept)."""
     import torch
 
     torch.set_num_threads(threads)  # the task declared this many CPUs; use no more
     trainer = dataclasses.replace(trainer, cache=_WORKER_DATA)
     try:
         return trainer(p)
-    except (ConfigError, MissingDataError) as exc:
+    except (ConfigError, MissingDataError, RunPaused) as exc:
         return exc
 
 
