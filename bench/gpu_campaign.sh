@@ -28,7 +28,7 @@ for entries in '^b: Table 2 10-symm Ours-Residual|^e: Table 1 Conv Ours' \
     --out-dir results --no-progress > "$OUT/campaign$i.log" 2>&1 &
 done
 wait
-tar czf "$OUT/store.tgz" results/*.csv results/*_summary.csv results/campaign/timings.csv 2>/dev/null
+tar czf "$OUT/store.tgz" results/*.csv results/campaign/timings.csv 2>/dev/null
 find results/campaign/checkpoints -name '*.pt' -newer "$OUT/device.txt" -exec cp {} "$OUT/" \;
 for f in "$OUT"/campaign[0-9].log; do echo "== $f"; cat "$f"; done > "$OUT/campaign.log" && rm "$OUT"/campaign[0-9].log
-ls -la "$OUT"; grep -E "^\[|^campaign:" "$OUT/campaign.log"
+ls -la "$OUT"; grep -E "^\[|^campaign:" "$OUT/campaign.log" || true

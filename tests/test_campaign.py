@@ -403,3 +403,17 @@ def test_estimates_count_the_rows_current_setting_on_its_device_and_thread_count
     assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, timings, recorded, cfg)[0] == pytest.approx(18.0)
     assert campaign.estimate_epoch_s("x", "tiny EP", 1, 1, timings, recorded, cfg, device="cuda") == (
         4.0, "campaign, 1 measured")
+
+
+def test_a_paused_units_pace_is_read_from_its_longest_member_on_this_device(tmp_path):
+    """A diverged member stops recording; the pace comes from the member still training, and only from
+    the epochs trained on the campaign's kind of device (pace_from on)."""
+    def history(seconds):
+        return [{"epoch": e, "seconds": s} for e, s in enumerate(seconds, 1)]
+
+    path = tmp_path / "group.pt"
+    torch.save({"epoch": 4, "wall_s": 24.0, "pace_from": 3, "device": "cpu",
+                "members": [{"history": history([1.0, 1.0])}, {"history": history([1.0, 1.0, 5.0, 5.0])}]},
+               path)
+    assert campaign.checkpoint_progress(path, "cpu") == (4, 10.0)  # 5 s a member, 2 members, no rest
+    assert campaign.checkpoint_progress(path, "cuda") == (4, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,8 @@ def test_a_ray_task_paused_by_the_deadline_returns_the_pause(mnist_root, tmp_pat
     out = ray_executor.train_in_worker(trainer.RunTrainer(commit="test", checkpoint_dir=tmp_path, until=stop),
                                        p, threads=1)
     assert isinstance(out, RunPaused)
+    back = pickle.loads(pickle.dumps(out))  # as Ray hands it to the driver
+    assert (type(back), str(back), back.epoch, back.started) == (RunPaused, str(out), out.epoch, True)
 
 
 def test_ray_tasks_declare_a_gpu_share_only_where_there_are_gpus(mnist_root):

@@ -7,7 +7,7 @@ from frecore.cli import main
 from frecore.config import ConfigError
 from frecore.experiments import plan
 from frecore.experiments.campaign import QUEUES
-from frecore.reporting.store import append_run, load_runs, run_record
+from frecore.reporting.store import RunClaims, append_run, load_runs, run_record
 from frecore.sweeps.campaign import TIMINGS_FIELDS, checkpoint_dir, plan_units, unit_checkpoint
 from frecore.sweeps.merge import merge_results
 from frecore.training.train import EpochRecord, RunResult
@@ -73,6 +73,26 @@ def test_a_merge_takes_only_checkpoints_further_on_of_units_left_here(tmp_path):
     assert torch.load(checkpoint_dir(ours) / ahead)["epoch"] == 3
     assert torch.load(checkpoint_dir(ours) / behind)["epoch"] == 2
     assert not (checkpoint_dir(ours) / "0123456789ab.pt").exists()
+    # a unit a process here is training is left to it: its next epoch would overwrite the copy
+    torch.save({"epoch": 9}, checkpoint_dir(theirs) / ahead)
+    campaign_here = RunClaims(ours / ".claims")
+    assert campaign_here.take(units[0].runs[0].run_id)
+    busy = merge_results(theirs, ours, queue="smoke")
+    assert busy.busy == [ahead] and torch.load(checkpoint_dir(ours) / ahead)["epoch"] == 3
+    campaign_here.release_all()
+    assert merge_results(theirs, ours, queue="smoke").checkpoints == [f"{ahead} (epoch 9)"]
+
+
+def test_a_merge_that_finishes_units_names_their_checkpoints_here(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    unit = plan_units(QUEUES["smoke"], ours, 1)[0][0]
+    checkpoint_dir(ours).mkdir(parents=True)
+    torch.save({"epoch": 1}, unit_checkpoint(ours, unit.runs))
+    for p in unit.runs:
+        append_run(theirs / f"{p.experiment}.csv", run_record(p, _result(p, 90.0), commit="def"))
+    report = merge_results(theirs, ours, queue="smoke")
+    assert report.orphans == [unit_checkpoint(ours, unit.runs).name]
+    assert "delete them" in report.describe()
 
 
 def test_bad_sources_end_in_one_message_and_write_nothing(tmp_path, capsys):

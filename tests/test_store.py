@@ -34,6 +34,17 @@ def test_append_resume_and_retry_without_duplicates(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave no temporaries
 
 
+def test_keep_finished_never_replaces_a_finished_run(tmp_path):
+    path = tmp_path / "t.csv"
+    runs = plan("table1", "smoke")
+    assert append_run(path, run_record(runs[0], _result(runs[0], [60.0]), commit="abc"))
+    assert append_run(path, run_record(runs[1], None, status="failed", commit="abc"))
+    assert not append_run(path, run_record(runs[0], _result(runs[0], [10.0]), commit="x"), keep_finished=True)
+    assert append_run(path, run_record(runs[1], _result(runs[1], [70.0]), commit="x"), keep_finished=True)
+    df = load_runs(path).set_index("run_id")
+    assert df.loc[runs[0].run_id, "best_test_acc"] == 60.0 and df.loc[runs[1].run_id, "status"] == "ok"
+
+
 def test_summary_statistics_and_paper_columns(tmp_path):
     path = tmp_path / "t.csv"
     rows = [r for r in get_rows("table1") if r.label in ("2HL Ours (tanh, Adam)", "2HL BP (tanh, Adam)")]

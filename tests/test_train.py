@@ -324,6 +324,12 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
     assert state["earlier_devices"] == "epochs 1-1 on cuda"
     epoch_s = state["members"][0]["history"][1]["seconds"]
     assert checkpoint_progress(ckpt, "cpu")[1] >= epoch_s and checkpoint_progress(ckpt, "cuda")[1] is None
+    # a key that names no device ('auto'): the generators' states still tell another kind of device
+    auto = torch.load(gpu_ckpt, weights_only=True)
+    auto["config"] = json.dumps({**key, "members": [json.dumps({**elsewhere, "device": "auto"})]})
+    torch.save(auto, ckpt)
+    assert fit(cfg, small_mnist, progress=False, checkpoint=ckpt).earlier_devices == \
+        "epochs 1-1 on another kind of device"
 
 # -- divergence ---------------------------------------------------------------------------------------
 

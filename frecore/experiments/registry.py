@@ -117,8 +117,6 @@ class PlannedRun:
         return run_id(self.experiment, self.row.label, self.profile, self.config)
 
 
-
-
 def identity_fields(config: RunConfig) -> dict:
     """The non-default settings that make a run what it is (non_default_fields less NOT_IDENTITY)."""
     fields_ = non_default_fields(config)

@@ -291,9 +291,10 @@ def _umask() -> int:
     return mask
 
 
-def append_run(path: str | os.PathLike, record: dict) -> None:
-    """Add one run's row, replacing an earlier row of the same run_id (a retried failure). Holds
-    the file's lock from read to rename, so concurrent sweeps on one folder lose no row. Damaged
+def append_run(path: str | os.PathLike, record: dict, keep_finished: bool = False) -> bool:
+    """Add one run's row, replacing an earlier row of the same run_id (a retried failure), or, with
+    `keep_finished`, leaving a finished one (ok, diverged) as it is: False then, True when written.
+    Holds the file's lock from read to rename, so concurrent sweeps on one folder lose no row. Damaged
     lines found on the way are moved, raw, to <name>.rejected rather than dropped unseen."""
     path = Path(path)
     # a bare carriage return (an exception's message) is written unquoted and would tear the line
@@ -311,10 +312,14 @@ def append_run(path: str | os.PathLike, record: dict) -> None:
                                        f"left as it was: free space or fix that path, then rerun") from None
             print(f"warning: {path}: {len(bad)} damaged line(s) moved to {path.name}.rejected",
                   file=sys.stderr)
-        runs = runs[runs["run_id"] != record["run_id"]]
+        same = runs["run_id"] == record["run_id"]
+        if keep_finished and runs.loc[same, "status"].isin(FINAL_STATUSES).any():
+            return False
+        runs = runs[~same]
         new = pd.DataFrame([record], columns=RUN_COLUMNS)
         runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
         _atomic_write_csv(runs, path)
+    return True
 
 
 def finished_ids(path: str | os.PathLike) -> set[str]:

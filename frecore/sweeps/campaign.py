@@ -110,8 +110,10 @@ def checkpoint_progress(path: Path, device: str | None = None) -> tuple[int, flo
         return epoch, None
     try:  # each member's history carries the pass's training time over its members
         members = len(saved["members"])
-        trained = [float(h["seconds"]) * members for h in saved["members"][0]["history"]]
-        here = trained[int(saved.get("pace_from", 1)) - 1:]
+        history = max((m["history"] for m in saved["members"]), key=len)  # a diverged member stopped early
+        trained = [float(h["seconds"]) * members for h in history]
+        pace_from = int(saved.get("pace_from", 1))
+        here = [t for t, h in zip(trained, history) if int(h["epoch"]) >= pace_from]
         if not here:
             return epoch, None
         rest = max(float(saved["wall_s"]) - sum(trained), 0.0) / len(trained)

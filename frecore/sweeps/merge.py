@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from frecore.config import ConfigError
-from frecore.experiments import list_experiments
+from frecore.experiments import get_experiment, list_experiments
 from frecore.reporting import store
 from frecore.experiments.campaign import QUEUES
 from frecore.sweeps.campaign import TIMINGS_FIELDS, campaign_dir, checkpoint_dir, plan_units, unit_checkpoint
@@ -33,6 +33,8 @@ class MergeReport:
     timings: int = 0
     checkpoints: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # of units finished here, or no further on than ours
+    busy: list[str] = field(default_factory=list)  # of units a process here is training
+    orphans: list[str] = field(default_factory=list)  # ours, of units the merge finished
 
     def describe(self) -> str:
         added = ", ".join(f"{n} to {e}" for e, n in sorted(self.runs.items())) or "none"
@@ -41,7 +43,11 @@ class MergeReport:
                 f"checkpoint(s)"
                 + (f" further on than ours: {', '.join(self.checkpoints)}" if self.checkpoints else "")
                 + (f"; {len(self.stale)} left (of units finished here, or no further on)"
-                   if self.stale else ""))
+                   if self.stale else "")
+                + (f"; {len(self.busy)} left, a process here is training their units: "
+                   f"{', '.join(self.busy)}" if self.busy else "")
+                + (f"; checkpoints here of units now finished (no longer read; delete them): "
+                   f"{', '.join(self.orphans)}" if self.orphans else ""))
 
 
 def _epoch(path: Path) -> int:
@@ -55,7 +61,8 @@ def _epoch(path: Path) -> int:
 def merge_results(source: str | os.PathLike, out_dir: str | os.PathLike = "results",
                   queue: str = "paper") -> MergeReport:
     """Add `source`'s finished runs, timings and further-on checkpoints (of `queue`'s units left in
-    `out_dir`) to `out_dir` (see the module)."""
+    `out_dir`) to `out_dir` (see the module). Every source file is read and checked before anything
+    is written, so a damaged one changes nothing here."""
     src, out = Path(source), Path(out_dir)
     if not src.is_dir():
         raise ConfigError(f"{src} is not a folder: name the results folder to merge from (one holding "
@@ -64,60 +71,83 @@ def merge_results(source: str | os.PathLike, out_dir: str | os.PathLike = "resul
         raise ConfigError(f"{src} is the folder merged into: name another")
     if queue not in QUEUES:
         raise ConfigError(f"unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}")
+    sources = {name: store.load_runs(output_paths(src, name, "paper")[0]) for name in list_experiments()
+               if output_paths(src, name, "paper")[0].exists()}
+    timings = _read_timings(campaign_dir(src) / "timings.csv")
     report, touched = MergeReport(), set()
-    for name in list_experiments():
-        theirs = output_paths(src, name, "paper")[0]
-        if not theirs.exists():
-            continue
-        runs = store.load_runs(theirs)  # a damaged file ends here, named, before anything is written
+    for name, runs in sources.items():
         ours = output_paths(out, name, "paper")[0]
-        done = store.finished_ids(ours) if ours.exists() else set()
         for record in runs.to_dict("records"):
             if record["status"] not in store.FINAL_STATUSES:
                 report.unfinished += 1
-            elif record["run_id"] in done:
-                report.kept += 1
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                store.append_run(ours, {c: record[c] for c in store.RUN_COLUMNS})
+                continue
+            out.mkdir(parents=True, exist_ok=True)
+            # checked under the file's lock: a run a campaign here finished meanwhile stays ours
+            if store.append_run(ours, {c: record[c] for c in store.RUN_COLUMNS}, keep_finished=True):
                 report.runs[name] = report.runs.get(name, 0) + 1
                 touched.add((name, record["profile"]))
-    report.timings = _merge_timings(campaign_dir(src) / "timings.csv", campaign_dir(out) / "timings.csv")
-    theirs_dir, ours_dir = checkpoint_dir(src), checkpoint_dir(out)
-    found = sorted(theirs_dir.glob("*.pt")) if theirs_dir.is_dir() else []
-    units = plan_units(QUEUES[queue], out, 1)[0] if found else []
-    left = {unit_checkpoint(out, u.runs).name for u in units}
-    for ckpt in found:
-        mine = ours_dir / ckpt.name
-        if ckpt.name not in left or _epoch(ckpt) <= (_epoch(mine) if mine.exists() else -1):
-            report.stale.append(ckpt.name)
-        else:
-            ours_dir.mkdir(parents=True, exist_ok=True)
-            tmp = mine.with_name(f".{mine.name}.{os.getpid()}.tmp")
-            shutil.copyfile(ckpt, tmp)
-            os.replace(tmp, mine)
-            report.checkpoints.append(f"{ckpt.name} (epoch {_epoch(mine)})")
+            else:
+                report.kept += 1
+    report.timings = _append_timings(timings, campaign_dir(out) / "timings.csv")
+    _merge_checkpoints(checkpoint_dir(src), out, queue, report)
+    # each touched experiment's summaries, and those of the figures that read its runs (Row.owner)
     for name, profile in sorted(touched):
-        resummarise(name, profile, out_dir=str(out))
+        readers = [e for e in list_experiments() if any(r.owner == name for r in get_experiment(e).rows())]
+        for experiment in [name, *readers]:
+            resummarise(experiment, profile, out_dir=str(out))
     return report
 
 
-def _merge_timings(theirs: Path, ours: Path) -> int:
-    """Append the timing rows of `theirs` that `ours` lacks; the number added."""
-    if not theirs.exists():
-        return 0
-    with open(theirs, newline="") as f:
-        rows = [r for r in csv.DictReader(f)]
-    if any(set(r) != set(TIMINGS_FIELDS) for r in rows):
-        raise ConfigError(f"{theirs} is not a campaign timings file (its columns are not "
+def _merge_checkpoints(theirs_dir: Path, out: Path, queue: str, report: MergeReport) -> None:
+    """Copy each checkpoint of a unit left here that holds more epochs than ours, unless a process
+    here holds the unit's runs (it would overwrite the copy at its next epoch)."""
+    found = sorted(theirs_dir.glob("*.pt")) if theirs_dir.is_dir() else []
+    ours_dir = checkpoint_dir(out)
+    units = {unit_checkpoint(out, u.runs).name: u for u in plan_units(QUEUES[queue], out, 1)[0]}
+    report.orphans = sorted(p.name for p in ours_dir.glob("*.pt") if p.name not in units) \
+        if ours_dir.is_dir() and report.runs else []
+    claims = store.RunClaims(out / ".claims")
+    try:
+        for ckpt in found:
+            mine = ours_dir / ckpt.name
+            if ckpt.name not in units or _epoch(ckpt) <= (_epoch(mine) if mine.exists() else -1):
+                report.stale.append(ckpt.name)
+            elif not all(claims.take(p.run_id) for p in units[ckpt.name].runs):
+                report.busy.append(ckpt.name)
+            else:
+                ours_dir.mkdir(parents=True, exist_ok=True)
+                tmp = mine.with_name(f".{mine.name}.{os.getpid()}.tmp")
+                shutil.copyfile(ckpt, tmp)
+                os.replace(tmp, mine)
+                report.checkpoints.append(f"{ckpt.name} (epoch {_epoch(mine)})")
+            for p in units[ckpt.name].runs if ckpt.name in units else []:
+                claims.release(p.run_id)
+    finally:
+        claims.release_all()
+
+
+def _read_timings(path: Path) -> list[dict]:
+    """A campaign timings file's rows ([] when there is none); ConfigError when it is not one."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    if reader.fieldnames is not None and set(reader.fieldnames) != set(TIMINGS_FIELDS) \
+            or any(None in r or None in r.values() for r in rows):
+        raise ConfigError(f"{path} is not a campaign timings file (its columns are not "
                           f"{', '.join(TIMINGS_FIELDS)})")
+    return rows
+
+
+def _append_timings(rows: list[dict], ours: Path) -> int:
+    """Append the timing rows `ours` lacks; the number added."""
+    if not rows:
+        return 0
     ours.parent.mkdir(parents=True, exist_ok=True)
     with store.locked(ours):
-        have = []
-        if ours.exists():
-            with open(ours, newline="") as f:
-                have = [tuple(r[k] for k in TIMINGS_FIELDS) for r in csv.DictReader(f)]
-        new = [r for r in rows if tuple(r[k] for k in TIMINGS_FIELDS) not in set(have)]
+        have = {tuple(r[k] for k in TIMINGS_FIELDS) for r in _read_timings(ours)}
+        new = [r for r in rows if tuple(r[k] for k in TIMINGS_FIELDS) not in have]
         if new:
             fresh = not ours.exists()
             with open(ours, "a", newline="") as f:

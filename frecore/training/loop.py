@@ -152,12 +152,15 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
                   optimizer) if checkpoint is not None else None
     first_epoch, wall_before, pace_from, earlier = 1, 0.0, 1, ""
     if saved is not None:
+        # a random stream this device's generator cannot take was saved on another kind of device
+        moved = any(st.numel() != g.get_state().numel() for g, st in zip(generators, saved["generators"]))
         first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
         # the first epoch trained on this kind of device (a campaign reads its pace from there on), and
         # where the epochs before it ran: a result names every device that trained it
         pace_from, earlier = int(saved.get("pace_from", 1)), str(saved.get("earlier_devices", ""))
-        if checkpoint_device(saved) not in (None, device.type):
-            here = f"epochs {pace_from}-{saved['epoch']} on {checkpoint_device(saved)}"
+        before = checkpoint_device(saved)
+        if before not in (None, device.type) or (before is None and moved):
+            here = f"epochs {pace_from}-{saved['epoch']} on {before or 'another kind of device'}"
             pace_from, earlier = first_epoch, f"{earlier}, {here}" if earlier else here
         for r, s in zip(results, saved["members"], strict=True):
             r.earlier_devices = earlier

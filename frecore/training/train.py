@@ -42,6 +42,11 @@ class RunPaused(Exception):
                          else "the deadline has passed: no further run starts")
         self.epoch = epoch
         self.checkpoint = checkpoint
+        self.started = started
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its arguments: a Ray worker returns a pause to the driver pickled."""
+        return RunPaused, (self.epoch, self.checkpoint, self.started)
 
 
 @dataclass
