@@ -146,6 +146,14 @@ def _cut_after(epoch: int):
     return on_epoch
 
 
+def _cut_checkpoint(cfg: RunConfig, data, folder):
+    """(path, contents) of `cfg`'s checkpoint after epoch 1 of a run cut there."""
+    ckpt = folder / "run.pt"
+    with pytest.raises(_Cut):
+        fit(cfg, data, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
+    return ckpt, torch.load(ckpt, weights_only=True)
+
+
 @pytest.mark.parametrize("rule,optim,noise", [
     ("ep", {}, {}),
     ("bp", {"name": "adamw", "weight_decay": 1e-3, "scheduler": "cosine"}, {}),
@@ -193,10 +201,7 @@ def test_a_checkpoint_whose_tensors_belong_to_another_net_is_set_aside_and_the_r
     is trained from the start, not marked failed, and the file is kept under another name."""
     cfg = _resume_cfg(mnist_root, "bp")
     uncut = fit(cfg, small_mnist, progress=False)
-    ckpt = tmp_path / "run.pt"
-    with pytest.raises(_Cut):
-        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
-    state = torch.load(ckpt, weights_only=True)
+    ckpt, state = _cut_checkpoint(cfg, small_mnist, tmp_path)
     name = next(iter(state["net"]))
     state["net"][name] = torch.zeros(3, 3, dtype=state["net"][name].dtype)
     torch.save(state, ckpt)
@@ -232,10 +237,7 @@ def test_a_checkpoint_that_cannot_be_written_is_the_set_ups_error_not_a_failed_r
 
 def test_the_checkpoint_loads_with_weights_only(mnist_root, small_mnist, tmp_path):
     cfg = _resume_cfg(mnist_root, "ep")
-    ckpt = tmp_path / "run.pt"
-    with pytest.raises(_Cut):
-        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
-    state = torch.load(ckpt, weights_only=True)
+    ckpt, state = _cut_checkpoint(cfg, small_mnist, tmp_path)
     member = state["members"][0]
     assert state["epoch"] == 1 and len(member["history"]) == 1 and member["status"] == "ok"
 
@@ -250,10 +252,7 @@ def test_a_checkpoint_of_the_format_before_one_loop_still_continues(mnist_root, 
 
     cfg = _resume_cfg(mnist_root, "ep")
     uncut = fit(cfg, small_mnist, progress=False)
-    ckpt = tmp_path / "run.pt"
-    with pytest.raises(_Cut):
-        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
-    state = torch.load(ckpt, weights_only=True)
+    ckpt, state = _cut_checkpoint(cfg, small_mnist, tmp_path)
     assert json.loads(state["config"]) == {"members": [config_key(cfg)], "stacked": False}
     member = state.pop("members")[0]
     init = torch.Generator().manual_seed(cfg.seed).get_state()
@@ -275,10 +274,7 @@ def test_a_checkpoint_written_on_a_gpu_continues_on_the_cpu(mnist_root, small_mn
 
     cfg = _resume_cfg(mnist_root, "ep")
     uncut = fit(cfg, small_mnist, progress=False)
-    ckpt = tmp_path / "run.pt"
-    with pytest.raises(_Cut):
-        fit(cfg, small_mnist, progress=False, on_epoch=_cut_after(1), checkpoint=ckpt)
-    state = torch.load(ckpt, weights_only=True)
+    ckpt, state = _cut_checkpoint(cfg, small_mnist, tmp_path)
     key = json.loads(state["config"])
     member = json.loads(key["members"][0])
     assert member["device"] == "cpu"
