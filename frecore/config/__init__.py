@@ -21,13 +21,24 @@ __all__ = ["ACTIVATIONS", "AGT_DRAWS", "ARCHS", "DATASETS", "DEVICES", "DTYPES",
            "FLOAT_MAX", "INITS", "NUDGES", "OPTIMIZERS", "POOL_INDICES", "READOUT_ERRORS", "RULE_SETTINGS",
            "SCHEDULERS", "SEED_MAX", "STATE_NOISE_MODELS", "TOPOLOGIES", "ConfigError", "DataConfig",
            "EPSettings", "NOT_IDENTITY", "NetConfig", "NoiseConfig", "OptimConfig", "PEPSettings",
-           "RelaxationSettings", "RuleConfig", "RunConfig", "non_default_fields", "override",
-           "run_config_from_dict", "setting"]
+           "RelaxationSettings", "RuleConfig", "RunConfig", "drop_not_identity", "non_default_fields",
+           "override", "run_config_from_dict", "setting"]
 
 # Settings that say where a run's inputs live and what executes it, not what it computes: a sweep
 # started with FRECORE_DATA=../shared/data resumes under /abs/path/shared/data, or on another device,
 # and a checkpoint continues there (run ids and checkpoint keys leave them out).
 NOT_IDENTITY = (("data", "root"), ("device",))
+
+
+def drop_not_identity(settings: dict) -> dict:
+    """`settings` (a config as a dict, nested by section) less NOT_IDENTITY's entries, in place."""
+    for path in NOT_IDENTITY:
+        section = settings
+        for key in path[:-1]:
+            section = section.get(key) if isinstance(section, dict) else None
+        if isinstance(section, dict):
+            section.pop(path[-1], None)
+    return settings
 
 
 @dataclass(frozen=True)

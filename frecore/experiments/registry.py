@@ -23,8 +23,8 @@ import pkgutil
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from frecore.config import (ESTIMATORS, NOT_IDENTITY, ConfigError, NetConfig, RunConfig, non_default_fields,
-                            override)
+from frecore.config import (ESTIMATORS, ConfigError, NetConfig, RunConfig, drop_not_identity,
+                            non_default_fields, override)
 
 
 @dataclass(frozen=True)
@@ -119,12 +119,7 @@ class PlannedRun:
 
 def identity_fields(config: RunConfig) -> dict:
     """The non-default settings that make a run what it is (non_default_fields less NOT_IDENTITY)."""
-    fields_ = non_default_fields(config)
-    for path in NOT_IDENTITY:
-        section = fields_
-        for key in path[:-1]:
-            section = section.get(key, {})
-        section.pop(path[-1], None)
+    fields_ = drop_not_identity(non_default_fields(config))
     return {k: v for k, v in fields_.items() if v != {}}
 
 

@@ -122,27 +122,46 @@ def checkpoint_progress(path: Path, device: str | None = None) -> tuple[int, flo
         return epoch, None
 
 
-def _read_timings(out_dir: str | os.PathLike) -> list[dict]:
+def read_timings(out_dir: str | os.PathLike) -> list[dict]:
+    """The campaign's measured epoch times in `out_dir` ([] when none); ConfigError where the file is
+    not a timings file (another header, or rows of other lengths)."""
     path = campaign_dir(out_dir) / "timings.csv"
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    if reader.fieldnames is not None and set(reader.fieldnames) != set(TIMINGS_FIELDS) \
+            or any(None in r or None in r.values() for r in rows):
+        raise ConfigError(f"{path} is not a campaign timings file (its columns are not "
+                          f"{', '.join(TIMINGS_FIELDS)})")
+    return rows
+
+
+def append_timings(out_dir: str | os.PathLike, rows: Sequence[dict], only_new: bool = False) -> int:
+    """Append timing rows to `out_dir`'s file under its lock (with `only_new`, those it lacks); how many."""
+    path = campaign_dir(out_dir) / "timings.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with store.locked(path):
+        if only_new:
+            known = {tuple(r[k] for k in TIMINGS_FIELDS) for r in read_timings(out_dir)}
+            rows = [r for r in rows if tuple(str(r[k]) for k in TIMINGS_FIELDS) not in known]
+        if rows:
+            new = not path.exists()
+            with open(path, "a", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=TIMINGS_FIELDS)
+                if new:
+                    w.writeheader()
+                w.writerows(rows)
+    return len(rows)
 
 
 def _record_timing(out_dir: str | os.PathLike, unit: Unit, threads: int, epochs: int, seconds: float,
                    device: str) -> None:
-    path = campaign_dir(out_dir) / "timings.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with store.locked(path):
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=TIMINGS_FIELDS)
-            if new:
-                w.writeheader()
-            w.writerow({"experiment": unit.entry.experiment, "row": unit.runs[0].row.label,
-                        "profile": unit.entry.profile, "threads": threads, "members": len(unit.runs),
-                        "epochs": epochs, "seconds": f"{seconds:.2f}", "host": store.device_name(device)})
+    append_timings(out_dir, [{"experiment": unit.entry.experiment, "row": unit.runs[0].row.label,
+                              "profile": unit.entry.profile, "threads": threads, "members": len(unit.runs),
+                              "epochs": epochs, "seconds": f"{seconds:.2f}",
+                              "host": store.device_name(device)}])
 
 
 def _cost_identity(config: dict | RunConfig) -> str:
@@ -238,7 +257,7 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
     """(units left to train, runs planned, runs finished) for a queue, in queue order; estimates for
     `device` ('cpu' or 'cuda'). `planned`: each entry's runs (entry_runs), where the caller has them."""
     recorded = recorded_rows(queue, out_dir) if recorded is None else recorded
-    timings = _read_timings(out_dir)
+    timings = read_timings(out_dir)
     units, planned_n, done_n = [], 0, 0
     for i, entry in enumerate(queue):
         runs = planned[i] if planned is not None else entry_runs(entry, data_root)
@@ -324,7 +343,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
     for i, unit in enumerate(units, 1):
         if until.stopped:
             break
-        timings = _read_timings(out_dir)  # what this campaign measured so far replaces older estimates
+        timings = read_timings(out_dir)  # what this campaign measured so far replaces older estimates
         if unit.source != OWN_EPOCHS and any(t["row"] == unit.runs[0].row.label
                                              and t["experiment"] == unit.entry.experiment for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,

@@ -9,19 +9,17 @@ folder's finished runs is replaced, and merging twice adds nothing the second ti
 """
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from frecore.config import ConfigError
 from frecore.experiments import get_experiment, list_experiments
 from frecore.reporting import store
 from frecore.experiments.campaign import QUEUES
-from frecore.sweeps.campaign import TIMINGS_FIELDS, campaign_dir, checkpoint_dir, plan_units, unit_checkpoint
+from frecore.sweeps.campaign import (append_timings, checkpoint_dir, checkpoint_progress, plan_units,
+                                     read_timings, unit_checkpoint)
 from frecore.sweeps.driver import output_paths, resummarise
 
 
@@ -50,14 +48,6 @@ class MergeReport:
                    f"{', '.join(self.orphans)}" if self.orphans else ""))
 
 
-def _epoch(path: Path) -> int:
-    """The last epoch a checkpoint holds; -1 when it is unreadable."""
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
-    except Exception:
-        return -1
-
-
 def merge_results(source: str | os.PathLike, out_dir: str | os.PathLike = "results",
                   queue: str = "paper") -> MergeReport:
     """Add `source`'s finished runs, timings and further-on checkpoints (of `queue`'s units left in
@@ -73,7 +63,7 @@ def merge_results(source: str | os.PathLike, out_dir: str | os.PathLike = "resul
         raise ConfigError(f"unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}")
     sources = {name: store.load_runs(output_paths(src, name, "paper")[0]) for name in list_experiments()
                if output_paths(src, name, "paper")[0].exists()}
-    timings = _read_timings(campaign_dir(src) / "timings.csv")
+    timings = read_timings(src)
     report, touched = MergeReport(), set()
     for name, runs in sources.items():
         ours = output_paths(out, name, "paper")[0]
@@ -88,7 +78,7 @@ def merge_results(source: str | os.PathLike, out_dir: str | os.PathLike = "resul
                 touched.add((name, record["profile"]))
             else:
                 report.kept += 1
-    report.timings = _append_timings(timings, campaign_dir(out) / "timings.csv")
+    report.timings = append_timings(out, timings, only_new=True)
     _merge_checkpoints(checkpoint_dir(src), out, queue, report)
     # each touched experiment's summaries, and those of the figures that read its runs (Row.owner)
     for name, profile in sorted(touched):
@@ -110,7 +100,7 @@ def _merge_checkpoints(theirs_dir: Path, out: Path, queue: str, report: MergeRep
     try:
         for ckpt in found:
             mine = ours_dir / ckpt.name
-            if ckpt.name not in units or _epoch(ckpt) <= (_epoch(mine) if mine.exists() else -1):
+            if ckpt.name not in units or checkpoint_progress(ckpt)[0] <= checkpoint_progress(mine)[0]:
                 report.stale.append(ckpt.name)
             elif not all(claims.take(p.run_id) for p in units[ckpt.name].runs):
                 report.busy.append(ckpt.name)
@@ -119,40 +109,8 @@ def _merge_checkpoints(theirs_dir: Path, out: Path, queue: str, report: MergeRep
                 tmp = mine.with_name(f".{mine.name}.{os.getpid()}.tmp")
                 shutil.copyfile(ckpt, tmp)
                 os.replace(tmp, mine)
-                report.checkpoints.append(f"{ckpt.name} (epoch {_epoch(mine)})")
+                report.checkpoints.append(f"{ckpt.name} (epoch {checkpoint_progress(mine)[0]})")
             for p in units[ckpt.name].runs if ckpt.name in units else []:
                 claims.release(p.run_id)
     finally:
         claims.release_all()
-
-
-def _read_timings(path: Path) -> list[dict]:
-    """A campaign timings file's rows ([] when there is none); ConfigError when it is not one."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-    if reader.fieldnames is not None and set(reader.fieldnames) != set(TIMINGS_FIELDS) \
-            or any(None in r or None in r.values() for r in rows):
-        raise ConfigError(f"{path} is not a campaign timings file (its columns are not "
-                          f"{', '.join(TIMINGS_FIELDS)})")
-    return rows
-
-
-def _append_timings(rows: list[dict], ours: Path) -> int:
-    """Append the timing rows `ours` lacks; the number added."""
-    if not rows:
-        return 0
-    ours.parent.mkdir(parents=True, exist_ok=True)
-    with store.locked(ours):
-        have = {tuple(r[k] for k in TIMINGS_FIELDS) for r in _read_timings(ours)}
-        new = [r for r in rows if tuple(r[k] for k in TIMINGS_FIELDS) not in have]
-        if new:
-            fresh = not ours.exists()
-            with open(ours, "a", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=TIMINGS_FIELDS)
-                if fresh:
-                    w.writeheader()
-                w.writerows(new)
-    return len(new)

@@ -152,9 +152,8 @@ def _train(cfgs: list[RunConfig], data: Dataset | None, stacked: bool, progress:
                   optimizer) if checkpoint is not None else None
     first_epoch, wall_before, pace_from, earlier = 1, 0.0, 1, ""
     if saved is not None:
-        # a random stream this device's generator cannot take was saved on another kind of device
-        moved = any(st.numel() != g.get_state().numel() for g, st in zip(generators, saved["generators"]))
-        first_epoch, wall_before = restore_checkpoint(saved, net, optimizer, scheduler, generators)
+        # moved: random streams this device's generators cannot take, saved on another kind of device
+        first_epoch, wall_before, moved = restore_checkpoint(saved, net, optimizer, scheduler, generators)
         # the first epoch trained on this kind of device (a campaign reads its pace from there on), and
         # where the epochs before it ran: a result names every device that trained it
         pace_from, earlier = int(saved.get("pace_from", 1)), str(saved.get("earlier_devices", ""))

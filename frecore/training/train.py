@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from frecore.config import DEVICES, NOT_IDENTITY, ConfigError, RunConfig
+from frecore.config import DEVICES, ConfigError, RunConfig, drop_not_identity
 from frecore.training.data import Dataset, Split, load_dataset
 from frecore.training.resources import check_fits
 from frecore.model.init import TORCH_DTYPES
@@ -259,12 +259,7 @@ def portable_key(key: object) -> object:
     if isinstance(obj, dict) and isinstance(obj.get("members"), list):
         obj = {**obj, "members": [portable_key(m) for m in obj["members"]]}
     elif isinstance(obj, dict):
-        for path in NOT_IDENTITY:
-            section = obj
-            for part in path[:-1]:
-                section = section.get(part) if isinstance(section, dict) else None
-            if isinstance(section, dict):
-                section.pop(path[-1], None)
+        drop_not_identity(obj)
     return json.dumps(obj, sort_keys=True, default=str)
 
 
@@ -375,8 +370,9 @@ def set_aside_checkpoint(path: Path, why: str) -> Path | None:
 
 
 def restore_checkpoint(saved: dict, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                       scheduler: Any, generators: Sequence[torch.Generator]) -> tuple[int, float]:
-    """Put a run's (or a group's) saved training state back; (first epoch to train, wall seconds so far)."""
+                       scheduler: Any, generators: Sequence[torch.Generator]) -> tuple[int, float, int]:
+    """Put a run's (or a group's) saved training state back; (first epoch to train, wall seconds so far,
+    random streams saved on another kind of device and so seeded from their saved states)."""
     net.load_state_dict(saved["net"])
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler is not None:
@@ -392,7 +388,7 @@ def restore_checkpoint(saved: dict, net: torch.nn.Module, optimizer: torch.optim
         print(f"note: the checkpoint was written on another kind of device; {moved} random stream(s) "
               f"continue from seeds drawn from their saved states (the same on every resume)",
               file=sys.stderr)
-    return saved["epoch"] + 1, saved["wall_s"]
+    return saved["epoch"] + 1, saved["wall_s"], moved
 
 
 def prepare(cfg: RunConfig, data: Dataset | None = None) -> tuple[torch.device, LearningRule, Dataset]:
