@@ -8,8 +8,10 @@ import sys
 from conftest import REPO
 
 
-def _bench(script: str, *args: str) -> subprocess.CompletedProcess:
+def _bench(script: str, *args: str, data: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    if data:
+        env["FRECORE_DATA"] = data
     return subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True,
                           text=True, env=env, cwd=REPO, timeout=600)
 
@@ -38,3 +40,20 @@ def test_conv_pool_times_both_poolings_and_they_give_the_same_gradients():
     assert done.returncode == 0, done.stderr
     rows = [ln for ln in done.stdout.splitlines() if ln.startswith("| table")]
     assert len(rows) == 3 and all(ln.rstrip().endswith("| yes |") for ln in rows)
+
+
+def test_precision_control_pauses_continues_and_names_bad_rows(mnist_root, tmp_path):
+    """Table 2's plain 10-layer chain in float64 on 200 images: cut after epoch 1, continued to 2."""
+    bad = _bench("precision_control.py", "--row", "no such row", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown row") and bad.stderr.count("\n") == 1
+    argv = ["--epochs", "2", "--train-subset", "200", "--test-subset", "200", "--out", str(tmp_path / "c")]
+    first = _bench("precision_control.py", *argv, "--budget-min", "1e-6", data=mnist_root)
+    assert first.returncode == 0, first.stderr
+    assert "float64" in first.stdout and "paused" in first.stdout and "epoch   2" not in first.stdout
+    assert (tmp_path / "c" / "checkpoint.pt").exists()
+    second = _bench("precision_control.py", *argv, data=mnist_root)
+    assert second.returncode == 0, second.stderr
+    assert "epoch   1" not in second.stdout and "epoch   2" in second.stdout
+    assert "done: status ok" in second.stdout
+    curve = (tmp_path / "c" / "curve.csv").read_text().splitlines()
+    assert curve[0].startswith("epoch,") and [ln.split(",")[0] for ln in curve[1:]] == ["1", "2"]
