@@ -10,7 +10,7 @@ from frecore.sweeps import driver as sweep
 from frecore.sweeps import trainer
 from frecore.experiments import plan
 from frecore.training.data import MissingDataError
-from frecore.reporting.store import load_runs
+from frecore.reporting.store import RunClaims, load_runs
 from frecore.reporting.markdown import markdown_table
 from tests.conftest import REPO
 
@@ -103,3 +103,56 @@ def test_a_run_of_some_rows_adds_to_the_profiles_summary_and_never_shrinks_it(tm
     assert set(written.loc[written["n"] > 0, "row"]) == {a, b}
     assert len(written) > 2  # every row of the table, the rest 'not run'
     assert list(out.summary["row"]) == [a] and len(out.runs) == 1
+
+
+class _TwoInFlight:
+    """An executor with two runs in flight at once, as a Ray sweep has: the first comes back as
+    `first(trainer, run)` (a pause, a row), then the second, then the rest are offered."""
+
+    def __init__(self, first):
+        self.first = first
+        self.offered_after: list[bool] = []  # skip's answer for each run offered after both came back
+        self.cancelled = False
+
+    def map(self, runs, trainer_, skip):
+        a, b = runs[:2]
+        assert not skip(a) and not skip(b)  # both claimed and dispatched
+        try:
+            yield a, self.first(trainer_, a)
+            yield b, trainer_(b)
+            self.offered_after = [skip(p) for p in runs[2:]]
+        except GeneratorExit:
+            self.cancelled = True
+            raise
+
+
+def test_a_run_paused_beside_others_lets_them_finish_and_starts_no_more(tmp_path, mnist_root, capsys):
+    """A Ray task's pause at the deadline comes back as a value; the run in flight beside it still ends
+    (recorded: no epoch lost to a cancel), and no further run is dispatched."""
+    from frecore.training.train import RunPaused
+
+    ex = _TwoInFlight(lambda t, p: RunPaused(1, tmp_path / "a.pt"))
+    runs = plan("table1", "smoke", rows=ROWS[1:], seeds=[0, 1, 2], device="cpu", data_root=mnist_root)
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[1:], seeds=[0, 1, 2], device="cpu",
+                               data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=ex)
+    assert out.paused == [runs[0].run_id] and not ex.cancelled and ex.offered_after == [True]
+    assert list(load_runs(tmp_path / "table1.csv")["run_id"]) == [runs[1].run_id]
+    assert f"paused after epoch 1 (checkpoint {tmp_path / 'a.pt'})" in capsys.readouterr().out
+    claims = RunClaims(tmp_path / ".claims")
+    assert all(claims.take(p.run_id) for p in runs)  # every claim released
+
+
+def test_a_stopped_sweep_cancels_what_is_in_flight_and_names_it_paused(tmp_path, mnist_root, capsys):
+    """A stop (a signal) is not seen by a Ray task: the driver cancels what is still in flight, keeps the
+    row that came back, and names the cancelled run paused (its checkpoint holds its finished epochs)."""
+    from frecore.training.train import Deadline
+
+    stop = Deadline()
+    ex = _TwoInFlight(lambda t, p: (t(p), stop.stop())[0])  # stopped while the second run trains
+    runs = plan("table1", "smoke", rows=ROWS[1:], seeds=[0, 1, 2], device="cpu", data_root=mnist_root)
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[1:], seeds=[0, 1, 2], device="cpu",
+                               data_root=mnist_root, out_dir=str(tmp_path), progress=False, executor=ex,
+                               until=stop)
+    assert ex.cancelled and out.paused == [runs[1].run_id]
+    assert list(load_runs(tmp_path / "table1.csv")["run_id"]) == [runs[0].run_id]
+    assert "no further run starts" in capsys.readouterr().out

@@ -102,9 +102,11 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     `only` (run ids) trains just those of the plan (a campaign's unit; the summary still covers the
     whole profile); `checkpoint_dir` holds the per-epoch checkpoints (default out_dir/.checkpoints);
     `until` (time.time() seconds, or a Deadline) pauses a run or group at the first epoch that would
-    end after it (a stopped Deadline: at the next epoch boundary; a Ray task holds a copy, so there a
-    stop only keeps further runs from starting), and no later run starts: nothing is recorded for a
-    paused run, its checkpoint continues it, and SweepOutput.paused names it."""
+    end after it (a stopped Deadline: at the next epoch boundary), and no later run starts: nothing is
+    recorded for a paused run, its checkpoint continues it, and SweepOutput.paused names it. Runs in
+    flight beside a paused one (Ray tasks) go on to their own pause or end, so none loses the epoch it
+    is in; a Ray task holds a copy of the Deadline, so a stop cancels those instead (they keep every
+    finished epoch)."""
     get_experiment(name)  # an unknown name fails here, before anything else
     until = as_deadline(until)
     rows, seeds = selection(rows, seeds)  # a notebook's `-p rows "2HL BP (tanh, Adam)"` is one label
@@ -147,14 +149,20 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
         return skipped
 
     started: list[str] = []  # run ids this sweep has begun to train
+    # why no further run starts (the deadline passed, or a run paused at it); the runs still in flight
+    # (a Ray sweep's) go on to their own pause or end, so none loses the epoch it is in
+    halted: list[RunPaused] = []
 
     def _skip(p: PlannedRun) -> bool:
         if p.config.data.dataset in missing:
             return True
+        if halted:
+            return True
         if until is not None and started and until.passed():
             # the first run always starts (as a campaign unit's does); later ones not after the deadline,
             # whatever their length: a run's first epoch has no measured time to be checked against
-            raise RunPaused(0, None, started=False)
+            halted.append(RunPaused(0, None, started=False))
+            return True
         if not claims.take(p.run_id):  # another process is training it
             if progress:
                 tqdm.write(f"skipping {p.row.label} seed {p.seed}: another sweep is training it")
@@ -179,6 +187,12 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 bar.total -= 1
                 if lines is not None:
                     lines.drop(p)
+            elif isinstance(outcome, RunPaused):  # a worker's run stopped at the deadline: others drain
+                paused.append(p.run_id)
+                halted.append(outcome)
+                bar.total -= 1
+                if lines is not None:
+                    lines.drop(p)
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
@@ -188,15 +202,22 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 if lines is not None:
                     lines.end(p, outcome)
             claims.release(p.run_id)
-    except RunPaused as pause:  # the deadline: the runs in flight continue from their checkpoint next time
-        paused = [p.run_id for p in todo if p.run_id in claims.held]
-        tqdm.write(f"{name} [{profile}]: {pause}; the same command continues it")
+            if until is not None and until.stopped:  # on purpose (a signal), which a Ray task cannot see:
+                halted.append(RunPaused(0, None, started=False))  # what is in flight is cancelled
+                break
+    except RunPaused as pause:  # an in-process run or group paused at the deadline: its checkpoint goes on
+        halted.append(pause)
     finally:
+        # still claimed: the in-process run or group that paused, or Ray tasks cancelled by a stop (their
+        # checkpoints hold every finished epoch)
+        paused += [p.run_id for p in todo if p.run_id in claims.held and p.run_id not in paused]
         close = getattr(outcomes, "close", None)
         if close is not None:  # stopped early: the executor cancels what it still has in flight
             close()
         claims.release_all()
         bar.close()
+    for pause in [h for h in halted if h.started] or halted[:1]:
+        tqdm.write(f"{name} [{profile}]: {pause}; the same command continues it")
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
     # the summary is the profile's, every row: a run of some rows or seeds adds to it, never shrinks it
