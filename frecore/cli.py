@@ -137,7 +137,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         out = run_experiment(a.experiment, profile=a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
                              data_root=a.data_root, out_dir=a.out_dir, progress=not a.no_progress,
                              variant=a.variant, executor=executor, save_models=a.save_models,
-                             estimator=a.estimator, until=until)
+                             estimator=a.estimator, dtype=a.dtype, until=until)
     except KeyboardInterrupt:  # every finished run is already recorded: say so, not a traceback
         print(f"\ninterrupted: the finished runs are recorded in {a.out_dir}; the same command resumes",
               file=sys.stderr)
@@ -230,7 +230,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
     get_experiment(a.experiment)  # an unknown name fails here
     rows, seeds = selection(a.rows, a.seeds)
     planned = plan(a.experiment, a.profile, rows=rows, seeds=seeds, device=a.device, data_root=a.data_root,
-                   variant=a.variant, estimator=a.estimator)
+                   variant=a.variant, estimator=a.estimator, dtype=a.dtype)
     bill = sweep_plan(a.experiment, a.profile, a.out_dir, planned, device=a.device,
                       reference=a.reference or CHECKOUT_RESULTS)
     if a.fresh and bill.reused:
@@ -436,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the EP rows with this estimator of EP's update (centered, random-sign) instead "
                         "of the paper's one-sided one, as the reading '<reading>+<estimator>' beside the "
                         "default (docs/readings.md); other rows run as registered")
+    r.add_argument("--dtype", default=None,
+                   help="run every row in this precision (float64, float32) instead of its registered one, "
+                        "as the reading '<reading>+<dtype>' beside the default: Table 2's plain 10-layer "
+                        "chain needs float64 on a CPU (docs/readings.md)")
     r.add_argument("--save-models", metavar="DIR", default=None,
                    help="keep the final and the best-epoch net of each run trained now as DIR/<run_id>.pt "
                         "and DIR/<run_id>.best.pt (frecore.load_model)")
@@ -499,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--variant", default=None,
                     help=f"which reading of each row (default, {', '.join(READINGS)})")
     pl.add_argument("--estimator", default=None, help="the EP rows with this estimator (as run --estimator)")
+    pl.add_argument("--dtype", default=None, help="every row in this precision (as run --dtype)")
     pl.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
     pl.add_argument("--data-root", default=None,
                     help="as given to run (part of a run's identity; default: none)")

@@ -54,7 +54,7 @@ def test_the_queue_names_registered_rows_only():
         labels = {r.label for r in get_rows(entry.experiment)}
         assert set(entry.rows) <= labels, entry
         assert plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
-                    variant=entry.variant)
+                    variant=entry.variant, estimator=entry.estimator, dtype=entry.dtype)
     assert set(QUEUES) == {"paper", "smoke"}
     assert {e.profile for e in QUEUES["smoke"]} == {"smoke"}  # the demo queue trains in seconds, nothing else
 

@@ -428,3 +428,34 @@ def test_rows_carry_coordinates_that_agree_with_their_configs():
                     assert value == read[key](row.config), (name, row.label, key)
                     checked += 1
     assert checked > 300
+
+
+def test_a_dtype_reading_plans_every_row_in_that_precision_beside_the_default(tmp_path, mnist_root, capsys):
+    """run --dtype float64: each row in float64 as '<reading>+float64' (its own run ids), summarised on a
+    line of its own beside the float32 default; the registered precision asked for changes nothing."""
+    from frecore.cli import main
+    from frecore.sweeps.driver import run_experiment
+
+    default = {p.row.label: p for p in plan("table2", "smoke", seeds=[0])}
+    wide = {p.row.label: p for p in plan("table2", "smoke", seeds=[0], dtype="float64")}
+    assert set(wide) == set(default)
+    for label, p in wide.items():
+        assert p.config.net.dtype == "float64" and p.reading == f"{default[label].reading}+float64"
+        assert p.run_id != default[label].run_id
+    assert [p.run_id for p in plan("table2", "smoke", seeds=[0], dtype="float32")] == \
+        [p.run_id for p in default.values()]
+    with pytest.raises(ConfigError, match="unknown dtype 'float16'"):
+        plan("table2", "smoke", dtype="float16")
+    assert main(["run", "table2", "--profile", "smoke", "--dtype", "half", "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown dtype 'half'") and err.count("\n") == 1
+    row = "MNIST 5-symm BP"
+    for dtype in (None, "float64"):
+        out = run_experiment("table2", "smoke", rows=[row], seeds=[0], device="cpu", data_root=mnist_root,
+                             out_dir=str(tmp_path), progress=False, dtype=dtype)
+    lines = out.summary.set_index("reading")
+    reading = default[row].reading
+    assert set(lines.index) == {reading, f"{reading}+float64"}
+    assert lines.loc[reading, "n"] == 1 == lines.loc[f"{reading}+float64", "n"]
+    assert lines.loc[f"{reading}+float64", "approach"].endswith(f"[{reading}+float64]")
+    assert json.loads(out.runs["config"].iloc[0])["net"]["dtype"] == "float64"

@@ -23,7 +23,7 @@ import pkgutil
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from frecore.config import (ESTIMATORS, ConfigError, NetConfig, RunConfig, drop_not_identity,
+from frecore.config import (DTYPES, ESTIMATORS, ConfigError, NetConfig, RunConfig, drop_not_identity,
                             non_default_fields, override)
 
 
@@ -268,20 +268,31 @@ def check_estimator(estimator: str | None) -> str | None:
     return estimator
 
 
+def check_dtype(dtype: str | None) -> str | None:
+    """None (each row as registered) or a precision in DTYPES."""
+    if dtype is not None and dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; choose one of: {', '.join(DTYPES)}")
+    return dtype
+
+
 def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
          device: str = "auto", data_root: str | None = None, variant: str | None = None,
-         estimator: str | None = None) -> list[PlannedRun]:
+         estimator: str | None = None, dtype: str | None = None) -> list[PlannedRun]:
     """Every run an experiment needs in a profile, optionally restricted to some rows/seeds.
 
     `variant` ('code' or 'text') runs that reading of every row that has one; rows without it
     run their default (their text and code agree). `estimator` ('centered', 'random-sign') runs
     the EP rows with that estimator of EP's update (frecore.rules.ep) instead of the paper's
-    one-sided one, as the reading '<reading>+<estimator>'; the other rows run as registered."""
+    one-sided one, as the reading '<reading>+<estimator>'; the other rows run as registered.
+    `dtype` ('float64') runs every row in that precision, as the reading '<reading>+<dtype>' where
+    it differs from the row's (Table 2's plain 10-layer chain trains worse in a CPU's float32 than
+    on a GPU, docs/readings.md)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     rows, seeds = selection(rows, seeds)
     variant = check_variant(variant)
     estimator = check_estimator(estimator)
+    dtype = check_dtype(dtype)
     prof = PROFILES[profile]
     all_rows = get_rows(name)
     if rows:
@@ -295,6 +306,8 @@ def plan(name: str, profile: str, rows: Sequence[str] | None = None, seeds: Sequ
         reading, row_cfg = row.reading_config(variant)
         if estimator is not None and row_cfg.rule.name == "ep":
             reading, row_cfg = f"{reading}+{estimator}", override(row_cfg, rule={"estimator": estimator})
+        if dtype is not None and row_cfg.net.dtype != dtype:
+            reading, row_cfg = f"{reading}+{dtype}", override(row_cfg, net={"dtype": dtype})
         epochs = {"paper": row_cfg.optim.epochs, "quick": row.quick_epochs}.get(profile, prof.epochs)
         optim: dict = {"epochs": epochs}
         row_seeds = prof.seeds

@@ -247,7 +247,7 @@ def recorded_rows(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike) ->
 def entry_runs(entry: CampaignEntry, data_root: str | None = None) -> list[PlannedRun]:
     """The runs a queue entry stands for, as `run` plans them."""
     return plan(entry.experiment, entry.profile, rows=list(entry.rows), seeds=entry.seeds,
-                data_root=data_root, variant=entry.variant, estimator=entry.estimator)
+                data_root=data_root, variant=entry.variant, estimator=entry.estimator, dtype=entry.dtype)
 
 
 def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threads: int,
@@ -362,7 +362,7 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         out = run_experiment(unit.entry.experiment, profile=unit.entry.profile, device=device,
                              data_root=data_root, out_dir=out_dir, progress=progress,
                              variant=unit.entry.variant, seeds=unit.entry.seeds,
-                             estimator=unit.entry.estimator,
+                             estimator=unit.entry.estimator, dtype=unit.entry.dtype,
                              executor=InProcess(side_by_side=len(unit.runs) > 1),
                              only={p.run_id for p in unit.runs}, checkpoint_dir=checkpoint_dir(out_dir),
                              until=until)

@@ -8,6 +8,7 @@ so sweeps in several processes on one folder split the work instead of repeating
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from frecore.config import ESTIMATORS, override
+from frecore.config import DTYPES, ESTIMATORS, override
 from frecore.experiments import PROFILES, PlannedRun, get_experiment, plan, selection
 from frecore.reporting import plots, store
 from frecore.reporting.authors import curves_for
@@ -82,7 +83,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                    out_dir: str = "results", progress: bool | str = True, variant: str | None = None,
                    executor: str | Executor | None = None, save_models: str | None = None,
                    only: set[str] | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                   until: float | Deadline | None = None, estimator: str | None = None) -> SweepOutput:
+                   until: float | Deadline | None = None, estimator: str | None = None,
+                   dtype: str | None = None) -> SweepOutput:
     """Run what is missing, then write the runs CSV, the profile's summary and plot in out_dir.
 
     `executor` trains the runs: "auto" (the default: on CUDA "side-by-side", else "inprocess"),
@@ -95,7 +97,8 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     times (frecore.sweeps.progress: what make streams to the terminal).
 
     `variant` ('code', 'text') runs that reading of the rows that have one (others their default);
-    `estimator` ('centered', 'random-sign') runs the EP rows with that estimator (registry.plan);
+    `estimator` ('centered', 'random-sign') runs the EP rows with that estimator, `dtype` ('float64')
+    every row in that precision (registry.plan);
     the summary shows every reading recorded for the profile, the default first. `save_models`: a
     folder where each run trained now keeps its final net, <run_id>.pt (frecore.load_model).
 
@@ -114,7 +117,7 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
     executor = get_executor(executor, device=device)
     _, summary_csv, plot_png = output_paths(out_dir, name, profile)
     planned = plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root, variant=variant,
-                   estimator=estimator)
+                   estimator=estimator, dtype=dtype)
     csvs = runs_csvs(name, planned, out_dir, profile)  # a shared row's run is recorded in its owner's CSV
     check_writable(out_dir, *csvs.values(), summary_csv, plot_png)
     store.check_folder_layout(Path(out_dir), *csvs.values(), summary_csv)  # claims, checkpoints, lock files
@@ -279,16 +282,17 @@ def summarise_experiment(name: str, profile: str, rows: Sequence[str] | None = N
     runs = recorded[recorded["run_id"].isin({p.run_id for p in planned})]
     all_rows = experiment.rows()
     chosen = all_rows if rows is None else [r for r in all_rows if r.label in rows]
-    variant_lines = []  # every other reading (text / code, and EP estimators on either) that has runs
+    # every other reading (text / code, EP estimators and other precisions on either) that has runs
+    variant_lines = []
     ids: dict[tuple[str, str], set[str]] = {}
-    for variant in [None, *sorted({v for r in chosen for v in r.variants})]:
-        for estimator in (None, *ESTIMATORS[1:]):
-            if variant is None and estimator is None:
-                continue
-            for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
-                          variant=variant, estimator=estimator):
-                if p.reading != p.row.reading:
-                    ids.setdefault((p.row.label, p.reading), set()).add(p.run_id)
+    variants = [None, *sorted({v for r in chosen for v in r.variants})]
+    for variant, estimator, dtype in itertools.product(variants, (None, *ESTIMATORS[1:]), (None, *DTYPES)):
+        if variant is None and estimator is None and dtype is None:
+            continue
+        for p in plan(name, profile, rows=rows, seeds=seeds, device=device, data_root=data_root,
+                      variant=variant, estimator=estimator, dtype=dtype):
+            if p.reading != p.row.reading:
+                ids.setdefault((p.row.label, p.reading), set()).add(p.run_id)
     variant_lines += [(r, reading, ids[(r.label, reading)]) for r in chosen for label, reading in ids
                       if label == r.label and recorded["run_id"].isin(ids[(r.label, reading)]).any()]
     summary = summarise(runs, chosen, profile, variants=variant_lines, recorded=recorded)
