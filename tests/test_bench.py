@@ -57,3 +57,14 @@ def test_precision_control_pauses_continues_and_names_bad_rows(mnist_root, tmp_p
     assert "done: status ok" in second.stdout
     curve = (tmp_path / "c" / "curve.csv").read_text().splitlines()
     assert curve[0].startswith("epoch,") and [ln.split(",")[0] for ln in curve[1:]] == ["1", "2"]
+
+
+def test_rounding_probe_compares_each_weights_float32_update_with_float64(mnist_root):
+    bad = _bench("rounding_probe.py", "--row", "MNIST 5-symm BP", data=mnist_root)
+    assert bad.returncode == 2 and bad.stderr == "error: 'MNIST 5-symm BP' is not trained by EP\n"
+    done = _bench("rounding_probe.py", "--batch", "20", data=mnist_root)
+    assert done.returncode == 0, done.stderr
+    rows = [ln.strip("|").split("|") for ln in done.stdout.splitlines() if ln.startswith("| w_")]
+    assert [r[0].strip() for r in rows] == ["w_in", *(f"w_blocks.{i}" for i in range(9)), "w_out"]
+    assert float(rows[-1][1]) > 0.99  # the readout's update is exact enough in float32
+    assert "free phase, float32" in done.stdout
