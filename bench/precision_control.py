@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-subset", type=int, default=None, help="train on the first N images (a check)")
     ap.add_argument("--test-subset", type=int, default=None, help="test on the first N images (a check)")
     args = ap.parse_args(argv)
+    if args.budget_min is not None and not args.budget_min > 0:
+        print(f"error: --budget-min must be > 0, got {args.budget_min}", file=sys.stderr)
+        return 2
     try:
         discover()
         (run,) = plan(args.experiment, "paper", rows=[args.row], seeds=[args.seed], device="cpu",
@@ -50,12 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot make {out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"{run.experiment} / {run.row.label} seed {args.seed}, {args.dtype}, {cfg.optim.epochs} epochs "
           f"(paper-profile run id {run.run_id} in float32)", flush=True)
     until = time.time() + 60 * args.budget_min if args.budget_min else None
 
     def line(rec) -> None:
+        if rec is None:  # the epoch went non-finite: fit ends the run as diverged
+            return
         print(f"epoch {rec.epoch:3d}  train {rec.train_acc:6.2f}  test {rec.test_acc:6.2f}  "
               f"loss {rec.train_loss:.4f}  {rec.seconds:6.1f} s", flush=True)
 
@@ -64,14 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     except RunPaused as p:
         print(f"paused: {p}", flush=True)
         return 0
+    except (ConfigError, OSError) as e:  # missing data (FileNotFoundError), an unwritable folder
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     with open(out / "curve.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"])
         for r in result.history:
             w.writerow([r.epoch, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.seconds])
+    if not result.history:
+        print(f"done: status {result.status}, no epoch finished ({result.message})", flush=True)
+        return 0
     best = max(r.test_acc for r in result.history)
-    print(f"done: status {result.status}, best {best:.2f}%, final {result.history[-1].test_acc:.2f}%",
-          flush=True)
+    print(f"done: status {result.status}, best {best:.2f}%, final {result.history[-1].test_acc:.2f}%"
+          + (f" ({result.message})" if result.message else ""), flush=True)
     return 0
 
 

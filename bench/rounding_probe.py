@@ -30,7 +30,8 @@ def _net(cfg, dtype: str, state: dict | None, device: torch.device, shape, n_out
     rule = build_rule(c.rule)
     net = rule.build_net(c.net, shape, n_out, torch.Generator().manual_seed(c.seed), device)
     if state is not None:
-        net.load_state_dict({k: v.to(dtype=getattr(torch, dtype)) for k, v in state.items()})
+        net.load_state_dict({k: v.to(dtype=getattr(torch, dtype)) if v.is_floating_point() else v
+                             for k, v in state.items()})
     return rule, net
 
 
@@ -52,20 +53,25 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device)
         data = load_dataset(override(run.config, data={"train_subset": args.batch, "test_subset": 1}).data,
                             device=device, dtype=torch.float64)
-    except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as e:
+        state = None
+        if args.checkpoint:
+            ckpt = torch.load(args.checkpoint, map_location=device, weights_only=False)
+            if not isinstance(ckpt, dict) or "net" not in ckpt or len(ckpt.get("members", [None])) != 1:
+                raise ConfigError(f"{args.checkpoint} is not one run's training checkpoint (a group's "
+                                  f"holds its members' weights stacked)")
+            state = ckpt["net"]
+            _net(run.config, "float64", state, device, data.input_shape, data.n_classes)  # shapes fit?
+            print(f"weights: {args.checkpoint}, after epoch {ckpt['epoch']}")
+    except (ConfigError, ValueError, RuntimeError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    state = None
-    if args.checkpoint:
-        ckpt = torch.load(args.checkpoint, map_location=device, weights_only=False)
-        state, epoch = ckpt["net"], ckpt["epoch"]
-        print(f"weights: {args.checkpoint}, after epoch {epoch}")
     x, y = data.train.x[:args.batch], data.train.y[:args.batch]
-    grads, fixed = {}, {}
+    grads, raw, fixed = {}, {}, {}
     for dtype in ("float64", "float32"):
         rule, net = _net(run.config, dtype, state, device, data.input_shape, data.n_classes)
         xd = x.to(getattr(torch, dtype))
         rule.compute_gradients(net, xd, y)
+        raw[dtype] = [w.grad for w in net.weights()]
         grads[dtype] = [w.grad.double().flatten() for w in net.weights()]
         named = {id(p): n for n, p in net.named_parameters()}
         names = [named[id(w)] for w in net.weights()]
@@ -77,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{args.experiment} / {args.row}, batch {args.batch}, {device} ({where}), torch "
           f"{torch.__version__}")
+    print("updates compared: " + " vs ".join(sorted({str(g.dtype) for gs in raw.values() for g in gs})))
     print("| weight | cosine f32 vs f64 | norm f32 / f64 | f32 entries exactly 0 |")
     print("|---|---|---|---|")
     for name, g32, g64 in zip(names, grads["float32"], grads["float64"]):

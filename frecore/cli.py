@@ -129,7 +129,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         from frecore.training.data import require_data
 
         planned = plan(a.experiment, a.profile, rows=a.rows, seeds=a.seeds, device=a.device,
-                       data_root=a.data_root, variant=a.variant)
+                       data_root=a.data_root, variant=a.variant, estimator=a.estimator, dtype=a.dtype)
         require_data({p.config.data for p in planned})
     executor = get_executor(a.executor, address=a.address, cpus_per_run=a.cpus_per_run,
                             gpus_per_run=a.gpus_per_run, side_by_side=a.side_by_side, device=a.device)

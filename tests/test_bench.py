@@ -50,7 +50,10 @@ def test_precision_control_pauses_continues_and_names_bad_rows(mnist_root, tmp_p
     first = _bench("precision_control.py", *argv, "--budget-min", "1e-6", data=mnist_root)
     assert first.returncode == 0, first.stderr
     assert "float64" in first.stdout and "paused" in first.stdout and "epoch   2" not in first.stdout
-    assert (tmp_path / "c" / "checkpoint.pt").exists()
+    import torch
+
+    saved = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=False)
+    assert {v.dtype for v in saved["net"].values()} == {torch.float64}  # trained in float64 indeed
     second = _bench("precision_control.py", *argv, data=mnist_root)
     assert second.returncode == 0, second.stderr
     assert "epoch   1" not in second.stdout and "epoch   2" in second.stdout
@@ -67,4 +70,7 @@ def test_rounding_probe_compares_each_weights_float32_update_with_float64(mnist_
     rows = [ln.strip("|").split("|") for ln in done.stdout.splitlines() if ln.startswith("| w_")]
     assert [r[0].strip() for r in rows] == ["w_in", *(f"w_blocks.{i}" for i in range(9)), "w_out"]
     assert float(rows[-1][1]) > 0.99  # the readout's update is exact enough in float32
+    assert "updates compared: torch.float32 vs torch.float64" in done.stdout
     assert "free phase, float32" in done.stdout
+    gone = _bench("rounding_probe.py", "--checkpoint", "no/such.pt", data=mnist_root)
+    assert gone.returncode == 2 and gone.stderr.startswith("error:") and gone.stderr.count("\n") == 1

@@ -303,6 +303,7 @@ def test_a_signal_stops_after_the_epoch_a_later_ctrl_c_at_once_and_handlers_are_
     from frecore.training.train import Deadline
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a campaign started with `... &` by a script
+    term = signal.getsignal(signal.SIGTERM)  # the default, or Ray's once a Ray test has run in this process
     try:
         stop = Deadline()
         with stop_on_signal(stop):
@@ -314,7 +315,7 @@ def test_a_signal_stops_after_the_epoch_a_later_ctrl_c_at_once_and_handlers_are_
             with pytest.raises(KeyboardInterrupt):  # Ctrl-C again, later: at once
                 os.kill(os.getpid(), signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is term
     finally:
         signal.signal(signal.SIGINT, before)
     assert capfd.readouterr().err.count("stopping after the epoch in progress") == 1
@@ -417,3 +418,17 @@ def test_a_paused_units_pace_is_read_from_its_longest_member_on_this_device(tmp_
                path)
     assert campaign.checkpoint_progress(path, "cpu") == (4, 10.0)  # 5 s a member, 2 members, no rest
     assert campaign.checkpoint_progress(path, "cuda") == (4, None)
+
+
+def test_a_readings_campaign_timings_are_its_own(tiny_experiment):
+    """A float64 unit's measured epochs neither stand for the float32 row's nor borrow from them."""
+    (p32,) = plan(tiny_experiment, "quick", rows=["tiny EP"], seeds=[0])
+    (p64,) = plan(tiny_experiment, "quick", rows=["tiny EP"], seeds=[0], dtype="float64")
+    assert campaign.timing_row(p32) == "tiny EP"
+    assert campaign.timing_row(p64) == f"tiny EP [{p32.reading}+float64]"
+    timings = [{"experiment": tiny_experiment, "row": campaign.timing_row(p64), "threads": "1",
+                "members": "1", "epochs": "2", "seconds": "40", "host": "cpu:x86_64 x1"}]
+    assert campaign.estimate_epoch_s(tiny_experiment, "tiny EP", 1, 1, timings, {}, p32.config) == (
+        None, "nothing measured")
+    assert campaign.estimate_epoch_s(tiny_experiment, "tiny EP", 1, 1, timings, {}, p64.config,
+                                     timed_as=campaign.timing_row(p64)) == (20.0, "campaign, 1 measured")

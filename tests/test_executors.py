@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,20 +83,28 @@ def test_a_ray_worker_loads_each_dataset_once(monkeypatch, mnist_root):
     assert len(loads) == 1  # two runs (two fresh trainers, as Ray hands each task its own copy), one load
 
 
-def test_a_ray_task_paused_by_the_deadline_returns_the_pause(mnist_root, tmp_path):
-    """A pause comes back as a value, which the driver raises as a pause (not a RayTaskError, which it
-    would report as a node without frecore)."""
+def test_a_ray_task_paused_by_the_deadline_returns_the_pause(mnist_root, tmp_path, monkeypatch):
+    """A pause comes back as a value, which the driver handles as a pause (not a RayTaskError, which it
+    would report as a node without frecore); a task that starts after the deadline (queued behind
+    runs that paused) trains nothing, not even the first epoch nothing has measured."""
     from frecore.sweeps import ray_executor
     from frecore.training.train import Deadline, RunPaused
 
-    stop = Deadline()
-    stop.stop()
     p = plan("table1", "smoke", rows=ROWS, device="cpu", data_root=mnist_root)[0]
-    out = ray_executor.train_in_worker(trainer.RunTrainer(commit="test", checkpoint_dir=tmp_path, until=stop),
-                                       p, threads=1)
-    assert isinstance(out, RunPaused)
+    pausing = trainer.RunTrainer(commit="test", checkpoint_dir=tmp_path, until=Deadline(at=time.time() + 60))
+
+    def pauses(*args, **kw):
+        raise RunPaused(3, tmp_path / "x.pt")
+
+    monkeypatch.setattr(trainer, "fit", pauses)
+    out = ray_executor.train_in_worker(pausing, p, threads=1)
+    assert isinstance(out, RunPaused) and out.started
     back = pickle.loads(pickle.dumps(out))  # as Ray hands it to the driver
-    assert (type(back), str(back), back.epoch, back.started) == (RunPaused, str(out), out.epoch, True)
+    assert (type(back), str(back), back.epoch, back.started) == (RunPaused, str(out), 3, True)
+    monkeypatch.setattr(trainer, "load_dataset", lambda *a, **kw: pytest.fail("a late task loaded data"))
+    late = ray_executor.train_in_worker(trainer.RunTrainer(commit="test", checkpoint_dir=tmp_path,
+                                                           until=Deadline(at=time.time() - 1)), p, threads=1)
+    assert isinstance(late, RunPaused) and not late.started
 
 
 def test_ray_tasks_declare_a_gpu_share_only_where_there_are_gpus(mnist_root):

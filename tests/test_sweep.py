@@ -107,7 +107,8 @@ def test_a_run_of_some_rows_adds_to_the_profiles_summary_and_never_shrinks_it(tm
 
 class _TwoInFlight:
     """An executor with two runs in flight at once, as a Ray sweep has: the first comes back as
-    `first(trainer, run)` (a pause, a row), then the second, then the rest are offered."""
+    `first(trainer, run)` (a pause, a row); then, as RayExecutor.map does, a stop cancels the second
+    (the executor returns early), else the second comes back and the rest are offered."""
 
     def __init__(self, first):
         self.first = first
@@ -117,13 +118,12 @@ class _TwoInFlight:
     def map(self, runs, trainer_, skip):
         a, b = runs[:2]
         assert not skip(a) and not skip(b)  # both claimed and dispatched
-        try:
-            yield a, self.first(trainer_, a)
-            yield b, trainer_(b)
-            self.offered_after = [skip(p) for p in runs[2:]]
-        except GeneratorExit:
+        yield a, self.first(trainer_, a)
+        if trainer_.until is not None and trainer_.until.stopped:
             self.cancelled = True
-            raise
+            return
+        yield b, trainer_(b)
+        self.offered_after = [skip(p) for p in runs[2:]]
 
 
 def test_a_run_paused_beside_others_lets_them_finish_and_starts_no_more(tmp_path, mnist_root, capsys):
@@ -142,9 +142,9 @@ def test_a_run_paused_beside_others_lets_them_finish_and_starts_no_more(tmp_path
     assert all(claims.take(p.run_id) for p in runs)  # every claim released
 
 
-def test_a_stopped_sweep_cancels_what_is_in_flight_and_names_it_paused(tmp_path, mnist_root, capsys):
-    """A stop (a signal) is not seen by a Ray task: the driver cancels what is still in flight, keeps the
-    row that came back, and names the cancelled run paused (its checkpoint holds its finished epochs)."""
+def test_runs_a_stop_cancels_in_flight_are_named_paused(tmp_path, mnist_root, capsys):
+    """A stop (a signal) is not seen by a Ray task: the executor cancels what is still in flight; the
+    driver keeps the row that came back and names the cancelled run paused."""
     from frecore.training.train import Deadline
 
     stop = Deadline()
@@ -155,4 +155,17 @@ def test_a_stopped_sweep_cancels_what_is_in_flight_and_names_it_paused(tmp_path,
                                until=stop)
     assert ex.cancelled and out.paused == [runs[1].run_id]
     assert list(load_runs(tmp_path / "table1.csv")["run_id"]) == [runs[0].run_id]
-    assert "no further run starts" in capsys.readouterr().out
+    assert "stopped; 1 run(s) in flight cancelled" in capsys.readouterr().out
+
+
+def test_a_stop_as_a_side_by_side_group_ends_keeps_every_members_row(tmp_path, mnist_root, monkeypatch):
+    """The group's rows came back together, its checkpoint already deleted: all are recorded."""
+    from frecore.training.train import Deadline
+
+    stop = Deadline()
+    real = trainer.RunTrainer.group
+    monkeypatch.setattr(trainer.RunTrainer, "group", lambda self, ps: (real(self, ps), stop.stop())[0])
+    out = sweep.run_experiment("table1", "smoke", rows=ROWS[1:], seeds=[0, 1, 2], device="cpu",
+                               data_root=mnist_root, out_dir=str(tmp_path), progress=False,
+                               executor="side-by-side", until=stop)
+    assert out.paused == [] and sorted(load_runs(tmp_path / "table1.csv")["seed"]) == [0, 1, 2]

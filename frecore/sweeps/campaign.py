@@ -156,9 +156,15 @@ def append_timings(out_dir: str | os.PathLike, rows: Sequence[dict], only_new: b
     return len(rows)
 
 
+def timing_row(p: PlannedRun) -> str:
+    """What the campaign's timings call a run's row: its label, with the reading where that is not the
+    row's default (a float64 or centered-estimator run costs other seconds than the default's)."""
+    return p.row.label if p.reading == p.row.reading else f"{p.row.label} [{p.reading}]"
+
+
 def _record_timing(out_dir: str | os.PathLike, unit: Unit, threads: int, epochs: int, seconds: float,
                    device: str) -> None:
-    append_timings(out_dir, [{"experiment": unit.entry.experiment, "row": unit.runs[0].row.label,
+    append_timings(out_dir, [{"experiment": unit.entry.experiment, "row": timing_row(unit.runs[0]),
                               "profile": unit.entry.profile, "threads": threads, "members": len(unit.runs),
                               "epochs": epochs, "seconds": f"{seconds:.2f}",
                               "host": store.device_name(device)}])
@@ -188,15 +194,16 @@ def _device_kind(device: object) -> str:
 
 
 def estimate_epoch_s(experiment: str, row: str, members: int, threads: int, timings: list[dict],
-                     recorded: dict[str, list[dict]], config: RunConfig | None = None, device: str = "cpu"
-                     ) -> tuple[float | None, str]:
+                     recorded: dict[str, list[dict]], config: RunConfig | None = None, device: str = "cpu",
+                     timed_as: str | None = None) -> tuple[float | None, str]:
     """Seconds per epoch of a unit of `members` runs of `row` on `device` ('cpu' or 'cuda'): this
-    campaign's own measurement there at this thread count (scaled by members), else the row's runs
+    campaign's own measurement there at this thread count (scaled by members; its timings name the
+    row `timed_as`, default `row`: timing_row), else the row's runs
     recorded there (their wall time per whole epoch, scaled by members and, for a CPU run recorded on
     more threads than `threads`, by ONE_THREAD_FACTOR). Where `config` is given, only runs of the same
     setting count (an older reading of the row can cost many times more), unless none was recorded:
     then the older ones do, and the source says so."""
-    own = [t for t in timings if t["experiment"] == experiment and t["row"] == row
+    own = [t for t in timings if t["experiment"] == experiment and t["row"] == (timed_as or row)
            and _device_kind(t.get("host") or "cpu") == device
            and int(t["threads"]) == threads and int(t["epochs"]) > 0]
     if own:
@@ -268,7 +275,8 @@ def plan_units(queue: Sequence[CampaignEntry], out_dir: str | os.PathLike, threa
         for members in (groups(todo) if entry.side_by_side else [[p] for p in todo]):
             epochs = members[0].config.optim.epochs
             epoch_s, source = estimate_epoch_s(entry.experiment, members[0].row.label, len(members), threads,
-                                               timings, recorded, members[0].config, device)
+                                               timings, recorded, members[0].config, device,
+                                               timed_as=timing_row(members[0]))
             done_epochs, own_epoch_s = checkpoint_progress(unit_checkpoint(out_dir, members), device)
             if own_epoch_s is not None:  # a paused unit's own recent epochs say it best
                 epoch_s, source = own_epoch_s, OWN_EPOCHS
@@ -344,11 +352,12 @@ def run_campaign(queue: str | Sequence[CampaignEntry] = "paper", budget_s: float
         if until.stopped:
             break
         timings = read_timings(out_dir)  # what this campaign measured so far replaces older estimates
-        if unit.source != OWN_EPOCHS and any(t["row"] == unit.runs[0].row.label
-                                             and t["experiment"] == unit.entry.experiment for t in timings):
+        timed_as = timing_row(unit.runs[0])
+        if unit.source != OWN_EPOCHS and any(t["row"] == timed_as and t["experiment"] == unit.entry.experiment
+                                             for t in timings):
             unit.epoch_s, unit.source = estimate_epoch_s(unit.entry.experiment, unit.runs[0].row.label,
                                                          len(unit.runs), threads, timings, recorded,
-                                                         unit.runs[0].config, kind)
+                                                         unit.runs[0].config, kind, timed_as=timed_as)
         budget_left = deadline - clock()
         if not starts(unit, budget_s - MARGIN_S, budget_left):
             echo(f"[{i}/{len(units)}] skip {unit.label}: needs {_fmt(unit.estimate_s)}, {_fmt(budget_left)} "

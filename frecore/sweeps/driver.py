@@ -190,10 +190,12 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 bar.total -= 1
                 if lines is not None:
                     lines.drop(p)
-            elif isinstance(outcome, RunPaused):  # a worker's run stopped at the deadline: others drain
-                paused.append(p.run_id)
+            elif isinstance(outcome, RunPaused):  # a Ray task at the deadline: those in flight drain
+                if outcome.started:
+                    paused.append(p.run_id)
                 halted.append(outcome)
                 bar.total -= 1
+                bar.refresh()
                 if lines is not None:
                     lines.drop(p)
             elif isinstance(outcome, Exception):
@@ -205,22 +207,24 @@ def run_experiment(name: str, profile: str = "smoke", rows: Sequence[str] | None
                 if lines is not None:
                     lines.end(p, outcome)
             claims.release(p.run_id)
-            if until is not None and until.stopped:  # on purpose (a signal), which a Ray task cannot see:
-                halted.append(RunPaused(0, None, started=False))  # what is in flight is cancelled
-                break
     except RunPaused as pause:  # an in-process run or group paused at the deadline: its checkpoint goes on
         halted.append(pause)
     finally:
-        # still claimed: the in-process run or group that paused, or Ray tasks cancelled by a stop (their
-        # checkpoints hold every finished epoch)
-        paused += [p.run_id for p in todo if p.run_id in claims.held and p.run_id not in paused]
+        # still claimed: the in-process run or group that paused, or Ray tasks a stop cancelled (the
+        # executor returned early; their checkpoints hold every finished epoch)
+        held = [p.run_id for p in todo if p.run_id in claims.held and p.run_id not in paused]
+        paused += held
         close = getattr(outcomes, "close", None)
         if close is not None:  # stopped early: the executor cancels what it still has in flight
             close()
         claims.release_all()
         bar.close()
-    for pause in [h for h in halted if h.started] or halted[:1]:
+    said = [h for h in halted if h.started]
+    for pause in said or (halted[:1] if not held else []):
         tqdm.write(f"{name} [{profile}]: {pause}; the same command continues it")
+    if held and not said:  # no run paused itself: the executor cancelled these (a stop)
+        tqdm.write(f"{name} [{profile}]: stopped; {len(held)} run(s) in flight cancelled, their "
+                   f"checkpoints keep every finished epoch; the same command continues them")
     if missing and len(missing) == len({p.config.data.dataset for p in planned}):
         raise next(iter(missing.values()))  # no data for any row: the user's set-up, not a result
     # the summary is the profile's, every row: a run of some rows or seeds adds to it, never shrinks it

@@ -55,6 +55,7 @@ def check_answers(address: str | None, timeout: float = ANSWER_S) -> None:
 # per run. A plain module dict rather than an actor keeps scheduling per task, each task with its
 # own resources; the cache is keyed like RunTrainer's (dataset config, device, dtype).
 _WORKER_DATA: dict[tuple, Dataset] = {}
+STOP_POLL_S = 1.0  # how often the driver looks for a stop while its tasks train
 
 
 def train_in_worker(trainer: RunTrainer, p: PlannedRun, threads: int) -> dict | Exception:
@@ -64,6 +65,9 @@ def train_in_worker(trainer: RunTrainer, p: PlannedRun, threads: int) -> dict | 
     import torch
 
     torch.set_num_threads(threads)  # the task declared this many CPUs; use no more
+    if trainer.until is not None and trainer.until.passed():
+        # queued behind runs that paused: its first epoch (unmeasured here) would end past the deadline
+        return RunPaused(0, None, started=False)
     trainer = dataclasses.replace(trainer, cache=_WORKER_DATA)
     try:
         return trainer(p)
@@ -150,7 +154,13 @@ class RayExecutor:
 
             dispatch()
             while in_flight:
-                (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=STOP_POLL_S)
+                if not ready:
+                    if trainer.until is not None and trainer.until.stopped:
+                        return  # a stop (a signal), which a task's copy of the Deadline cannot see:
+                        # the finally cancels what is in flight; the driver names those runs paused
+                    continue
+                (ref,) = ready
                 p = in_flight.pop(ref)
                 try:
                     outcome = ray.get(ref)
