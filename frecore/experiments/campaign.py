@@ -67,7 +67,7 @@ CAMPAIGN: tuple[CampaignEntry, ...] = (
     # the plain 10-layer chain stalls in this CPU's float32 (89.77 at the protocol, paper 92.49); a float64
     # control of seed 0 tracked the H200's float32 curve (docs/readings.md)
     CampaignEntry("e: Table 2 10-symm Ours in float64", "table2", (_T2.format("10-symm Ours"),),
-                  side_by_side=True, dtype="float64"),
+                  side_by_side=True, dtype="float64", long=True),
     *(CampaignEntry(f"e: Table S1 {cell}", "tableS1", (cell,), side_by_side=True)
       for arch in ("3HL-symm", "3HL-asymm") for cell in _s1_cells(arch)),
     CampaignEntry("e: Table 2 10-asymm Ours-AGT", "table2", ("MNIST 10-asymm Ours-AGT",)),
