@@ -60,18 +60,21 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"{args.checkpoint} is not one run's training checkpoint (a group's "
                                   f"holds its members' weights stacked)")
             state = ckpt["net"]
-            _net(run.config, "float64", state, device, data.input_shape, data.n_classes)  # shapes fit?
             print(f"weights: {args.checkpoint}, after epoch {ckpt['epoch']}")
+        # built here: a checkpoint of other shapes is one error line
+        nets = {d: _net(run.config, d, state, device, data.input_shape, data.n_classes)
+                for d in ("float64", "float32")}
     except (ConfigError, ValueError, RuntimeError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     x, y = data.train.x[:args.batch], data.train.y[:args.batch]
-    grads, raw, fixed = {}, {}, {}
-    for dtype in ("float64", "float32"):
-        rule, net = _net(run.config, dtype, state, device, data.input_shape, data.n_classes)
+    grads: dict[str, list[torch.Tensor]] = {}
+    computed_in: set[str] = set()  # the dtypes the updates really came out in
+    fixed: list[float] = []
+    for dtype, (rule, net) in nets.items():
         xd = x.to(getattr(torch, dtype))
         rule.compute_gradients(net, xd, y)
-        raw[dtype] = [w.grad for w in net.weights()]
+        computed_in |= {str(w.grad.dtype) for w in net.weights()}
         grads[dtype] = [w.grad.double().flatten() for w in net.weights()]
         named = {id(p): n for n, p in net.named_parameters()}
         names = [named[id(w)] for w in net.weights()]
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{args.experiment} / {args.row}, batch {args.batch}, {device} ({where}), torch "
           f"{torch.__version__}")
-    print("updates compared: " + " vs ".join(sorted({str(g.dtype) for gs in raw.values() for g in gs})))
+    print("updates compared: " + " vs ".join(sorted(computed_in)))
     print("| weight | cosine f32 vs f64 | norm f32 / f64 | f32 entries exactly 0 |")
     print("|---|---|---|---|")
     for name, g32, g64 in zip(names, grads["float32"], grads["float64"]):
